@@ -1,0 +1,25 @@
+/**
+ * @module auth/types
+ * The authentication port. `reason` is for logs and metrics only: clients always get the same 530.
+ */
+import type { Principal } from '../core/principal.js';
+
+export interface AuthAttempt {
+  readonly username: string;
+  readonly password: string;
+  readonly remoteAddress: string;
+  readonly tls: boolean;
+}
+
+export type AuthFailureReason = 'unknown-user' | 'bad-password' | 'disabled' | 'anonymous-disabled';
+
+export type AuthResult =
+  | { readonly ok: true; readonly principal: Principal }
+  | { readonly ok: false; readonly reason: AuthFailureReason };
+
+export interface Authenticator {
+  authenticate(attempt: AuthAttempt): Promise<AuthResult>;
+  /** True once users are loaded (readiness). */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,123 @@
+/**
+ * @module config/schema
+ * The one config schema: types, defaults, validation and documentation come from here.
+ * `Config` is derived from it, never written by hand. Env names (KFTPD_*) and CLI flags
+ * (--a.b) are derived from the leaf paths (see config/sources.ts). Pure: no I/O.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const ms = z.number().int().min(0);
+
+const listenSchema = z
+  .strictObject({
+    host: host.default('127.0.0.1').describe('Address the control listener binds to ("::" or "0.0.0.0" for all).'),
+    port: port.default(2121).describe('Control port (21 in production; 2121 needs no privileges).'),
+  })
+  .describe('Control listener.');
+
+const passiveSchema = z
+  .strictObject({
+    portMin: port.default(50000).describe('First port of the passive range (0 with portMax 0: kernel-chosen ports, for tests).'),
+    portMax: port.default(50100).describe('Last port of the passive range (inclusive).'),
+    address: z
+      .string()
+      .default('')
+      .describe('Address advertised in PASV/EPSV replies. Empty: the local address of the control connection.'),
+    acceptTimeoutMs: ms.default(30_000).describe('How long a passive port waits for the client to connect.'),
+    requireSameAddress: z
+      .boolean()
+      .default(true)
+      .describe('Accept a data connection only from the control connection\'s client address (anti-hijack).'),
+  })
+  .describe('Passive data connections (PASV, EPSV).');
+
+const activeSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Allow active mode (PORT, EPRT). Off by default.'),
+    connectTimeoutMs: ms.default(10_000).describe('Timeout for connecting to the client in active mode.'),
+  })
+  .describe('Active data connections. The server connects only to the control client\'s own address and to ports >= 1024.');
+
+const limitsSchema = z
+  .strictObject({
+    maxSessions: z.number().int().min(1).default(1000).describe('Maximum concurrent control connections.'),
+    maxSessionsPerAddress: z.number().int().min(1).default(50).describe('Maximum concurrent control connections per client address.'),
+    loginTimeoutMs: ms.default(60_000).describe('Close a connection that has not logged in within this time.'),
+    idleTimeoutMs: ms.default(900_000).describe('Close a logged-in session idle this long (never during a transfer).'),
+    maxFailedLogins: z.number().int().min(1).default(3).describe('Failed logins allowed per connection before it is closed.'),
+    failedLoginDelayMs: ms.default(1000).describe('Delay before answering a failed login (slows password guessing).'),
+    maxCommandLineBytes: z.number().int().min(512).max(65536).default(4096).describe('Longest command line accepted (longer ones get 500).'),
+  })
+  .describe('Session limits.');
+
+const usersSchema = z
+  .strictObject({
+    file: z.string().default('').describe('YAML users file (password hashes). Empty: the quick-start user in stateDir.'),
+    reloadIntervalMs: ms.default(2000).describe('How often the users file is checked for changes (Kubernetes updates mounted Secrets in place).'),
+  })
+  .describe('Users.');
+
+const anonymousSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Allow "anonymous" / "ftp" logins (read-only).'),
+    home: z.string().default('/').describe('Virtual home of anonymous users inside the storage root.'),
+  })
+  .describe('Anonymous access.');
+
+const storageSchema = z
+  .strictObject({
+    root: z.string().default('./data').describe('Directory served; users\' homes are inside it.'),
+  })
+  .describe('Local filesystem storage.');
+
+const logSchema = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+  })
+  .describe('Structured JSON logs on stdout.');
+
+const shutdownSchema = z
+  .strictObject({
+    drainTimeoutMs: ms.default(30_000).describe('On SIGTERM/SIGINT, how long running transfers may continue before sessions are closed.'),
+  })
+  .describe('Graceful shutdown.');
+
+export const configSchema = z
+  .strictObject({
+    listen: listenSchema.prefault({}),
+    passive: passiveSchema.prefault({}),
+    active: activeSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    users: usersSchema.prefault({}),
+    anonymous: anonymousSchema.prefault({}),
+    storage: storageSchema.prefault({}),
+    log: logSchema.prefault({}),
+    shutdown: shutdownSchema.prefault({}),
+    stateDir: z
+      .string()
+      .default('./.kftpd')
+      .describe('Directory for server state kept out of the served tree (quick-start users file, generated certificates).'),
+    serverName: z.string().default('kftpd').describe('Name shown in the greeting and SYST/STAT.'),
+    hostNames: z
+      .array(z.string())
+      .default([])
+      .describe('Names accepted by HOST (RFC 7151). Empty: any name is accepted.'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const { portMin, portMax } = config.passive;
+    if (portMin > portMax) {
+      ctx.addIssue({ code: 'custom', path: ['passive', 'portMax'], message: 'must be >= passive.portMin' });
+    }
+    if ((portMin === 0) !== (portMax === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['passive', 'portMin'], message: 'portMin and portMax must both be 0 (kernel-chosen) or both set' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Leaf paths whose values are secrets (redacted by check-config). */
+export const SECRET_PATHS: readonly string[] = [];

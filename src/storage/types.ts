@@ -1,0 +1,97 @@
+/**
+ * @module storage/types
+ * The storage port: what a session may do to files, independent of where they live.
+ * Paths are always normalised virtual paths ("/", "/a/b.txt") relative to the storage root
+ * the adapter was created with (a user's home); adapters must never let one reach outside it.
+ * Pure types; no I/O.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+/** A normalised absolute POSIX path inside the storage root, e.g. "/" or "/dir/file.txt". */
+export type VirtualPath = string;
+
+export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface Entry {
+  /** Base name ("" for the root). */
+  readonly name: string;
+  readonly type: EntryType;
+  /** Size in bytes (0 for directories). A number: files beyond 4 GiB stay exact up to 2^53. */
+  readonly size: number;
+  readonly modifiedAt: Date;
+  /** POSIX permission bits (e.g. 0o644) when the backend has them. */
+  readonly mode?: number;
+  /** Stable identity for MLST "unique" when the backend has one (e.g. dev/ino). */
+  readonly uniqueId?: string;
+}
+
+export interface StorageCapabilities {
+  readonly rename: 'atomic' | 'copy' | 'none';
+  readonly append: boolean;
+  readonly resumeRead: boolean;
+  readonly resumeWrite: boolean;
+  readonly setModifiedTime: boolean;
+}
+
+export type WriteMode =
+  /** Fail with ALREADY_EXISTS if the file exists (STOU). */
+  | 'create'
+  /** Truncate or create (STOR). */
+  | 'overwrite'
+  /** Append at the end, creating the file if missing (APPE). */
+  | 'append'
+  /** Keep existing bytes up to `offset`, write from there, drop the rest (REST+STOR). */
+  | 'resume';
+
+export interface OpenWriteOptions {
+  readonly mode: WriteMode;
+  /** Byte offset for mode 'resume'. */
+  readonly offset?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * An upload in progress. The stream ending is not success: `commit()` flushes, closes and makes
+ * the data durable under its name; `abort()` closes and leaves the partial bytes in place
+ * (resumable uploads keep partial files so REST/APPE can continue them).
+ */
+export interface WriteHandle {
+  readonly stream: Writable;
+  commit(): Promise<void>;
+  abort(reason: Error): Promise<void>;
+}
+
+export interface OpenReadOptions {
+  /** Start offset in bytes (REST). Default 0. */
+  readonly offset?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface StorageBackend {
+  readonly capabilities: StorageCapabilities;
+  /** Stat without following a final symlink out of the root. Throws StorageError NOT_FOUND. */
+  stat(path: VirtualPath): Promise<Entry>;
+  /** Lists a directory's entries (not "." or ".."), streamed. Throws NOT_FOUND / NOT_A_DIRECTORY. */
+  list(dir: VirtualPath, options?: { signal?: AbortSignal }): AsyncIterable<Entry>;
+  /** Opens a file for reading. Throws NOT_FOUND / IS_A_DIRECTORY before any byte is read. */
+  openRead(path: VirtualPath, options?: OpenReadOptions): Promise<Readable>;
+  /** Opens a file for writing; the parent directory must exist. */
+  openWrite(path: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle>;
+  /** Removes a file (not a directory). */
+  remove(path: VirtualPath): Promise<void>;
+  makeDirectory(path: VirtualPath): Promise<void>;
+  /** Removes an empty directory. Throws NOT_EMPTY otherwise. */
+  removeDirectory(path: VirtualPath): Promise<void>;
+  /** Renames a file or directory; replaces an existing target file (RFC 959 RNTO). */
+  rename(from: VirtualPath, to: VirtualPath): Promise<void>;
+  /** Sets the modification time (MFMT). */
+  setModifiedTime(path: VirtualPath, time: Date): Promise<void>;
+  /** A cheap reachability check for readiness probes. */
+  ping(): Promise<void>;
+}
+
+/** Creates a backend confined to `home` (a virtual path inside the server's storage root). */
+export interface StorageProvider {
+  forHome(home: VirtualPath): Promise<StorageBackend>;
+  ping(): Promise<void>;
+}
