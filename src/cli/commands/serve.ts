@@ -1,0 +1,86 @@
+/**
+ * @module cli/commands/serve
+ * `kftpd serve`: loads the config, applies the quick-start default when no users file is
+ * configured, starts the server and drains it on SIGTERM/SIGINT. Signal handling lives
+ * here, in the CLI, never in the library.
+ */
+import { mkdir } from 'node:fs/promises';
+import { loadConfig } from '../../config/load.js';
+import { ConfigError } from '../../config/errors.js';
+import { flagOverrides } from '../../config/sources.js';
+import { createLogger } from '../../observability/logger.js';
+import { FtpServer } from '../../server.js';
+import { ensureQuickstartUser, quickstartBanner } from '../quickstart.js';
+import type { CliIo } from '../io.js';
+
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  const { configFile, rest } = takeConfigFlag(args);
+  const extra = flagOverrides(rest).rest;
+  if (extra.length > 0) {
+    io.stderr(`kftpd serve: unexpected argument ${extra[0]}\n`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = await loadConfig({ ...(configFile ? { file: configFile } : {}), env: io.env, args: rest });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  let config = loaded.config;
+  const logger = createLogger({ level: config.log.level });
+  await mkdir(config.storage.root, { recursive: true });
+  let banner: ((port: number) => string) | null = null;
+  if (config.users.file === '') {
+    const quick = await ensureQuickstartUser(config.stateDir);
+    config = { ...config, users: { ...config.users, file: quick.usersFile } };
+    banner = (port) => quickstartBanner(quick, config.listen.host, port, config.storage.root);
+  }
+  const server = new FtpServer(config, { logger });
+  try {
+    await server.start();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    io.stderr(`kftpd: cannot start: ${e.code ? `${e.code} ` : ''}${e.message}\n`);
+    return 1;
+  }
+  if (banner) io.stderr(banner(server.address().port));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ event: 'server.forced', signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ event: 'server.signal', signal }, 'shutting down');
+      server.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ event: 'server.close-failed', err: error }, 'close failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Takes `--config FILE`, `-c FILE` or `--config=FILE` out of the arguments. */
+export function takeConfigFlag(args: readonly string[]): { configFile?: string; rest: string[] } {
+  const rest: string[] = [];
+  let configFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--config' || arg === '-c') configFile = args[++i];
+    else if (arg.startsWith('--config=')) configFile = arg.slice('--config='.length);
+    else rest.push(arg);
+  }
+  return configFile === undefined ? { rest } : { configFile, rest };
+}

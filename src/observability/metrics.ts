@@ -1,0 +1,62 @@
+/**
+ * @module observability/metrics
+ * Prometheus metrics (prom-client) fed by sessions through the SessionMetrics port.
+ * Exposed over HTTP by the admin listener (a later issue); readable in tests via the registry.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SessionMetrics, TransferRecord } from '../session/ports.js';
+
+export class ServerMetrics implements SessionMetrics {
+  readonly registry = new Registry();
+  readonly sessions = new Gauge({ name: 'kftpd_sessions', help: 'Open control connections.', registers: [this.registry] });
+  readonly sessionsRejected = new Counter({
+    name: 'kftpd_sessions_rejected_total',
+    help: 'Control connections refused by a limit.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly logins = new Counter({ name: 'kftpd_logins_total', help: 'Login attempts by result.', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly commands = new Counter({ name: 'kftpd_commands_total', help: 'Commands received by verb.', labelNames: ['verb'] as const, registers: [this.registry] });
+  readonly transfers = new Counter({
+    name: 'kftpd_transfers_total',
+    help: 'Data transfers by direction and result.',
+    labelNames: ['direction', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly transferBytes = new Counter({
+    name: 'kftpd_transfer_bytes_total',
+    help: 'Bytes moved on data connections by direction.',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly transferSeconds = new Histogram({
+    name: 'kftpd_transfer_duration_seconds',
+    help: 'Data transfer duration.',
+    labelNames: ['direction'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    registers: [this.registry],
+  });
+  readonly passiveExhaustions = new Counter({
+    name: 'kftpd_passive_ports_exhausted_total',
+    help: 'PASV/EPSV requests refused because no passive port was free.',
+    registers: [this.registry],
+  });
+
+  command(verb: string): void {
+    this.commands.inc({ verb });
+  }
+
+  login(result: 'ok' | 'failed'): void {
+    this.logins.inc({ result });
+  }
+
+  transfer(record: TransferRecord): void {
+    this.transfers.inc({ direction: record.direction, result: record.result });
+    this.transferBytes.inc({ direction: record.direction }, record.bytes);
+    this.transferSeconds.observe({ direction: record.direction }, record.durationMs / 1000);
+  }
+
+  passiveExhausted(): void {
+    this.passiveExhaustions.inc();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @module session/command-table
+ * Every verb the server implements, keyed by verb. Dispatch, HELP and FEAT all read this
+ * table, so a verb that is not here gets 502 and is never advertised.
+ */
+import type { CommandSpec } from './command-spec.js';
+import { AUTH_COMMANDS } from './handlers/auth.js';
+import { DATA_SETUP_COMMANDS } from './handlers/data-setup.js';
+import { FILE_COMMANDS } from './handlers/files.js';
+import { LISTING_COMMANDS } from './handlers/listing.js';
+import { MISC_COMMANDS } from './handlers/misc.js';
+import { NAVIGATION_COMMANDS } from './handlers/navigation.js';
+import { PARAM_COMMANDS } from './handlers/params.js';
+import { TRANSFER_COMMANDS } from './handlers/transfer.js';
+
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
+  [
+    ...AUTH_COMMANDS,
+    ...MISC_COMMANDS,
+    ...PARAM_COMMANDS,
+    ...NAVIGATION_COMMANDS,
+    ...FILE_COMMANDS,
+    ...DATA_SETUP_COMMANDS,
+    ...TRANSFER_COMMANDS,
+    ...LISTING_COMMANDS,
+  ].map((spec) => [spec.verb, spec]),
+);

@@ -1,0 +1,100 @@
+/**
+ * @module session/context
+ * What command handlers see of their session: state, the ports, and shared helpers.
+ * Handlers live in session/handlers/, one file per concern, and are registered in
+ * session/command-table.ts.
+ */
+import type { Principal } from '../core/principal.js';
+import type { Permission } from '../core/permissions.js';
+import type { MlstFact } from '../protocol/listing.js';
+import type { StorageBackend } from '../storage/types.js';
+import type { Authenticator } from '../auth/types.js';
+import type { StorageProvider } from '../storage/types.js';
+import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics } from './ports.js';
+
+export interface SessionSettings {
+  readonly serverName: string;
+  readonly hostNames: readonly string[];
+  readonly activeEnabled: boolean;
+  readonly dataAcceptTimeoutMs: number;
+  readonly maxFailedLogins: number;
+  readonly failedLoginDelayMs: number;
+}
+
+export interface SessionDeps {
+  readonly control: ControlChannel;
+  readonly data: DataConnector;
+  readonly auth: Authenticator;
+  readonly storage: StorageProvider;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: SessionMetrics;
+  readonly settings: SessionSettings;
+  readonly sessionId: string;
+}
+
+export type DataEndpoint =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'passive'; readonly lease: PassiveLease }
+  | { readonly kind: 'active'; readonly host: string; readonly port: number };
+
+export type LoginState =
+  | { readonly phase: 'anonymous' }
+  | { readonly phase: 'need-password'; readonly username: string }
+  | { readonly phase: 'logged-in'; readonly principal: Principal; readonly storage: StorageBackend };
+
+export interface TransferProgress {
+  readonly command: string;
+  readonly path: string;
+  readonly startedAt: Date;
+  /** Bytes moved so far (read at STAT time). */
+  bytes: () => number;
+}
+
+/** Mutable per-session protocol state (RFC 959 §4: the "parameters" a session carries). */
+export interface SessionState {
+  login: LoginState;
+  cwd: string;
+  type: 'A' | 'I';
+  restOffset: number;
+  renameFrom: string | null;
+  data: DataEndpoint;
+  epsvAll: boolean;
+  mlstFacts: Set<MlstFact>;
+  failedLogins: number;
+  hostName: string | null;
+  transfer: TransferProgress | null;
+}
+
+export interface SessionContext {
+  readonly deps: SessionDeps;
+  readonly state: SessionState;
+  readonly log: Logger;
+  /** Sends one reply (single- or multi-line). */
+  reply(code: number, text: string | readonly string[]): void;
+  /** Resolves a client path argument against the cwd; null (and 553 sent) when invalid. */
+  resolvePath(arg: string): string | null;
+  /** The logged-in principal and storage; only called from handlers that require login. */
+  user(): { readonly principal: Principal; readonly storage: StorageBackend };
+  /** True when allowed; otherwise sends 550 and returns false. */
+  checkPermission(permission: Permission): boolean;
+  /** Sends the reply for a storage or unexpected error, logging the detail. */
+  replyError(error: unknown, operation: string): void;
+  /** Takes the prepared data endpoint (PASV/EPSV/PORT/EPRT), leaving 'none'. */
+  takeDataEndpoint(): DataEndpoint;
+  /** Closes any prepared passive lease. */
+  resetDataEndpoint(): void;
+  /** Logs out and resets every parameter (REIN). */
+  resetToInitial(): void;
+  /** Closes the control connection after the pending replies. */
+  closeControl(): void;
+  /** Records a successful login and switches to the user's storage. */
+  setLoggedIn(principal: Principal, storage: StorageBackend): void;
+  /**
+   * Runs the body of a transfer command (RETR, STOR, LIST...) with `state.transfer` set and
+   * an AbortSignal that ABOR or the end of the session triggers.
+   */
+  runTransfer<T>(progress: TransferProgress, body: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** ABOR: aborts the running transfer and waits for its reply; false when none runs. */
+  abortTransfer(): Promise<boolean>;
+}

@@ -1,0 +1,161 @@
+/**
+ * @module session/data-transfer
+ * The one path every data-channel command takes (RETR, STOR, STOU, APPE, LIST, NLST, MLSD):
+ * 150 first (RFC 959 §5.4; clients that connect late must work), then the data connection,
+ * then streaming with backpressure, then 226 only once the transfer is complete on both
+ * sides, or 425/426/451/452/552 otherwise. Exactly one final reply per command.
+ */
+import type { Duplex } from 'node:stream';
+import { ReplyCode } from '../protocol/reply.js';
+import { isStorageError, StorageError } from '../storage/errors.js';
+import type { DataEndpoint, SessionContext } from './context.js';
+import type { TransferDirection, TransferResult } from './ports.js';
+import { errorCode, mapErrorToReply } from './reply-map.js';
+
+export interface DataTransferSpec {
+  readonly command: string;
+  readonly direction: TransferDirection;
+  readonly path: string;
+  readonly offset: number;
+  /** Text of the 150 reply. */
+  readonly openingText: string;
+  /** Text of the 226 reply. */
+  readonly successText: string;
+  /** Moves the bytes; resolves when the data is complete on both ends. */
+  pump(socket: Duplex, signal: AbortSignal): Promise<void>;
+  /** Bytes moved so far (storage side). */
+  bytes(): number;
+  /** Called after a successful pump: commit an upload. Errors here answer 451/452/552. */
+  finish?(): Promise<void>;
+  /** Called on any failure: close the read stream or abort the write handle. */
+  cleanup(reason: Error): Promise<void>;
+}
+
+/** Errnos that mean the storage side failed even when they surface through a stream. */
+const STORAGE_ERRNOS: Readonly<Record<string, StorageError['code']>> = {
+  ENOSPC: 'NO_SPACE',
+  EDQUOT: 'QUOTA_EXCEEDED',
+  EIO: 'UNAVAILABLE',
+  EFBIG: 'QUOTA_EXCEEDED',
+};
+
+function asStorageFailure(error: unknown): StorageError {
+  if (isStorageError(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const mapped = typeof code === 'string' ? STORAGE_ERRNOS[code] : undefined;
+  return new StorageError(mapped ?? 'UNAVAILABLE', 'storage failure during transfer', { cause: error });
+}
+
+async function connectData(ctx: SessionContext, endpoint: DataEndpoint, signal: AbortSignal): Promise<Duplex> {
+  switch (endpoint.kind) {
+    case 'passive':
+      try {
+        return await endpoint.lease.accept(signal);
+      } finally {
+        // One connection per PASV/EPSV (RFC 959 §3.2): the port goes back to the pool.
+        endpoint.lease.close();
+      }
+    case 'active':
+      return ctx.deps.data.connectActive(
+        { host: endpoint.host, port: endpoint.port, controlLocalAddress: ctx.deps.control.localAddress },
+        signal,
+      );
+    case 'none':
+      throw new Error('no data endpoint');
+  }
+}
+
+/**
+ * Runs a data transfer. The caller has already validated the request and opened the storage
+ * side, so "file not found" and friends are answered before 150.
+ */
+export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpec): Promise<void> {
+  const endpoint = ctx.takeDataEndpoint();
+  const startedAt = ctx.deps.clock.now();
+  const progress = { command: spec.command, path: spec.path, startedAt, bytes: spec.bytes };
+  await ctx.runTransfer(progress, async (signal) => {
+    let result: TransferResult = 'failed';
+    let socket: Duplex | null = null;
+    let dataError: unknown = null;
+    try {
+      if (endpoint.kind === 'none') {
+        await spec.cleanup(new Error('no data endpoint'));
+        ctx.reply(ReplyCode.CantOpenData, 'Use PASV or EPSV first.');
+        return;
+      }
+      ctx.reply(ReplyCode.FileStatusOk, spec.openingText);
+      try {
+        socket = await connectData(ctx, endpoint, signal);
+      } catch (error) {
+        ctx.log.warn({ event: 'data.connect-failed', code: errorCode(error), err: error }, 'data connection failed');
+        await spec.cleanup(error instanceof Error ? error : new Error(String(error)));
+        if (signal.aborted) {
+          result = 'aborted';
+          ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
+        } else {
+          ctx.reply(ReplyCode.CantOpenData, 'Failed to establish data connection.');
+        }
+        return;
+      }
+      const dataSocket = socket;
+      dataSocket.on('error', (error) => {
+        dataError ??= error;
+      });
+      try {
+        await spec.pump(dataSocket, signal);
+        if (dataError) throw dataError;
+        await spec.finish?.();
+        result = 'ok';
+        ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);
+      } catch (error) {
+        const reason = error instanceof Error ? error : new Error(String(error));
+        await spec.cleanup(reason).catch(() => undefined);
+        if (signal.aborted) {
+          result = 'aborted';
+          // RFC 959 §4.1.3 ABOR: 426 for the aborted command, then 226 for ABOR itself.
+          ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
+        } else if (dataError !== null && !isStorageError(error) || isDataSideError(error, dataSocket)) {
+          ctx.log.warn({ event: 'data.failed', code: errorCode(error), err: error }, 'data connection failed');
+          ctx.reply(ReplyCode.TransferAborted, 'Connection closed; transfer aborted.');
+        } else {
+          const failure = asStorageFailure(error);
+          ctx.log.error({ event: 'storage.failed', code: errorCode(failure), err: error }, 'storage failed during transfer');
+          const mapped = mapErrorToReply(failure);
+          ctx.reply(mapped.code, mapped.text);
+        }
+      }
+    } finally {
+      if (socket) closeDataSocket(socket, result === 'ok');
+      const durationMs = ctx.deps.clock.now().getTime() - startedAt.getTime();
+      const record = {
+        direction: spec.direction,
+        command: spec.command,
+        path: spec.path,
+        bytes: spec.bytes(),
+        durationMs,
+        result,
+        offset: spec.offset,
+      };
+      ctx.deps.metrics.transfer(record);
+      ctx.log.info({ event: 'transfer', ...record }, 'transfer');
+    }
+  });
+}
+
+/** Errors raised by the data socket itself (reset, closed early) rather than by storage. */
+function isDataSideError(error: unknown, socket: Duplex): boolean {
+  if (isStorageError(error)) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return socket.destroyed && !(typeof code === 'string' && code in STORAGE_ERRNOS);
+}
+
+function closeDataSocket(socket: Duplex, graceful: boolean): void {
+  if (graceful && !socket.destroyed) {
+    // The writer side has ended already; make sure the socket is released promptly.
+    socket.end();
+    setImmediate(() => socket.destroy());
+  } else {
+    socket.destroy();
+  }
+}

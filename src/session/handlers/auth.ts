@@ -1,0 +1,116 @@
+/**
+ * @module session/handlers/auth
+ * Access control commands: USER, PASS, REIN, QUIT (RFC 959 §4.1.1) and HOST (RFC 7151).
+ */
+import { ReplyCode } from '../../protocol/reply.js';
+import type { CommandSpec } from '../command-spec.js';
+import type { SessionContext } from '../context.js';
+
+const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
+
+async function user(ctx: SessionContext, arg: string): Promise<void> {
+  if (ctx.state.login.phase === 'logged-in') {
+    // Changing user requires REIN first (vsftpd and ProFTPD behave alike).
+    ctx.reply(ReplyCode.BadSequence, 'Already logged in; use REIN to change user.');
+    return;
+  }
+  if (arg === '') {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'USER needs a user name.');
+    return;
+  }
+  ctx.state.login = { phase: 'need-password', username: arg };
+  if (ANONYMOUS_NAMES.has(arg.toLowerCase())) {
+    ctx.reply(ReplyCode.NeedPassword, 'Anonymous login: send your e-mail address as password.');
+  } else {
+    ctx.reply(ReplyCode.NeedPassword, 'Password required.');
+  }
+}
+
+async function pass(ctx: SessionContext, arg: string): Promise<void> {
+  const login = ctx.state.login;
+  if (login.phase === 'logged-in') {
+    ctx.reply(ReplyCode.BadSequence, 'Already logged in.');
+    return;
+  }
+  if (login.phase !== 'need-password') {
+    ctx.reply(ReplyCode.BadSequence, 'Login with USER first.');
+    return;
+  }
+  const { deps } = ctx;
+  const result = await deps.auth.authenticate({
+    username: login.username,
+    password: arg,
+    remoteAddress: deps.control.remoteAddress,
+    tls: false,
+  });
+  if (result.ok) {
+    try {
+      const storage = await deps.storage.forHome(result.principal.home);
+      ctx.setLoggedIn(result.principal, storage);
+    } catch (error) {
+      ctx.state.login = { phase: 'anonymous' };
+      ctx.log.error({ event: 'login.storage-failed', user: login.username, err: error }, 'home not available');
+      ctx.reply(ReplyCode.NotLoggedIn, 'Login failed: home directory not available.');
+      return;
+    }
+    deps.metrics.login('ok');
+    ctx.log.info({ event: 'login', result: 'ok', user: result.principal.name }, 'login ok');
+    ctx.reply(ReplyCode.LoggedIn, 'Login successful.');
+    return;
+  }
+  ctx.state.login = { phase: 'anonymous' };
+  ctx.state.failedLogins += 1;
+  deps.metrics.login('failed');
+  ctx.log.warn(
+    { event: 'login', result: 'failed', user: login.username, reason: result.reason, failures: ctx.state.failedLogins },
+    'login failed',
+  );
+  // A delay before every failure slows online guessing (vsftpd's delay_failed_login).
+  await deps.clock.sleep(deps.settings.failedLoginDelayMs);
+  if (ctx.state.failedLogins >= deps.settings.maxFailedLogins) {
+    ctx.reply(ReplyCode.ServiceNotAvailable, 'Too many failed logins, closing control connection.');
+    ctx.closeControl();
+    return;
+  }
+  ctx.reply(ReplyCode.NotLoggedIn, 'Login incorrect.');
+}
+
+function rein(ctx: SessionContext): void {
+  // RFC 959 §4.1.1: flush account information and all parameters, leave the connection open.
+  ctx.resetToInitial();
+  ctx.reply(ReplyCode.ServiceReady, 'Service ready for new user.');
+}
+
+function quit(ctx: SessionContext): void {
+  ctx.reply(ReplyCode.ClosingControl, 'Goodbye.');
+  ctx.closeControl();
+}
+
+function host(ctx: SessionContext, arg: string): void {
+  // RFC 7151 §3: HOST must precede USER, and cannot be repeated after login.
+  if (ctx.state.login.phase !== 'anonymous') {
+    ctx.reply(ReplyCode.BadSequence, 'HOST must be sent before USER.');
+    return;
+  }
+  const name = arg.trim();
+  if (name === '') {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'HOST needs a host name.');
+    return;
+  }
+  const accepted = ctx.deps.settings.hostNames;
+  // A bracketed IPv6 literal or a name; compare case-insensitively (DNS names).
+  if (accepted.length > 0 && !accepted.some((h) => h.toLowerCase() === name.toLowerCase())) {
+    ctx.reply(ReplyCode.ParameterNotImplemented, 'Unknown host.');
+    return;
+  }
+  ctx.state.hostName = name;
+  ctx.reply(ReplyCode.ServiceReady, `${ctx.deps.settings.serverName} ready for ${name}.`);
+}
+
+export const AUTH_COMMANDS: readonly CommandSpec[] = [
+  { verb: 'USER', requiresLogin: false, syntax: 'USER <name>', handle: user },
+  { verb: 'PASS', requiresLogin: false, syntax: 'PASS <password>', handle: pass },
+  { verb: 'REIN', requiresLogin: false, syntax: 'REIN', handle: rein },
+  { verb: 'QUIT', requiresLogin: false, syntax: 'QUIT', handle: quit },
+  { verb: 'HOST', requiresLogin: false, syntax: 'HOST <hostname>', handle: host },
+];

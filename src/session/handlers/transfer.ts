@@ -1,0 +1,194 @@
+/**
+ * @module session/handlers/transfer
+ * File transfer commands: RETR, STOR, STOU, APPE, ABOR (RFC 959 §4.1.3) and REST STREAM
+ * (RFC 3659 §5). A download or upload is answered 550/553 before 150 when the storage side
+ * cannot be opened; everything after 150 goes through session/data-transfer.ts.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { ReplyCode } from '../../protocol/reply.js';
+import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
+import { StorageError } from '../../storage/errors.js';
+import type { WriteHandle, WriteMode } from '../../storage/types.js';
+import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
+import type { CommandSpec } from '../command-spec.js';
+import type { SessionContext } from '../context.js';
+import { runDataTransfer } from '../data-transfer.js';
+
+/** How many candidate names STOU tries before giving up. */
+const MAX_UNIQUE_NAME_ATTEMPTS = 100;
+
+function modeName(ctx: SessionContext): string {
+  return ctx.state.type === 'A' ? 'ASCII' : 'BINARY';
+}
+
+/** REST applies to the next transfer command only (RFC 3659 §5.3). */
+function takeRestOffset(ctx: SessionContext): number {
+  const offset = ctx.state.restOffset;
+  ctx.state.restOffset = 0;
+  return offset;
+}
+
+function rest(ctx: SessionContext, arg: string): void {
+  const value = arg.trim();
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'REST needs a byte offset.');
+    return;
+  }
+  ctx.state.restOffset = Number(value);
+  ctx.reply(ReplyCode.PendingFurtherInfo, `Restarting at ${value}. Send STOR or RETR.`);
+}
+
+async function retr(ctx: SessionContext, arg: string): Promise<void> {
+  const offset = takeRestOffset(ctx);
+  if (arg === '') {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'RETR needs a path.');
+    return;
+  }
+  const path = ctx.resolvePath(arg);
+  if (path === null || !ctx.checkPermission('download')) return;
+  const { storage } = ctx.user();
+  const entry = await storage.stat(path);
+  if (entry.type === 'directory') {
+    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
+    return;
+  }
+  const source: Readable = await storage.openRead(path, { offset });
+  const ascii = ctx.state.type === 'A';
+  const remaining = Math.max(0, entry.size - offset);
+  await runDataTransfer(ctx, {
+    command: 'RETR',
+    direction: 'download',
+    path,
+    offset,
+    openingText: `Opening ${modeName(ctx)} mode data connection for ${baseName(path)} (${remaining} bytes).`,
+    successText: 'Transfer complete.',
+    bytes: () => (source as Readable & { bytesRead?: number }).bytesRead ?? 0,
+    pump: (socket, signal) =>
+      ascii ? pipeline(source, createToNetworkAscii(), socket, { signal }) : pipeline(source, socket, { signal }),
+    cleanup: async () => {
+      source.destroy();
+    },
+  });
+}
+
+interface UploadTarget {
+  readonly path: string;
+  readonly handle: WriteHandle;
+}
+
+async function openUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<WriteHandle | null> {
+  const { storage, principal } = ctx.user();
+  const existing = await storage.stat(path).catch((error: unknown) => {
+    if (error instanceof StorageError && error.code === 'NOT_FOUND') return null;
+    throw error;
+  });
+  if (existing?.type === 'directory') {
+    ctx.reply(ReplyCode.FileUnavailable, 'Is a directory.');
+    return null;
+  }
+  // Changing an existing file's bytes needs "overwrite"; appending or resuming an upload too.
+  const needs = existing ? 'overwrite' : 'upload';
+  if (!principal.permissions.has('upload') || !principal.permissions.has(needs)) {
+    ctx.log.warn({ event: 'permission.denied', permission: needs, path }, 'permission denied');
+    ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
+    return null;
+  }
+  if (mode === 'resume' && existing && offset > existing.size) {
+    ctx.reply(ReplyCode.InvalidRestart, 'Restart position beyond end of file.');
+    return null;
+  }
+  return storage.openWrite(path, offset > 0 || mode !== 'resume' ? { mode, offset } : { mode: 'overwrite' });
+}
+
+async function upload(ctx: SessionContext, command: string, target: UploadTarget, offset: number, openingText: string, successText: string): Promise<void> {
+  const { handle, path } = target;
+  const ascii = ctx.state.type === 'A';
+  const sink = handle.stream as typeof handle.stream & { bytesWritten?: number };
+  await runDataTransfer(ctx, {
+    command,
+    direction: 'upload',
+    path,
+    offset,
+    openingText,
+    successText,
+    bytes: () => sink.bytesWritten ?? 0,
+    pump: (socket, signal) =>
+      ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pipeline(socket, sink, { signal }),
+    // 226 only once every byte is on storage and the file is closed.
+    finish: () => handle.commit(),
+    cleanup: (reason) => handle.abort(reason),
+  });
+}
+
+async function stor(ctx: SessionContext, arg: string): Promise<void> {
+  const offset = takeRestOffset(ctx);
+  if (arg === '') {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'STOR needs a path.');
+    return;
+  }
+  const path = ctx.resolvePath(arg);
+  if (path === null) return;
+  const handle = await openUpload(ctx, path, offset > 0 ? 'resume' : 'overwrite', offset);
+  if (!handle) return;
+  await upload(ctx, 'STOR', { path, handle }, offset, `Ok to send data for ${baseName(path)}.`, 'Transfer complete.');
+}
+
+async function appe(ctx: SessionContext, arg: string): Promise<void> {
+  takeRestOffset(ctx); // APPE always writes at the end of the file
+  if (arg === '') {
+    ctx.reply(ReplyCode.ArgumentSyntaxError, 'APPE needs a path.');
+    return;
+  }
+  const path = ctx.resolvePath(arg);
+  if (path === null) return;
+  const handle = await openUpload(ctx, path, 'append', 0);
+  if (!handle) return;
+  await upload(ctx, 'APPE', { path, handle }, 0, `Ok to append data to ${baseName(path)}.`, 'Transfer complete.');
+}
+
+async function stou(ctx: SessionContext, arg: string): Promise<void> {
+  takeRestOffset(ctx);
+  if (!ctx.checkPermission('upload')) return;
+  // RFC 959 STOU takes no argument; like vsftpd, an argument is used as the name prefix.
+  const requested = arg === '' ? null : ctx.resolvePath(arg);
+  if (arg !== '' && requested === null) return;
+  const dir = requested ? parentPath(requested) : ctx.state.cwd;
+  const stem = requested ? baseName(requested) : 'file';
+  const { storage } = ctx.user();
+  for (let attempt = 0; attempt < MAX_UNIQUE_NAME_ATTEMPTS; attempt++) {
+    const name = attempt === 0 ? stem : `${stem}.${attempt}`;
+    const path = joinPath(dir, name);
+    let handle: WriteHandle;
+    try {
+      handle = await storage.openWrite(path, { mode: 'create' });
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'ALREADY_EXISTS') continue;
+      throw error;
+    }
+    // RFC 1123 §4.1.2.9: the 150 reply carries "FILE: <name>".
+    await upload(ctx, 'STOU', { path, handle }, 0, `FILE: ${name}`, `Transfer complete (unique file name: ${name}).`);
+    return;
+  }
+  ctx.reply(ReplyCode.FileNameNotAllowed, 'Could not create a unique file name.');
+}
+
+async function abor(ctx: SessionContext): Promise<void> {
+  // RFC 959 §4.1.3: with a transfer running, 426 answers it (sent by the transfer) then 226.
+  // Without one (it may have just ended), any prepared data connection is closed: 226.
+  if (await ctx.abortTransfer()) {
+    ctx.reply(ReplyCode.ClosingDataSuccess, 'ABOR successful.');
+    return;
+  }
+  ctx.resetDataEndpoint();
+  ctx.reply(ReplyCode.ClosingDataSuccess, 'No transfer to abort; data connection closed.');
+}
+
+export const TRANSFER_COMMANDS: readonly CommandSpec[] = [
+  { verb: 'REST', requiresLogin: true, syntax: 'REST <offset>', handle: rest },
+  { verb: 'RETR', requiresLogin: true, syntax: 'RETR <path>', handle: retr },
+  { verb: 'STOR', requiresLogin: true, syntax: 'STOR <path>', handle: stor },
+  { verb: 'APPE', requiresLogin: true, syntax: 'APPE <path>', handle: appe },
+  { verb: 'STOU', requiresLogin: true, syntax: 'STOU [prefix]', handle: stou },
+  { verb: 'ABOR', requiresLogin: true, syntax: 'ABOR', duringTransfer: true, handle: abor },
+];

@@ -1,0 +1,104 @@
+/**
+ * @module session/ports
+ * The interfaces through which a session reaches the world. Real implementations live in
+ * data/ (passive and active connections), net/ (the control socket) and observability/;
+ * the session itself imports no node:net, node:tls or node:fs.
+ */
+import type { Duplex } from 'node:stream';
+
+/** The control connection as the session sees it. */
+export interface ControlChannel {
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** Writes one formatted reply (CRLF included). */
+  write(text: string): void;
+  /** Flushes pending replies, then closes the control connection. */
+  close(): void;
+}
+
+/** A passive port reserved for one session (RFC 959 §4.1.2 PASV, RFC 2428 §3 EPSV). */
+export interface PassiveLease {
+  /** Port the client is told to connect to. */
+  readonly port: number;
+  /** Address advertised to the client (IPv4 or IPv6). */
+  readonly advertisedHost: string;
+  /** Resolves with the first connection from an allowed peer; rejects on timeout or abort. */
+  accept(signal: AbortSignal): Promise<Duplex>;
+  /** Releases the port. Idempotent. */
+  close(): void;
+}
+
+export interface PassiveRequest {
+  readonly family: 1 | 2;
+  readonly controlLocalAddress: string;
+  readonly controlRemoteAddress: string;
+}
+
+export interface ActiveRequest {
+  readonly host: string;
+  readonly port: number;
+  readonly controlLocalAddress: string;
+}
+
+export interface DataConnector {
+  /** Throws DataChannelError('PASSIVE_EXHAUSTED') when no port of the range is free. */
+  listenPassive(request: PassiveRequest): Promise<PassiveLease>;
+  connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex>;
+}
+
+export type DataChannelErrorCode =
+  | 'PASSIVE_EXHAUSTED'
+  | 'ACCEPT_TIMEOUT'
+  | 'CONNECT_FAILED'
+  | 'ABORTED';
+
+export class DataChannelError extends Error {
+  readonly code: DataChannelErrorCode;
+  constructor(code: DataChannelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataChannelError';
+    this.code = code;
+  }
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The subset of pino's logger the session uses. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: object): Logger;
+}
+
+export type TransferDirection = 'download' | 'upload' | 'list';
+export type TransferResult = 'ok' | 'aborted' | 'failed';
+
+export interface TransferRecord {
+  readonly direction: TransferDirection;
+  readonly command: string;
+  readonly path: string;
+  readonly bytes: number;
+  readonly durationMs: number;
+  readonly result: TransferResult;
+  readonly offset: number;
+}
+
+/** Counters and histograms fed by sessions; implemented with prom-client in observability/. */
+export interface SessionMetrics {
+  command(verb: string): void;
+  login(result: 'ok' | 'failed'): void;
+  transfer(record: TransferRecord): void;
+  passiveExhausted(): void;
+}
+
+export const NOOP_METRICS: SessionMetrics = {
+  command() {},
+  login() {},
+  transfer() {},
+  passiveExhausted() {},
+};

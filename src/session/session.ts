@@ -1,0 +1,251 @@
+/**
+ * @module session/session
+ * One FTP control session: a state machine fed with command lines, answering through the
+ * ControlChannel port. One command runs at a time; later lines queue behind it, except the
+ * verbs RFC 959 §4.1.3 expects during a transfer (ABOR, STAT, NOOP), which run at once.
+ * No sockets, files or timers here: everything goes through SessionDeps.
+ */
+import { parseCommand } from '../protocol/command.js';
+import { formatReply, ReplyCode } from '../protocol/reply.js';
+import { resolveVirtualPath } from '../protocol/virtual-path.js';
+import type { Permission } from '../core/permissions.js';
+import type { Principal } from '../core/principal.js';
+import type { StorageBackend } from '../storage/types.js';
+import { COMMANDS } from './command-table.js';
+import type { DataEndpoint, SessionContext, SessionDeps, SessionState, TransferProgress } from './context.js';
+import type { Logger } from './ports.js';
+import { errorCode, mapErrorToReply } from './reply-map.js';
+import { DEFAULT_MLST_FACTS } from './handlers/listing.js';
+
+/** Lines queued behind a running command; a client pipelining more than this is hostile. */
+const MAX_QUEUED_LINES = 256;
+
+/** Verbs whose argument must never reach a log. */
+const REDACTED_VERBS = new Set(['PASS']);
+
+function initialState(): SessionState {
+  return {
+    login: { phase: 'anonymous' },
+    cwd: '/',
+    type: 'A', // RFC 959 §3.1.1.1: ASCII is the default representation type
+    restOffset: 0,
+    renameFrom: null,
+    data: { kind: 'none' },
+    epsvAll: false,
+    mlstFacts: new Set(DEFAULT_MLST_FACTS),
+    failedLogins: 0,
+    hostName: null,
+    transfer: null,
+  };
+}
+
+export class Session implements SessionContext {
+  readonly deps: SessionDeps;
+  state: SessionState = initialState();
+  log: Logger;
+  #queue: string[] = [];
+  #running = false;
+  #closed = false;
+  #transferAbort: AbortController | null = null;
+  #runningCommand: Promise<void> | null = null;
+
+  constructor(deps: SessionDeps) {
+    this.deps = deps;
+    this.log = deps.logger;
+  }
+
+  /** RFC 959 §5.4: the server greets with 220 on connect. */
+  greet(): void {
+    this.reply(ReplyCode.ServiceReady, `${this.deps.settings.serverName} ready.`);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while a data transfer is in progress (the idle timer must not fire). */
+  get transferring(): boolean {
+    return this.state.transfer !== null;
+  }
+
+  get loggedIn(): boolean {
+    return this.state.login.phase === 'logged-in';
+  }
+
+  get userName(): string | undefined {
+    return this.state.login.phase === 'logged-in' ? this.state.login.principal.name : undefined;
+  }
+
+  /** A line longer than the configured maximum (the reader already discarded it). */
+  receiveTooLong(): void {
+    this.log.warn({ event: 'command.too-long' }, 'command line too long');
+    this.reply(ReplyCode.SyntaxError, 'Command line too long.');
+  }
+
+  receiveLine(line: string): void {
+    if (this.#closed) return;
+    const command = parseCommand(line);
+    if (!command) return;
+    const spec = COMMANDS.get(command.verb);
+    if (this.#running && spec?.duringTransfer && this.state.transfer) {
+      void this.#execute(command.verb, command.arg);
+      return;
+    }
+    if (this.#running || this.#queue.length > 0) {
+      if (this.#queue.length >= MAX_QUEUED_LINES) {
+        this.log.warn({ event: 'command.queue-overflow' }, 'too many pipelined commands');
+        this.reply(ReplyCode.ServiceNotAvailable, 'Too many pipelined commands, closing control connection.');
+        this.closeControl();
+        return;
+      }
+      this.#queue.push(line);
+      return;
+    }
+    this.#runNext(line);
+  }
+
+  #runNext(line: string): void {
+    const command = parseCommand(line);
+    if (!command) {
+      this.#drainQueue();
+      return;
+    }
+    this.#running = true;
+    this.#runningCommand = this.#execute(command.verb, command.arg).finally(() => {
+      this.#running = false;
+      this.#runningCommand = null;
+      this.#drainQueue();
+    });
+  }
+
+  #drainQueue(): void {
+    if (this.#closed || this.#running) return;
+    const next = this.#queue.shift();
+    if (next !== undefined) this.#runNext(next);
+  }
+
+  async #execute(verb: string, arg: string): Promise<void> {
+    const spec = COMMANDS.get(verb);
+    this.log.info(
+      { event: 'command', verb, arg: REDACTED_VERBS.has(verb) ? '***' : arg },
+      'command',
+    );
+    this.deps.metrics.command(spec ? verb : 'UNKNOWN');
+    if (!spec) {
+      // The issue's contract (and RFC 959 §4.2 "502 Command not implemented").
+      this.reply(ReplyCode.NotImplemented, 'Command not implemented.');
+      return;
+    }
+    if (!spec.keepsRename) this.state.renameFrom = null;
+    if (spec.requiresLogin && this.state.login.phase !== 'logged-in') {
+      this.reply(ReplyCode.NotLoggedIn, 'Please login with USER and PASS.');
+      return;
+    }
+    try {
+      await spec.handle(this, arg);
+    } catch (error) {
+      this.replyError(error, verb);
+    }
+  }
+
+  /** Runs a transfer command with an AbortController that ABOR can trigger. */
+  async runTransfer<T>(progress: TransferProgress, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.#transferAbort = controller;
+    this.state.transfer = progress;
+    try {
+      return await body(controller.signal);
+    } finally {
+      this.#transferAbort = null;
+      this.state.transfer = null;
+    }
+  }
+
+  /** ABOR (RFC 959 §4.1.3): aborts the running transfer; resolves once its reply is sent. */
+  async abortTransfer(): Promise<boolean> {
+    const controller = this.#transferAbort;
+    if (!controller) return false;
+    controller.abort(new Error('ABOR'));
+    if (this.#runningCommand) await this.#runningCommand.catch(() => undefined);
+    return true;
+  }
+
+  reply(code: number, text: string | readonly string[]): void {
+    if (this.#closed) return;
+    this.deps.control.write(formatReply(code, text));
+  }
+
+  resolvePath(arg: string): string | null {
+    const path = resolveVirtualPath(this.state.cwd, arg);
+    if (path === null) this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
+    return path;
+  }
+
+  user(): { principal: Principal; storage: StorageBackend } {
+    const login = this.state.login;
+    if (login.phase !== 'logged-in') throw new Error('not logged in');
+    return login;
+  }
+
+  checkPermission(permission: Permission): boolean {
+    if (this.user().principal.permissions.has(permission)) return true;
+    this.log.warn({ event: 'permission.denied', permission }, 'permission denied');
+    this.reply(ReplyCode.FileUnavailable, 'Permission denied.');
+    return false;
+  }
+
+  replyError(error: unknown, operation: string): void {
+    const mapped = mapErrorToReply(error);
+    const level = mapped.code === ReplyCode.ActionAbortedLocal ? 'error' : 'info';
+    this.log[level](
+      { event: 'command.failed', operation, code: errorCode(error), err: error },
+      'command failed',
+    );
+    this.reply(mapped.code, mapped.text);
+  }
+
+  takeDataEndpoint(): DataEndpoint {
+    const endpoint = this.state.data;
+    this.state.data = { kind: 'none' };
+    return endpoint;
+  }
+
+  resetDataEndpoint(): void {
+    const endpoint = this.takeDataEndpoint();
+    if (endpoint.kind === 'passive') endpoint.lease.close();
+  }
+
+  resetToInitial(): void {
+    this.resetDataEndpoint();
+    const hostName = this.state.hostName;
+    this.state = initialState();
+    this.state.hostName = hostName;
+    this.log = this.deps.logger;
+  }
+
+  /** Called by handlers once login succeeds. */
+  setLoggedIn(principal: Principal, storage: StorageBackend): void {
+    this.state.login = { phase: 'logged-in', principal, storage };
+    this.state.cwd = '/';
+    this.log = this.deps.logger.child({ user: principal.name });
+  }
+
+  closeControl(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#transferAbort?.abort(new Error('session closed'));
+    this.resetDataEndpoint();
+    this.deps.control.close();
+  }
+
+  /** The control connection went away (client closed it, timeout, shutdown). */
+  dispose(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#transferAbort?.abort(new Error('control connection closed'));
+    const endpoint = this.state.data;
+    this.state.data = { kind: 'none' };
+    if (endpoint.kind === 'passive') endpoint.lease.close();
+  }
+}

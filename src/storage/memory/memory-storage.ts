@@ -1,0 +1,469 @@
+/**
+ * @module storage/memory/memory-storage
+ * An in-memory reference implementation of the storage port, for fast session tests and as
+ * the executable statement of the contract (it passes the same contract suite as the local
+ * adapter). Owns: a tree of nodes holding Buffers, and an optional capacity to simulate a full
+ * disk (NO_SPACE).
+ * Must not: touch the filesystem, or diverge from the local adapter's error semantics
+ * (test/contract/storage.contract.ts is the referee).
+ */
+import { Readable, Writable, addAbortSignal, finished } from 'node:stream';
+import { StorageError } from '../errors.js';
+import type { StorageErrorCode } from '../errors.js';
+import type {
+  Entry,
+  OpenReadOptions,
+  OpenWriteOptions,
+  StorageBackend,
+  StorageCapabilities,
+  StorageProvider,
+  VirtualPath,
+  WriteHandle,
+} from '../types.js';
+
+const CHUNK_SIZE = 64 * 1024;
+const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/** Linux NAME_MAX / PATH_MAX, enforced up front so every backend agrees on what is too long. */
+const MAX_NAME_BYTES = 255;
+const MAX_PATH_BYTES = 4095;
+
+const MESSAGES: Readonly<Record<StorageErrorCode, string>> = {
+  NOT_FOUND: 'not found',
+  ALREADY_EXISTS: 'already exists',
+  NOT_A_DIRECTORY: 'not a directory',
+  IS_A_DIRECTORY: 'is a directory',
+  NOT_EMPTY: 'directory not empty',
+  PERMISSION_DENIED: 'permission denied',
+  OUTSIDE_ROOT: 'outside the home directory',
+  INVALID_NAME: 'invalid name',
+  INVALID_OFFSET: 'invalid offset',
+  NO_SPACE: 'no space left on device',
+  QUOTA_EXCEEDED: 'quota exceeded',
+  UNSUPPORTED: 'not supported',
+  UNAVAILABLE: 'storage unavailable',
+};
+
+function fail(code: StorageErrorCode, cause?: unknown): StorageError {
+  return cause === undefined
+    ? new StorageError(code, MESSAGES[code])
+    : new StorageError(code, MESSAGES[code], { cause });
+}
+
+function toStorageError(error: unknown): StorageError {
+  return error instanceof StorageError ? error : fail('UNAVAILABLE', error);
+}
+
+/** Same canonical-path rule as the local adapter: no normalising, anything odd is INVALID_NAME. */
+function splitVirtualPath(p: VirtualPath): string[] {
+  if (typeof p !== 'string' || !p.startsWith('/') || p.includes('\0')) throw fail('INVALID_NAME');
+  if (p === '/') return [];
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw fail('INVALID_NAME');
+  const segments = p.slice(1).split('/');
+  for (const s of segments) {
+    if (Buffer.byteLength(s) > MAX_NAME_BYTES) throw fail('INVALID_NAME');
+    if (s === '' || s === '.' || s === '..') throw fail('INVALID_NAME');
+  }
+  return segments;
+}
+
+function checkOffset(offset: number | undefined): number {
+  const value = offset ?? 0;
+  if (!Number.isSafeInteger(value) || value < 0) throw fail('INVALID_OFFSET');
+  return value;
+}
+
+interface FileNode {
+  readonly kind: 'file';
+  readonly id: number;
+  data: Buffer;
+  mtime: Date;
+  mode: number;
+}
+
+interface DirNode {
+  readonly kind: 'directory';
+  readonly id: number;
+  readonly children: Map<string, Node>;
+  mtime: Date;
+  mode: number;
+}
+
+type Node = FileNode | DirNode;
+
+/** The shared tree of one provider; every backend of the provider sees the same files. */
+class Volume {
+  readonly root: DirNode;
+  readonly capacityBytes: number;
+  #nextId = 1;
+
+  constructor(capacityBytes: number) {
+    this.capacityBytes = capacityBytes;
+    this.root = this.newDirectory();
+  }
+
+  newDirectory(): DirNode {
+    return { kind: 'directory', id: this.#nextId++, children: new Map(), mtime: new Date(), mode: 0o755 };
+  }
+
+  newFile(): FileNode {
+    return { kind: 'file', id: this.#nextId++, data: Buffer.alloc(0), mtime: new Date(), mode: 0o644 };
+  }
+
+  /** Bytes held by visible files. A walk, which is fine for test-sized trees. */
+  usedBytes(): number {
+    let total = 0;
+    const stack: DirNode[] = [this.root];
+    for (let dir = stack.pop(); dir; dir = stack.pop()) {
+      for (const child of dir.children.values()) {
+        if (child.kind === 'file') total += child.data.length;
+        else stack.push(child);
+      }
+    }
+    return total;
+  }
+}
+
+const CAPABILITIES: StorageCapabilities = Object.freeze({
+  rename: 'atomic',
+  append: true,
+  resumeRead: true,
+  resumeWrite: true,
+  setModifiedTime: true,
+});
+
+function toEntry(name: string, node: Node): Entry {
+  return {
+    name,
+    type: node.kind,
+    size: node.kind === 'file' ? node.data.length : 0,
+    modifiedAt: new Date(node.mtime.getTime()),
+    mode: node.mode,
+    uniqueId: `mem-${node.id.toString(16)}`,
+  };
+}
+
+// Lets MemoryStorage reach a provider's volume without making it public API.
+let volumeOf: (provider: MemoryStorageProvider) => Volume;
+
+export interface MemoryStorageOptions {
+  /** Share the tree of this provider (default: a fresh private tree). */
+  readonly provider?: MemoryStorageProvider;
+  /** Virtual home inside the tree, created if missing. Default "/". */
+  readonly home?: VirtualPath;
+  /** Total bytes the fresh tree may hold before writes fail with NO_SPACE (ignored with `provider`). */
+  readonly capacityBytes?: number;
+}
+
+export class MemoryStorage implements StorageBackend {
+  readonly capabilities: StorageCapabilities = CAPABILITIES;
+  readonly #volume: Volume;
+  readonly #home: DirNode;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    this.#volume = options.provider
+      ? volumeOf(options.provider)
+      : new Volume(options.capacityBytes ?? Number.POSITIVE_INFINITY);
+    let dir = this.#volume.root;
+    for (const segment of splitVirtualPath(options.home ?? '/')) {
+      let child = dir.children.get(segment);
+      if (!child) {
+        child = this.#volume.newDirectory();
+        dir.children.set(segment, child);
+      }
+      if (child.kind !== 'directory') throw fail('NOT_A_DIRECTORY');
+      dir = child;
+    }
+    this.#home = dir;
+  }
+
+  #lookup(segments: readonly string[]): Node {
+    let node: Node = this.#home;
+    for (const segment of segments) {
+      if (node.kind !== 'directory') throw fail('NOT_A_DIRECTORY');
+      const child: Node | undefined = node.children.get(segment);
+      if (!child) throw fail('NOT_FOUND');
+      node = child;
+    }
+    return node;
+  }
+
+  #lookupParent(segments: readonly string[]): { parent: DirNode; name: string } {
+    const name = segments[segments.length - 1];
+    if (name === undefined) throw fail('PERMISSION_DENIED');
+    const parent = this.#lookup(segments.slice(0, -1));
+    if (parent.kind !== 'directory') throw fail('NOT_A_DIRECTORY');
+    return { parent, name };
+  }
+
+  async stat(p: VirtualPath): Promise<Entry> {
+    const segments = splitVirtualPath(p);
+    return toEntry(segments[segments.length - 1] ?? '', this.#lookup(segments));
+  }
+
+  list(dir: VirtualPath, options?: { signal?: AbortSignal }): AsyncIterable<Entry> {
+    return this.#list(dir, options?.signal);
+  }
+
+  async *#list(dir: VirtualPath, signal: AbortSignal | undefined): AsyncGenerator<Entry> {
+    const node = this.#lookup(splitVirtualPath(dir));
+    if (node.kind !== 'directory') throw fail('NOT_A_DIRECTORY');
+    // Snapshot so concurrent changes cannot break iteration (like readdir, which may or may
+    // not see them).
+    for (const [name, child] of Array.from(node.children)) {
+      signal?.throwIfAborted();
+      yield toEntry(name, child);
+    }
+  }
+
+  async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<Readable> {
+    const segments = splitVirtualPath(p);
+    const offset = checkOffset(options?.offset);
+    options?.signal?.throwIfAborted();
+    const node = this.#lookup(segments);
+    if (node.kind === 'directory') throw fail('IS_A_DIRECTORY');
+    // Like an open fd on a replaced file, the reader keeps the bytes it opened.
+    const data = node.data;
+    function* chunks(): Generator<Buffer> {
+      for (let pos = offset; pos < data.length; pos += CHUNK_SIZE) {
+        yield data.subarray(pos, Math.min(pos + CHUNK_SIZE, data.length));
+      }
+    }
+    const stream = Readable.from(chunks(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    if (options?.signal) addAbortSignal(options.signal, stream);
+    return stream;
+  }
+
+  async openWrite(p: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle> {
+    const segments = splitVirtualPath(p);
+    if (segments.length === 0) throw fail('IS_A_DIRECTORY');
+    const offset = options.mode === 'resume' ? checkOffset(options.offset) : 0;
+    options.signal?.throwIfAborted();
+    const { parent, name } = this.#lookupParent(segments);
+    const existing = parent.children.get(name);
+    if (existing?.kind === 'directory') throw fail('IS_A_DIRECTORY');
+
+    let node: FileNode;
+    switch (options.mode) {
+      case 'create':
+        if (existing) throw fail('ALREADY_EXISTS');
+        node = this.#addFile(parent, name);
+        break;
+      case 'overwrite':
+        node = existing ?? this.#addFile(parent, name);
+        node.data = Buffer.alloc(0);
+        node.mtime = new Date();
+        break;
+      case 'append':
+        node = existing ?? this.#addFile(parent, name);
+        break;
+      case 'resume':
+        if (!existing) {
+          if (offset > 0) throw fail('NOT_FOUND');
+          node = this.#addFile(parent, name);
+        } else {
+          if (offset > existing.data.length) throw fail('INVALID_OFFSET');
+          node = existing;
+          node.data = node.data.subarray(0, offset);
+          node.mtime = new Date();
+        }
+        break;
+      default:
+        throw fail('UNSUPPORTED');
+    }
+    const handle = new MemoryWriteHandle(this.#volume, node, options.mode === 'append' ? 'end' : offset);
+    if (options.signal) addAbortSignal(options.signal, handle.stream);
+    return handle;
+  }
+
+  #addFile(parent: DirNode, name: string): FileNode {
+    const node = this.#volume.newFile();
+    parent.children.set(name, node);
+    parent.mtime = new Date();
+    return node;
+  }
+
+  async remove(p: VirtualPath): Promise<void> {
+    const segments = splitVirtualPath(p);
+    if (segments.length === 0) throw fail('PERMISSION_DENIED');
+    const { parent, name } = this.#lookupParent(segments);
+    const node = parent.children.get(name);
+    if (!node) throw fail('NOT_FOUND');
+    if (node.kind === 'directory') throw fail('IS_A_DIRECTORY');
+    parent.children.delete(name);
+    parent.mtime = new Date();
+  }
+
+  async makeDirectory(p: VirtualPath): Promise<void> {
+    const segments = splitVirtualPath(p);
+    if (segments.length === 0) throw fail('ALREADY_EXISTS');
+    const { parent, name } = this.#lookupParent(segments);
+    if (parent.children.has(name)) throw fail('ALREADY_EXISTS');
+    parent.children.set(name, this.#volume.newDirectory());
+    parent.mtime = new Date();
+  }
+
+  async removeDirectory(p: VirtualPath): Promise<void> {
+    const segments = splitVirtualPath(p);
+    if (segments.length === 0) throw fail('PERMISSION_DENIED');
+    const { parent, name } = this.#lookupParent(segments);
+    const node = parent.children.get(name);
+    if (!node) throw fail('NOT_FOUND');
+    if (node.kind !== 'directory') throw fail('NOT_A_DIRECTORY');
+    if (node.children.size > 0) throw fail('NOT_EMPTY');
+    parent.children.delete(name);
+    parent.mtime = new Date();
+  }
+
+  async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
+    const fromSegments = splitVirtualPath(from);
+    const toSegments = splitVirtualPath(to);
+    if (fromSegments.length === 0 || toSegments.length === 0) throw fail('PERMISSION_DENIED');
+    const source = this.#lookupParent(fromSegments);
+    const node = source.parent.children.get(source.name);
+    if (!node) throw fail('NOT_FOUND');
+    const target = this.#lookupParent(toSegments);
+    if (source.parent === target.parent && source.name === target.name) return;
+    const existing = target.parent.children.get(target.name);
+    if (existing?.kind === 'directory') throw fail('ALREADY_EXISTS');
+    if (node.kind === 'directory') {
+      // rename(2) semantics: a directory cannot replace a file (ENOTDIR) nor move into its
+      // own subtree (EINVAL).
+      if (existing) throw fail('NOT_A_DIRECTORY');
+      if (this.#contains(node, target.parent)) throw fail('INVALID_NAME');
+    }
+    source.parent.children.delete(source.name);
+    target.parent.children.set(target.name, node);
+    const now = new Date();
+    source.parent.mtime = now;
+    target.parent.mtime = now;
+  }
+
+  /** Whether `needle` is `dir` or below it. */
+  #contains(dir: DirNode, needle: DirNode): boolean {
+    if (dir === needle) return true;
+    for (const child of dir.children.values()) {
+      if (child.kind === 'directory' && this.#contains(child, needle)) return true;
+    }
+    return false;
+  }
+
+  async setModifiedTime(p: VirtualPath, time: Date): Promise<void> {
+    const segments = splitVirtualPath(p);
+    if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw fail('INVALID_NAME');
+    this.#lookup(segments).mtime = new Date(time.getTime());
+  }
+
+  async ping(): Promise<void> {}
+}
+
+type WriteState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
+
+/**
+ * Collects chunks and applies them to the node on commit (and, like a real fd whose bytes
+ * already hit the disk, on abort: partial uploads stay for REST/APPE).
+ */
+class MemoryWriteHandle implements WriteHandle {
+  readonly stream: Writable;
+  readonly #volume: Volume;
+  readonly #node: FileNode;
+  readonly #position: number | 'end';
+  readonly #chunks: Buffer[] = [];
+  #pendingBytes = 0;
+  #state: WriteState = 'open';
+  #streamError: unknown;
+  #commit: Promise<void> | undefined;
+
+  constructor(volume: Volume, node: FileNode, position: number | 'end') {
+    this.#volume = volume;
+    this.#node = node;
+    this.#position = position;
+    this.stream = new Writable({
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.#volume.usedBytes() + this.#pendingBytes + chunk.length > this.#volume.capacityBytes) {
+          callback(fail('NO_SPACE'));
+          return;
+        }
+        this.#chunks.push(chunk);
+        this.#pendingBytes += chunk.length;
+        callback();
+      },
+    });
+    this.stream.on('error', (error) => {
+      this.#streamError ??= error;
+    });
+  }
+
+  commit(): Promise<void> {
+    if (this.#commit) return this.#commit;
+    if (this.#state === 'aborted') return Promise.reject(fail('UNAVAILABLE', new Error('upload was aborted')));
+    this.#commit = this.#doCommit();
+    return this.#commit;
+  }
+
+  async #doCommit(): Promise<void> {
+    this.#state = 'committing';
+    try {
+      if (this.#streamError === undefined) {
+        await new Promise<void>((resolve, reject) => {
+          finished(this.stream, { readable: false }, (error) => (error ? reject(error) : resolve()));
+          if (!this.stream.writableEnded) this.stream.end();
+        });
+      }
+      if (this.#streamError !== undefined) throw this.#streamError;
+      this.#apply();
+      this.#state = 'committed';
+    } catch (error) {
+      this.#state = 'failed';
+      this.#apply();
+      this.stream.destroy();
+      throw toStorageError(error);
+    }
+  }
+
+  async abort(_reason: Error): Promise<void> {
+    if (this.#state === 'committing' && this.#commit) {
+      await this.#commit.catch(() => undefined);
+      return;
+    }
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    this.stream.destroy();
+    this.#apply();
+  }
+
+  /** Writes the collected bytes at the handle's position (pwrite-like: gaps become zeros). */
+  #apply(): void {
+    if (this.#chunks.length === 0) return;
+    const written = Buffer.concat(this.#chunks);
+    this.#chunks.length = 0;
+    this.#pendingBytes = 0;
+    const data = this.#node.data;
+    if (this.#position === 'end') {
+      this.#node.data = Buffer.concat([data, written]);
+    } else {
+      const start = this.#position;
+      const head = data.length >= start ? data.subarray(0, start) : Buffer.concat([data, Buffer.alloc(start - data.length)]);
+      this.#node.data = Buffer.concat([head, written, data.subarray(Math.min(data.length, start + written.length))]);
+    }
+    this.#node.mtime = new Date();
+  }
+}
+
+export class MemoryStorageProvider implements StorageProvider {
+  readonly #volume: Volume;
+
+  static {
+    volumeOf = (provider) => provider.#volume;
+  }
+
+  constructor(options: { capacityBytes?: number } = {}) {
+    this.#volume = new Volume(options.capacityBytes ?? Number.POSITIVE_INFINITY);
+  }
+
+  async forHome(home: VirtualPath): Promise<MemoryStorage> {
+    return new MemoryStorage({ provider: this, home });
+  }
+
+  async ping(): Promise<void> {}
+}

@@ -1,0 +1,131 @@
+/**
+ * @module test/helpers/raw-client
+ * A minimal FTP control client over a raw socket, for tests that need exact bytes:
+ * split commands, pipelining, Telnet sequences, reply codes during transfers.
+ */
+import net from 'node:net';
+
+export interface Reply {
+  readonly code: number;
+  /** Full reply text, all lines joined with \n, CRLF removed. */
+  readonly text: string;
+  readonly lines: readonly string[];
+}
+
+export class RawClient {
+  readonly socket: net.Socket;
+  #buffer = '';
+  #replies: Reply[] = [];
+  #waiters: ((reply: Reply) => void)[] = [];
+  #current: string[] = [];
+  #closed = false;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => this.#onData(data));
+    socket.on('close', () => {
+      this.#closed = true;
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    const socket = net.connect({ port, host });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onData(data: string): void {
+    this.#buffer += data;
+    let index: number;
+    while ((index = this.#buffer.indexOf('\r\n')) !== -1) {
+      const line = this.#buffer.slice(0, index);
+      this.#buffer = this.#buffer.slice(index + 2);
+      this.#current.push(line);
+      const first = this.#current[0] as string;
+      const code = first.slice(0, 3);
+      // RFC 959 §4.2: a multi-line reply ends with "<code> " on its last line.
+      const done = first[3] !== '-' || (this.#current.length > 1 && line.startsWith(`${code} `));
+      if (done) {
+        const lines = this.#current;
+        this.#current = [];
+        const reply = { code: Number(code), text: lines.join('\n'), lines };
+        const waiter = this.#waiters.shift();
+        if (waiter) waiter(reply);
+        else this.#replies.push(reply);
+      }
+    }
+  }
+
+  /** The next reply, waiting up to `timeoutMs`. */
+  read(timeoutMs = 5000): Promise<Reply> {
+    const queued = this.#replies.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new Error(`no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = (reply: Reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Sends raw bytes (no CRLF added). */
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Sends one command line and returns its reply. */
+  async send(line: string, timeoutMs?: number): Promise<Reply> {
+    this.socket.write(`${line}\r\n`);
+    return this.read(timeoutMs);
+  }
+
+  async login(user: string, password: string): Promise<void> {
+    const greeting = await this.read();
+    if (greeting.code !== 220) throw new Error(`greeting ${greeting.text}`);
+    const u = await this.send(`USER ${user}`);
+    if (u.code !== 331) throw new Error(`USER ${u.text}`);
+    const p = await this.send(`PASS ${password}`);
+    if (p.code !== 230) throw new Error(`PASS ${p.text}`);
+  }
+
+  /** EPSV, then connects a data socket to the announced port. */
+  async openPassiveData(): Promise<net.Socket> {
+    const reply = await this.send('EPSV');
+    const match = /\(\|\|\|(\d+)\|\)/.exec(reply.text);
+    if (reply.code !== 229 || !match) throw new Error(`EPSV ${reply.text}`);
+    const socket = net.connect({ port: Number(match[1]), host: this.socket.remoteAddress ?? '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Reads a socket to its end. */
+export function readAll(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * @module test/helpers/server
+ * Starts a real kftpd on 127.0.0.1 (or ::1) with an ephemeral control port, kernel-chosen
+ * passive ports, a temp storage root and a users file, and captures its JSON log lines.
+ */
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { hashPassword } from '../../src/auth/password-hash.js';
+import { upsertUserInFile } from '../../src/auth/users-file.js';
+import { parseConfigObject } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { FtpServer } from '../../src/server.js';
+
+export interface TestUser {
+  readonly name: string;
+  readonly password: string;
+  readonly home?: string;
+  readonly permissions?: string[];
+  readonly enabled?: boolean;
+}
+
+export interface TestServerOptions {
+  /** Config overrides, deep-merged over the test defaults. */
+  readonly config?: ConfigInput;
+  /** Users to create; default one read-write user "alice" with home "/". */
+  readonly users?: readonly TestUser[];
+}
+
+export interface TestServer {
+  readonly server: FtpServer;
+  readonly host: string;
+  readonly port: number;
+  /** Storage root on disk. */
+  readonly root: string;
+  readonly usersFile: string;
+  readonly user: string;
+  readonly password: string;
+  readonly logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_USER: TestUser = { name: 'alice', password: 'secret-password' };
+
+type Plain = Record<string, unknown>;
+function merge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? merge(prev as Plain, value as Plain)
+        : value;
+  }
+  return out;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-test-'));
+  const root = path.join(dir, 'data');
+  await mkdir(root);
+  const usersFile = path.join(dir, 'users.yaml');
+  const users = options.users ?? [DEFAULT_USER];
+  for (const user of users) {
+    await upsertUserInFile(usersFile, {
+      name: user.name,
+      // A cheap hash keeps the suite fast; the production default is much costlier.
+      passwordHash: await hashPassword(user.password, { logN: 10 }),
+      ...(user.home ? { home: user.home } : { home: '/' }),
+      ...(user.permissions ? { permissions: user.permissions } : {}),
+      ...(user.enabled === undefined ? {} : { enabled: user.enabled }),
+    });
+  }
+  const defaults: Plain = {
+    listen: { host: '127.0.0.1', port: 0 },
+    passive: { portMin: 0, portMax: 0, acceptTimeoutMs: 5000 },
+    limits: { failedLoginDelayMs: 0 },
+    users: { file: usersFile, reloadIntervalMs: 100 },
+    storage: { root },
+    stateDir: path.join(dir, 'state'),
+    log: { level: 'debug' },
+  };
+  const config = parseConfigObject(merge(defaults, (options.config ?? {}) as Plain));
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  const logger = createLogger({ level: config.log.level, destination });
+  const server = new FtpServer(config, { logger });
+  await server.start();
+  const first = users[0] ?? DEFAULT_USER;
+  return {
+    server,
+    host: config.listen.host,
+    port: server.address().port,
+    root,
+    usersFile,
+    user: first.name,
+    password: first.password,
+    logs,
+    async close() {
+      await server.close({ drainTimeoutMs: 1000 });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
