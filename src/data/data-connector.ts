@@ -1,0 +1,172 @@
+/**
+ * @module data/data-connector
+ * The data-channel manager: passive leases (one listener per PASV/EPSV, bound atomically
+ * from the pool, accepting exactly one connection from the allowed peer within a timeout)
+ * and active connections (PORT/EPRT). The only module, with net/, that opens sockets.
+ */
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { normalizeAddress } from '../protocol/address.js';
+import {
+  DataChannelError,
+  type ActiveRequest,
+  type DataConnector,
+  type Logger,
+  type PassiveLease,
+  type PassiveRequest,
+} from '../session/ports.js';
+import type { PassivePortPool } from './passive-port-pool.js';
+
+export interface DataConnectorOptions {
+  readonly pool: PassivePortPool;
+  /** Advertised address; '' means the control connection's local address. */
+  readonly advertisedAddress: string;
+  readonly acceptTimeoutMs: number;
+  readonly requireSameAddress: boolean;
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Socket options every data connection gets: no Nagle delay on the last segment of a file. */
+function tune(socket: net.Socket): net.Socket {
+  socket.setNoDelay(true);
+  return socket;
+}
+
+class PassiveListenerLease implements PassiveLease {
+  readonly port: number;
+  readonly advertisedHost: string;
+  readonly #server: net.Server;
+  readonly #options: DataConnectorOptions;
+  readonly #allowedPeer: string;
+  #pending: net.Socket | null = null;
+  #waiter: { resolve: (socket: Duplex) => void; reject: (error: Error) => void } | null = null;
+  #closed = false;
+  /** Until accept() is called or the client connects; a forgotten PASV must not hold a port. */
+  #idleTimer: NodeJS.Timeout;
+
+  constructor(server: net.Server, port: number, advertisedHost: string, allowedPeer: string, options: DataConnectorOptions) {
+    this.#server = server;
+    this.port = port;
+    this.advertisedHost = advertisedHost;
+    this.#allowedPeer = allowedPeer;
+    this.#options = options;
+    this.#idleTimer = setTimeout(() => this.close(), options.acceptTimeoutMs);
+    server.on('connection', (socket) => this.#onConnection(socket));
+    server.on('error', (error) => options.logger.warn({ event: 'passive.error', port, err: error }, 'passive listener error'));
+  }
+
+  #onConnection(socket: net.Socket): void {
+    const peer = normalizeAddress(socket.remoteAddress ?? '');
+    if (this.#pending || this.#closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.#options.requireSameAddress && peer !== this.#allowedPeer) {
+      // Another host raced for the port (data-connection hijacking): refuse it and keep
+      // waiting for the real client.
+      this.#options.logger.warn(
+        { event: 'passive.foreign-peer', port: this.port, peer, expected: this.#allowedPeer },
+        'data connection from a foreign address refused',
+      );
+      socket.destroy();
+      return;
+    }
+    tune(socket);
+    clearTimeout(this.#idleTimer);
+    // Nothing else may connect: the port returns to the pool as soon as we have our peer.
+    this.#server.close();
+    if (this.#waiter) {
+      this.#waiter.resolve(socket);
+      this.#waiter = null;
+    } else {
+      // The client connected before RETR/STOR (the usual order): hold the socket, and
+      // catch an early reset so it does not become an unhandled error.
+      this.#pending = socket;
+      socket.on('error', () => undefined);
+      socket.pause();
+    }
+  }
+
+  accept(signal: AbortSignal): Promise<Duplex> {
+    clearTimeout(this.#idleTimer);
+    if (this.#pending) {
+      const socket = this.#pending;
+      this.#pending = null;
+      return Promise.resolve(socket);
+    }
+    if (this.#closed) return Promise.reject(new DataChannelError('ACCEPT_TIMEOUT', 'passive port closed'));
+    return new Promise<Duplex>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new DataChannelError('ACCEPT_TIMEOUT', 'no data connection within the timeout')), this.#options.acceptTimeoutMs);
+      const onAbort = () => fail(new DataChannelError('ABORTED', 'aborted while waiting for the data connection'));
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#waiter = null;
+        this.close();
+        reject(error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiter = {
+        resolve: (socket) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          resolve(socket);
+        },
+        reject: fail,
+      };
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    if (this.#server.listening) this.#server.close();
+    this.#pending?.destroy();
+    this.#pending = null;
+    this.#waiter?.reject(new DataChannelError('ABORTED', 'passive port closed'));
+  }
+}
+
+export class NetDataConnector implements DataConnector {
+  readonly #options: DataConnectorOptions;
+
+  constructor(options: DataConnectorOptions) {
+    this.#options = options;
+  }
+
+  async listenPassive(request: PassiveRequest): Promise<PassiveLease> {
+    const local = normalizeAddress(request.controlLocalAddress);
+    const bound = await this.#options.pool.bind(local, () => net.createServer({ pauseOnConnect: false }));
+    if (!bound) throw new DataChannelError('PASSIVE_EXHAUSTED', 'passive port range exhausted');
+    const advertised = this.#options.advertisedAddress || local;
+    return new PassiveListenerLease(bound.server, bound.port, advertised, normalizeAddress(request.controlRemoteAddress), this.#options);
+  }
+
+  connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({
+        host: request.host,
+        port: request.port,
+        localAddress: normalizeAddress(request.controlLocalAddress),
+      });
+      const timer = setTimeout(() => fail(new DataChannelError('CONNECT_FAILED', 'active connect timed out')), this.#options.connectTimeoutMs);
+      const onAbort = () => fail(new DataChannelError('ABORTED', 'aborted while connecting'));
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', (error) => fail(new DataChannelError('CONNECT_FAILED', 'active connect failed', { cause: error })));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(tune(socket));
+      });
+    });
+  }
+}
