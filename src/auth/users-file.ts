@@ -39,7 +39,6 @@ export class UsersFileError extends Error {
 export const ANONYMOUS_USER_NAMES: readonly string[] = ['anonymous', 'ftp'];
 
 // C0, DEL and C1 controls: they break log lines and reply texts and are never intended.
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 const KNOWN_PERMISSION_NAMES: readonly string[] = [...Object.keys(PERMISSION_SHORTHANDS), ...PERMISSIONS];
@@ -63,6 +62,8 @@ const nameSchema = stringField()
   .min(1, { error: 'must not be empty' })
   .max(64, { error: 'must be at most 64 characters' })
   .refine((s) => !s.includes('/'), { error: 'must not contain "/"' })
+  // The default home is "/" + name, which must be a valid path segment.
+  .refine((s) => s !== '.' && s !== '..', { error: 'must not be "." or ".."' })
   .refine((s) => !CONTROL_CHARS.test(s), { error: 'must not contain control characters' })
   .refine((s) => !ANONYMOUS_USER_NAMES.includes(s.toLowerCase()), {
     error: 'is reserved for anonymous login (see anonymous.enabled)',

@@ -13,6 +13,9 @@ import type { ControlChannel, Logger } from '../session/ports.js';
 /** A client that stops reading replies must not make us buffer without bound. */
 const MAX_PENDING_REPLY_BYTES = 1024 * 1024;
 
+/** How long a closing control connection may take to flush its last reply. */
+const CLOSE_GRACE_MS = 5000;
+
 export interface ControlTimers {
   readonly loginTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -43,7 +46,11 @@ export class SocketControlChannel implements ControlChannel {
   }
 
   close(): void {
-    if (!this.#socket.destroyed) this.#socket.end();
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    socket.end();
+    // A peer that never closes its side (or never reads) must not keep the socket open.
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 }
 
@@ -108,8 +115,7 @@ export class ControlConnection {
     if (!this.socket.writableEnded) this.socket.write(formatReply(code, text));
     this.session.closeControl();
     this.socket.end();
-    // A peer that never reads must not keep the socket open.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   #onClose(): void {

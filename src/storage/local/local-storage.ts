@@ -7,6 +7,11 @@
  * Must not: know about FTP, users or permissions; put host paths into error messages (they go
  * to clients); follow a symlink to anything outside the home.
  *
+ * Symlinks are checked with realpath before use and files are then opened with O_NOFOLLOW on
+ * the resolved path, so a final component swapped for a link after the check fails (ELOOP ->
+ * OUTSIDE_ROOT). A directory higher up swapped between check and use is a remaining window
+ * (Node has no openat2/RESOLVE_BENEATH); it needs a concurrent writer on the host.
+ *
  * Known limit: hard links cannot be told apart from ordinary files cheaply, so a hard link
  * inside the home to a file elsewhere on the same filesystem is served like any other file.
  * Creating one needs access to both places on the host, so the admin has to keep untrusted
@@ -251,10 +256,16 @@ export class LocalStorage implements StorageBackend {
     } catch (error) {
       throw toStorageError(error);
     }
-    for await (const dirent of handle) {
-      signal?.throwIfAborted();
-      const entry = await this.#listEntry(real, dirent);
-      if (entry) yield entry;
+    try {
+      for await (const dirent of handle) {
+        signal?.throwIfAborted();
+        const entry = await this.#listEntry(real, dirent);
+        if (entry) yield entry;
+      }
+    } catch (error) {
+      // The caller's abort reason goes back unchanged; read errors (EIO...) get mapped.
+      if (signal?.aborted && error === signal.reason) throw error;
+      throw toStorageError(error);
     }
   }
 

@@ -1,0 +1,278 @@
+/**
+ * @module test/unit/session/session
+ * The session state machine with in-memory ports: exact reply sequences for login, ordering of
+ * pipelined commands, transfers (150 before the data connection, 226/426/452 after), ABOR and
+ * STAT during transfers. The same paths run over real sockets in test/integration.
+ */
+import assert from 'node:assert/strict';
+import { Duplex } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { Authenticator, AuthAttempt, AuthResult } from '../../../src/auth/types.js';
+import { expandPermissions } from '../../../src/core/permissions.js';
+import type { SessionSettings } from '../../../src/session/context.js';
+import { NOOP_METRICS, type DataConnector, type Logger, type PassiveLease } from '../../../src/session/ports.js';
+import { Session } from '../../../src/session/session.js';
+import { MemoryStorageProvider } from '../../../src/storage/memory/memory-storage.js';
+
+const silent: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
+
+function duplexPair(): [Duplex, Duplex] {
+  let left: Duplex;
+  let right: Duplex;
+  const make = (peer: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        peer().push(chunk);
+        callback();
+      },
+      final(callback) {
+        peer().push(null);
+        callback();
+      },
+    });
+  left = make(() => right);
+  right = make(() => left);
+  return [left, right];
+}
+
+/** A passive lease whose client side the test holds. */
+class FakeData implements DataConnector {
+  clientSide: Duplex | null = null;
+  connectOnAccept = true;
+  async listenPassive(): Promise<PassiveLease> {
+    const [server, client] = duplexPair();
+    const fake = this;
+    return {
+      port: 50001,
+      advertisedHost: '127.0.0.1',
+      accept: async () => {
+        if (!fake.connectOnAccept) throw new Error('accept timeout');
+        fake.clientSide = client;
+        return server;
+      },
+      close() {},
+    };
+  }
+  async connectActive(): Promise<Duplex> {
+    throw new Error('not used');
+  }
+}
+
+const auth: Authenticator = {
+  async authenticate(attempt: AuthAttempt): Promise<AuthResult> {
+    if (attempt.username === 'alice' && attempt.password === 'pw') {
+      return { ok: true, principal: { name: 'alice', home: '/', permissions: expandPermissions(['read-write']), anonymous: false } };
+    }
+    return { ok: false, reason: 'bad-password' };
+  },
+  ready: () => true,
+  close: async () => undefined,
+};
+
+interface Harness {
+  session: Session;
+  data: FakeData;
+  replies: string[];
+  closed: () => boolean;
+  /** Sends a line and waits until `count` more replies arrived. */
+  send(line: string, count?: number): Promise<string[]>;
+  waitFor(total: number): Promise<void>;
+}
+
+function harness(options: { capacityBytes?: number; settings?: Partial<SessionSettings> } = {}): Harness {
+  const replies: string[] = [];
+  let closed = false;
+  const data = new FakeData();
+  const session = new Session({
+    control: {
+      remoteAddress: '127.0.0.1',
+      localAddress: '127.0.0.1',
+      write: (text) => replies.push(text),
+      close: () => {
+        closed = true;
+      },
+    },
+    data,
+    auth,
+    storage: new MemoryStorageProvider(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
+    clock: { now: () => new Date(), sleep: async () => undefined },
+    logger: silent,
+    metrics: NOOP_METRICS,
+    sessionId: 'test',
+    settings: {
+      serverName: 'kftpd',
+      hostNames: [],
+      activeEnabled: false,
+      dataAcceptTimeoutMs: 1000,
+      maxFailedLogins: 3,
+      failedLoginDelayMs: 0,
+      ...options.settings,
+    },
+  });
+  const waitFor = async (total: number) => {
+    for (let i = 0; i < 500 && replies.length < total; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(replies.length >= total, `expected ${total} replies, got ${replies.length}: ${replies.join('')}`);
+  };
+  return {
+    session,
+    data,
+    replies,
+    closed: () => closed,
+    waitFor,
+    async send(line, count = 1) {
+      const before = replies.length;
+      session.receiveLine(line);
+      await waitFor(before + count);
+      return replies.slice(before);
+    },
+  };
+}
+
+const code = (reply: string | undefined) => Number(reply?.slice(0, 3));
+
+async function loggedIn(options?: Parameters<typeof harness>[0]): Promise<Harness> {
+  const h = harness(options);
+  h.session.greet();
+  await h.send('USER alice');
+  const [pass] = await h.send('PASS pw');
+  assert.equal(code(pass), 230);
+  return h;
+}
+
+function readAll(stream: Duplex): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+describe('session', () => {
+  it('greets, refuses commands before login, and answers unknown verbs with 502', async () => {
+    const h = harness();
+    h.session.greet();
+    assert.match(h.replies[0] ?? '', /^220 /);
+    assert.equal(code((await h.send('PWD'))[0]), 530);
+    assert.equal(code((await h.send('FROB x'))[0]), 502);
+    assert.equal(code((await h.send('PASS x'))[0]), 503);
+    assert.equal(code((await h.send('USER alice'))[0]), 331);
+    assert.equal(code((await h.send('PASS wrong'))[0]), 530);
+    assert.equal(code((await h.send('USER alice'))[0]), 331);
+    assert.equal(code((await h.send('PASS pw'))[0]), 230);
+    assert.equal((await h.send('PWD'))[0], '257 "/" is the current directory.\r\n');
+  });
+
+  it('closes with 421 after the configured number of failed logins', async () => {
+    const h = harness({ settings: { maxFailedLogins: 2 } });
+    await h.send('USER alice');
+    assert.equal(code((await h.send('PASS a'))[0]), 530);
+    await h.send('USER alice');
+    assert.equal(code((await h.send('PASS b'))[0]), 421);
+    assert.equal(h.closed(), true);
+  });
+
+  it('answers pipelined commands in order, one at a time', async () => {
+    const h = await loggedIn();
+    const before = h.replies.length;
+    for (const line of ['MKD a', 'CWD a', 'PWD', 'CDUP', 'RMD a', 'NOOP']) h.session.receiveLine(line);
+    await h.waitFor(before + 6);
+    assert.deepEqual(h.replies.slice(before).map(code), [257, 250, 257, 250, 250, 200]);
+    assert.equal(h.replies[before + 2], '257 "/a" is the current directory.\r\n');
+  });
+
+  it('keeps RNFR only until the next command (RFC 959: RNTO must follow at once)', async () => {
+    const h = await loggedIn();
+    await h.send('MKD d');
+    assert.equal(code((await h.send('RNTO e'))[0]), 503);
+    assert.equal(code((await h.send('RNFR d'))[0]), 350);
+    assert.equal(code((await h.send('PWD'))[0]), 257);
+    assert.equal(code((await h.send('RNTO e'))[0]), 503);
+    assert.equal(code((await h.send('RNFR d'))[0]), 350);
+    assert.equal(code((await h.send('RNTO e'))[0]), 250);
+  });
+
+  it('sends 150 before waiting for the data connection and 226 after the upload is stored', async () => {
+    const h = await loggedIn();
+    await h.send('TYPE I');
+    assert.equal(code((await h.send('EPSV'))[0]), 229);
+    const [opening] = await h.send('STOR f.bin');
+    assert.equal(code(opening), 150);
+    const client = h.data.clientSide;
+    assert.ok(client);
+    client.end(Buffer.from('hello world'));
+    await h.waitFor(h.replies.length + 1);
+    assert.equal(code(h.replies.at(-1)), 226);
+    assert.equal(code((await h.send('SIZE f.bin'))[0]), 213);
+    assert.equal(h.replies.at(-1), '213 11\r\n');
+  });
+
+  it('answers 452 and never 226 when storage runs out of space mid-upload', async () => {
+    const h = await loggedIn({ capacityBytes: 1000 });
+    await h.send('TYPE I');
+    await h.send('EPSV');
+    await h.send('STOR big.bin');
+    h.data.clientSide?.end(Buffer.alloc(5000));
+    await h.waitFor(h.replies.length + 1);
+    assert.equal(code(h.replies.at(-1)), 452);
+    assert.ok(!h.replies.some((r) => code(r) === 226));
+  });
+
+  it('answers 425 at once without PASV/EPSV, and 150 then 425 when the client never connects', async () => {
+    const h = await loggedIn();
+    assert.deepEqual((await h.send('LIST')).map(code), [425]);
+    h.data.connectOnAccept = false;
+    await h.send('EPSV');
+    const replies = await h.send('NLST', 2);
+    assert.deepEqual(replies.map(code), [150, 425]);
+  });
+
+  it('answers STAT and NOOP during a transfer, and ABOR with 426 then 226', async () => {
+    const h = await loggedIn();
+    await h.send('TYPE I');
+    await h.send('EPSV');
+    await h.send('STOR slow.bin');
+    h.data.clientSide?.write(Buffer.alloc(100));
+    await new Promise((r) => setImmediate(r));
+    const [stat] = await h.send('STAT');
+    assert.equal(code(stat), 211);
+    assert.match(stat ?? '', /STOR \/slow\.bin: \d+ bytes transferred/);
+    assert.equal(code((await h.send('NOOP'))[0]), 200);
+    const abort = await h.send('ABOR', 2);
+    assert.deepEqual(abort.map(code), [426, 226]);
+    // The session is usable afterwards.
+    assert.equal(code((await h.send('PWD'))[0]), 257);
+  });
+
+  it('converts LF to CRLF on TYPE A downloads', async () => {
+    const h = await loggedIn();
+    await h.send('TYPE I');
+    await h.send('EPSV');
+    await h.send('STOR t.txt');
+    h.data.clientSide?.end(Buffer.from('a\nb\r\nc\n'));
+    await h.waitFor(h.replies.length + 1);
+    await h.send('TYPE A');
+    await h.send('EPSV');
+    await h.send('RETR t.txt');
+    const body = await readAll(h.data.clientSide as Duplex);
+    assert.equal(body.toString(), 'a\r\nb\r\nc\r\n');
+  });
+
+  it('advertises EPRT in FEAT only when active mode is enabled', async () => {
+    const off = harness();
+    const feat = (await off.send('FEAT'))[0] ?? '';
+    assert.doesNotMatch(feat, /EPRT/);
+    assert.match(feat, / EPSV\r\n/);
+    assert.match(feat, / REST STREAM\r\n/);
+    const on = harness({ settings: { activeEnabled: true } });
+    assert.match((await on.send('FEAT'))[0] ?? '', / EPRT\r\n/);
+  });
+});
