@@ -121,6 +121,8 @@ describe('parseUsersFile', () => {
       '  - name: grace',
       `    password: "${HASH}"`,
       '    home: /a/./b',
+      '  - name: ".."',
+      `    password: "${HASH}"`,
     ].join('\n');
     const problems = problemsOf(text);
     const expectPrefix = [
@@ -137,6 +139,7 @@ describe('parseUsersFile', () => {
       'users.8.name: must not contain control characters',
       'users.9.name: is reserved for anonymous login',
       'users.10.home: ',
+      'users.11.name: must not be "." or ".."',
     ];
     for (const prefix of expectPrefix) {
       assert.ok(
