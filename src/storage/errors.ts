@@ -30,3 +30,25 @@ export class StorageError extends Error {
 export function isStorageError(error: unknown): error is StorageError {
   return error instanceof StorageError;
 }
+
+/** Client-safe texts: never a host path, never the native message. */
+const MESSAGES: Readonly<Record<StorageErrorCode, string>> = {
+  NOT_FOUND: 'not found',
+  ALREADY_EXISTS: 'already exists',
+  NOT_A_DIRECTORY: 'not a directory',
+  IS_A_DIRECTORY: 'is a directory',
+  NOT_EMPTY: 'directory not empty',
+  PERMISSION_DENIED: 'permission denied',
+  OUTSIDE_ROOT: 'outside the home directory',
+  INVALID_NAME: 'invalid name',
+  INVALID_OFFSET: 'invalid offset',
+  NO_SPACE: 'no space left on device',
+  QUOTA_EXCEEDED: 'quota exceeded',
+  UNSUPPORTED: 'not supported',
+  UNAVAILABLE: 'storage unavailable',
+};
+
+/** A StorageError with the fixed text for its code; `cause` (for logs) keeps the native error. */
+export function storageError(code: StorageErrorCode, cause?: unknown): StorageError {
+  return cause === undefined ? new StorageError(code, MESSAGES[code]) : new StorageError(code, MESSAGES[code], { cause });
+}

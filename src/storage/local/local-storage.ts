@@ -23,7 +23,8 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, finished } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
-import { StorageError } from '../errors.js';
+import { StorageError, storageError } from '../errors.js';
+import { checkOffset, splitVirtualPath } from '../segments.js';
 import type { StorageErrorCode } from '../errors.js';
 import type {
   Entry,
@@ -38,10 +39,6 @@ import type {
 } from '../types.js';
 
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
-/** Linux NAME_MAX / PATH_MAX, enforced up front so every backend agrees on what is too long. */
-const MAX_NAME_BYTES = 255;
-const MAX_PATH_BYTES = 4095;
-
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /**
@@ -51,28 +48,7 @@ const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NO
  */
 const SAFE_OPEN = O_NOFOLLOW | O_NONBLOCK;
 
-/** Client-safe texts: never a host path, never the native message. */
-const MESSAGES: Readonly<Record<StorageErrorCode, string>> = {
-  NOT_FOUND: 'not found',
-  ALREADY_EXISTS: 'already exists',
-  NOT_A_DIRECTORY: 'not a directory',
-  IS_A_DIRECTORY: 'is a directory',
-  NOT_EMPTY: 'directory not empty',
-  PERMISSION_DENIED: 'permission denied',
-  OUTSIDE_ROOT: 'outside the home directory',
-  INVALID_NAME: 'invalid name',
-  INVALID_OFFSET: 'invalid offset',
-  NO_SPACE: 'no space left on device',
-  QUOTA_EXCEEDED: 'quota exceeded',
-  UNSUPPORTED: 'not supported',
-  UNAVAILABLE: 'storage unavailable',
-};
-
-function fail(code: StorageErrorCode, cause?: unknown): StorageError {
-  return cause === undefined
-    ? new StorageError(code, MESSAGES[code])
-    : new StorageError(code, MESSAGES[code], { cause });
-}
+const fail = storageError;
 
 const ERRNO_CODES: Readonly<Record<string, StorageErrorCode>> = {
   ENOENT: 'NOT_FOUND',
@@ -107,30 +83,6 @@ export function toStorageError(error: unknown): StorageError {
   const errno = errnoOf(error);
   const code = (errno !== undefined ? ERRNO_CODES[errno] : undefined) ?? 'UNAVAILABLE';
   return fail(code, error);
-}
-
-/**
- * Splits a virtual path into its segments ("/" -> []). Only canonical absolute paths are
- * accepted: normalising here would hide session bugs, and a '..' that reaches an adapter is
- * an attack or a bug either way.
- */
-export function splitVirtualPath(p: VirtualPath): string[] {
-  if (typeof p !== 'string' || !p.startsWith('/') || p.includes('\0')) throw fail('INVALID_NAME');
-  if (p === '/') return [];
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw fail('INVALID_NAME');
-  const segments = p.slice(1).split('/');
-  for (const s of segments) {
-    if (Buffer.byteLength(s) > MAX_NAME_BYTES) throw fail('INVALID_NAME');
-    // An empty segment means '//' or a trailing '/'.
-    if (s === '' || s === '.' || s === '..') throw fail('INVALID_NAME');
-  }
-  return segments;
-}
-
-function checkOffset(offset: number | undefined): number {
-  const value = offset ?? 0;
-  if (!Number.isSafeInteger(value) || value < 0) throw fail('INVALID_OFFSET');
-  return value;
 }
 
 function entryType(st: Stats): EntryType {

@@ -8,8 +8,8 @@
  * (test/contract/storage.contract.ts is the referee).
  */
 import { Readable, Writable, addAbortSignal, finished } from 'node:stream';
-import { StorageError } from '../errors.js';
-import type { StorageErrorCode } from '../errors.js';
+import { StorageError, storageError } from '../errors.js';
+import { checkOffset, splitVirtualPath } from '../segments.js';
 import type {
   Entry,
   OpenReadOptions,
@@ -23,53 +23,10 @@ import type {
 
 const CHUNK_SIZE = 64 * 1024;
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
-/** Linux NAME_MAX / PATH_MAX, enforced up front so every backend agrees on what is too long. */
-const MAX_NAME_BYTES = 255;
-const MAX_PATH_BYTES = 4095;
-
-const MESSAGES: Readonly<Record<StorageErrorCode, string>> = {
-  NOT_FOUND: 'not found',
-  ALREADY_EXISTS: 'already exists',
-  NOT_A_DIRECTORY: 'not a directory',
-  IS_A_DIRECTORY: 'is a directory',
-  NOT_EMPTY: 'directory not empty',
-  PERMISSION_DENIED: 'permission denied',
-  OUTSIDE_ROOT: 'outside the home directory',
-  INVALID_NAME: 'invalid name',
-  INVALID_OFFSET: 'invalid offset',
-  NO_SPACE: 'no space left on device',
-  QUOTA_EXCEEDED: 'quota exceeded',
-  UNSUPPORTED: 'not supported',
-  UNAVAILABLE: 'storage unavailable',
-};
-
-function fail(code: StorageErrorCode, cause?: unknown): StorageError {
-  return cause === undefined
-    ? new StorageError(code, MESSAGES[code])
-    : new StorageError(code, MESSAGES[code], { cause });
-}
+const fail = storageError;
 
 function toStorageError(error: unknown): StorageError {
   return error instanceof StorageError ? error : fail('UNAVAILABLE', error);
-}
-
-/** Same canonical-path rule as the local adapter: no normalising, anything odd is INVALID_NAME. */
-function splitVirtualPath(p: VirtualPath): string[] {
-  if (typeof p !== 'string' || !p.startsWith('/') || p.includes('\0')) throw fail('INVALID_NAME');
-  if (p === '/') return [];
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw fail('INVALID_NAME');
-  const segments = p.slice(1).split('/');
-  for (const s of segments) {
-    if (Buffer.byteLength(s) > MAX_NAME_BYTES) throw fail('INVALID_NAME');
-    if (s === '' || s === '.' || s === '..') throw fail('INVALID_NAME');
-  }
-  return segments;
-}
-
-function checkOffset(offset: number | undefined): number {
-  const value = offset ?? 0;
-  if (!Number.isSafeInteger(value) || value < 0) throw fail('INVALID_OFFSET');
-  return value;
 }
 
 interface FileNode {

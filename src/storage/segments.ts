@@ -1,0 +1,33 @@
+/**
+ * @module storage/segments
+ * The canonical virtual-path rule every storage adapter shares: only normalised absolute
+ * paths are accepted. Normalising here would hide session bugs, and a '..' that reaches an
+ * adapter is an attack or a bug either way. Pure.
+ */
+import { storageError } from './errors.js';
+import type { VirtualPath } from './types.js';
+
+/** Linux NAME_MAX / PATH_MAX, enforced up front so every backend agrees on what is too long. */
+export const MAX_NAME_BYTES = 255;
+export const MAX_PATH_BYTES = 4095;
+
+/** Splits a virtual path into its segments ("/" -> []); INVALID_NAME for anything else. */
+export function splitVirtualPath(p: VirtualPath): string[] {
+  if (typeof p !== 'string' || !p.startsWith('/') || p.includes('\0')) throw storageError('INVALID_NAME');
+  if (p === '/') return [];
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw storageError('INVALID_NAME');
+  const segments = p.slice(1).split('/');
+  for (const s of segments) {
+    if (Buffer.byteLength(s) > MAX_NAME_BYTES) throw storageError('INVALID_NAME');
+    // An empty segment means '//' or a trailing '/'.
+    if (s === '' || s === '.' || s === '..') throw storageError('INVALID_NAME');
+  }
+  return segments;
+}
+
+/** A byte offset: a safe non-negative integer, else INVALID_OFFSET. */
+export function checkOffset(offset: number | undefined): number {
+  const value = offset ?? 0;
+  if (!Number.isSafeInteger(value) || value < 0) throw storageError('INVALID_OFFSET');
+  return value;
+}
