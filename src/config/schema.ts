@@ -4,6 +4,7 @@
  * `Config` is derived from it, never written by hand. Env names (KFTPD_*) and CLI flags
  * (--a.b) are derived from the leaf paths (see config/sources.ts). Pure: no I/O.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -23,6 +24,7 @@ const passiveSchema = z
     portMax: port.default(50100).describe('Last port of the passive range (inclusive).'),
     address: z
       .string()
+      .refine((value) => value === '' || isIP(value) !== 0, 'must be an IPv4 or IPv6 address')
       .default('')
       .describe('Address advertised in PASV/EPSV replies. Empty: the local address of the control connection.'),
     acceptTimeoutMs: ms.default(30_000).describe('How long a passive port waits for the client to connect.'),
