@@ -61,6 +61,7 @@ export class ControlConnection {
   readonly #timers: ControlTimers;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | null = null;
+  #lastLineAt = Date.now();
   #closedHandlers: (() => void)[] = [];
 
   constructor(socket: net.Socket, session: Session, options: { maxLineBytes: number; timers: ControlTimers; logger: Logger }) {
@@ -85,25 +86,43 @@ export class ControlConnection {
       else this.session.receiveLine(event.line);
       if (this.session.closed) break;
     }
-    this.#armTimer();
+    // The timer is not re-armed per command (cheap for busy sessions): when it fires it
+    // measures idleness from this timestamp.
+    this.#lastLineAt = Date.now();
   }
 
-  /** One timer: the login timeout before login, the idle timeout after. */
-  #armTimer(): void {
+  /**
+   * One timer: the login timeout (counted from the connection, so a client sending NOOPs
+   * without logging in is still dropped) before login, the idle timeout after.
+   */
+  #armTimer(delayMs?: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     const loggedIn = this.session.loggedIn;
     const ms = loggedIn ? this.#timers.idleTimeoutMs : this.#timers.loginTimeoutMs;
     if (ms <= 0) return;
-    this.#timer = setTimeout(() => this.#onTimeout(loggedIn), ms);
+    this.#timer = setTimeout(() => this.#onTimeout(loggedIn, ms), delayMs ?? ms);
     this.#timer.unref();
   }
 
-  #onTimeout(loggedIn: boolean): void {
+  #onTimeout(loggedIn: boolean, timeoutMs: number): void {
+    if (loggedIn !== this.session.loggedIn) {
+      // Logged in (or out, REIN) since the timer was set: switch to the other timer.
+      this.#armTimer();
+      return;
+    }
     if (this.session.transferring) {
       // A transfer is running: the session is not idle (RFC 959 leaves the control
       // connection silent during transfers).
       this.#armTimer();
       return;
+    }
+    if (loggedIn) {
+      // Idle time counts from the last command or the end of the last transfer.
+      const idleMs = Date.now() - Math.max(this.#lastLineAt, this.session.lastTransferEnd);
+      if (idleMs < timeoutMs) {
+        this.#armTimer(timeoutMs - idleMs);
+        return;
+      }
     }
     this.#logger.info({ event: loggedIn ? 'session.idle-timeout' : 'session.login-timeout' }, 'timeout');
     this.closeWith(ReplyCode.ServiceNotAvailable, loggedIn ? 'Idle timeout, closing control connection.' : 'Login timeout, closing control connection.');

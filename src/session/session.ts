@@ -48,6 +48,7 @@ export class Session implements SessionContext {
   #closed = false;
   #transferAbort: AbortController | null = null;
   #runningCommand: Promise<void> | null = null;
+  #lastTransferEnd = 0;
 
   constructor(deps: SessionDeps) {
     this.deps = deps;
@@ -66,6 +67,11 @@ export class Session implements SessionContext {
   /** True while a data transfer is in progress (the idle timer must not fire). */
   get transferring(): boolean {
     return this.state.transfer !== null;
+  }
+
+  /** When the last transfer ended (epoch ms, 0 if none): activity for the idle timer. */
+  get lastTransferEnd(): number {
+    return this.#lastTransferEnd;
   }
 
   get loggedIn(): boolean {
@@ -158,6 +164,7 @@ export class Session implements SessionContext {
     } finally {
       this.#transferAbort = null;
       this.state.transfer = null;
+      this.#lastTransferEnd = this.deps.clock.now().getTime();
     }
   }
 
