@@ -129,8 +129,9 @@ export class FtpServer {
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
     const logger = this.#logger.child({ session: sessionId, remote });
+    const channel = new SocketControlChannel(socket, logger);
     const session = new Session({
-      control: new SocketControlChannel(socket, logger),
+      control: channel,
       data: this.#data,
       auth: this.#auth,
       storage: this.#storage,
@@ -147,7 +148,7 @@ export class FtpServer {
         failedLoginDelayMs: limits.failedLoginDelayMs,
       },
     });
-    const connection = new ControlConnection(socket, session, {
+    const connection = new ControlConnection(socket, session, channel, {
       maxLineBytes: limits.maxCommandLineBytes,
       timers: { loginTimeoutMs: limits.loginTimeoutMs, idleTimeoutMs: limits.idleTimeoutMs },
       logger,

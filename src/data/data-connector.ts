@@ -42,6 +42,7 @@ class PassiveListenerLease implements PassiveLease {
   #pending: net.Socket | null = null;
   #waiter: { resolve: (socket: Duplex) => void; reject: (error: Error) => void } | null = null;
   #closed = false;
+  #peerGone = false;
   /** Until accept() is called or the client connects; a forgotten PASV must not hold a port. */
   #idleTimer: NodeJS.Timeout;
 
@@ -85,6 +86,12 @@ class PassiveListenerLease implements PassiveLease {
       this.#pending = socket;
       socket.on('error', () => undefined);
       socket.pause();
+      // Reset by the client before the transfer command: forget it, so the command gets 425
+      // instead of streaming into a dead socket.
+      socket.once('close', () => {
+        if (this.#pending === socket) this.#pending = null;
+        this.#peerGone = true;
+      });
     }
   }
 
@@ -95,6 +102,7 @@ class PassiveListenerLease implements PassiveLease {
       this.#pending = null;
       return Promise.resolve(socket);
     }
+    if (this.#peerGone) return Promise.reject(new DataChannelError('CONNECT_FAILED', 'data connection closed by the client before the transfer'));
     if (this.#closed) return Promise.reject(new DataChannelError('ACCEPT_TIMEOUT', 'passive port closed'));
     return new Promise<Duplex>((resolve, reject) => {
       const timer = setTimeout(() => fail(new DataChannelError('ACCEPT_TIMEOUT', 'no data connection within the timeout')), this.#options.acceptTimeoutMs);

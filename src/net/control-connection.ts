@@ -26,6 +26,8 @@ export class SocketControlChannel implements ControlChannel {
   readonly localAddress: string;
   readonly #socket: net.Socket;
   readonly #logger: Logger;
+  /** Set by the ControlConnection that owns this channel. */
+  onLoginChanged: (() => void) | null = null;
 
   constructor(socket: net.Socket, logger: Logger) {
     this.#socket = socket;
@@ -43,6 +45,10 @@ export class SocketControlChannel implements ControlChannel {
       return;
     }
     socket.write(text);
+  }
+
+  loginChanged(): void {
+    this.onLoginChanged?.();
   }
 
   close(): void {
@@ -64,7 +70,12 @@ export class ControlConnection {
   #lastLineAt = Date.now();
   #closedHandlers: (() => void)[] = [];
 
-  constructor(socket: net.Socket, session: Session, options: { maxLineBytes: number; timers: ControlTimers; logger: Logger }) {
+  constructor(
+    socket: net.Socket,
+    session: Session,
+    channel: SocketControlChannel,
+    options: { maxLineBytes: number; timers: ControlTimers; logger: Logger },
+  ) {
     this.socket = socket;
     this.session = session;
     this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
@@ -73,6 +84,7 @@ export class ControlConnection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#logger.debug({ event: 'control.error', err: error }, 'control socket error'));
     socket.on('close', () => this.#onClose());
+    channel.onLoginChanged = () => this.#armTimer();
     this.#armTimer();
   }
 

@@ -101,9 +101,23 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       dataSocket.on('error', (error) => {
         dataError ??= error;
       });
+      if (spec.direction !== 'upload') {
+        // Nothing is expected from the client on a download, but reading is how a close
+        // (FIN or reset) is noticed: then the transfer fails with 426 instead of hanging.
+        dataSocket.on('end', () => {
+          // Once our side has ended (all data written, FIN queued) the client's close is the
+          // normal end of a download, however the two crossed on the wire.
+          if (dataSocket.writableEnded) return;
+          dataError ??= Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
+          dataSocket.destroy(dataError as Error);
+        });
+        dataSocket.resume();
+      }
       try {
+        if (dataSocket.destroyed) throw Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
         await spec.pump(dataSocket, signal);
-        if (dataError) throw dataError;
+        // A download is complete once the pump finished; a close seen after that is normal.
+        if (dataError && spec.direction === 'upload') throw dataError;
         await spec.finish?.();
         result = 'ok';
         ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);

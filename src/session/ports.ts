@@ -14,6 +14,8 @@ export interface ControlChannel {
   write(text: string): void;
   /** Flushes pending replies, then closes the control connection. */
   close(): void;
+  /** The session logged in or out (timers switch between login and idle timeouts). */
+  loginChanged?(): void;
 }
 
 /** A passive port reserved for one session (RFC 959 §4.1.2 PASV, RFC 2428 §3 EPSV). */

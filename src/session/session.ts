@@ -228,6 +228,7 @@ export class Session implements SessionContext {
     this.state = initialState();
     this.state.hostName = hostName;
     this.log = this.deps.logger;
+    this.deps.control.loginChanged?.();
   }
 
   /** Called by handlers once login succeeds. */
@@ -235,6 +236,7 @@ export class Session implements SessionContext {
     this.state.login = { phase: 'logged-in', principal, storage };
     this.state.cwd = '/';
     this.log = this.deps.logger.child({ user: principal.name });
+    this.deps.control.loginChanged?.();
   }
 
   closeControl(): void {

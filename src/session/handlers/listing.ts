@@ -7,8 +7,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatListLine, formatMlsxLine, MLST_FACTS, type MlstFact } from '../../protocol/listing.js';
-import { ReplyCode } from '../../protocol/reply.js';
-import { baseName } from '../../protocol/virtual-path.js';
+import { ReplyCode, sanitizeReplyText } from '../../protocol/reply.js';
+import { compileGlob, hasGlob } from '../../protocol/glob.js';
+import { baseName, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
 import type { Entry, StorageBackend } from '../../storage/types.js';
 import type { CommandSpec } from '../command-spec.js';
@@ -109,34 +110,68 @@ function lsFormatter(ctx: SessionContext): LineFormatter {
   return (entry) => formatListLine(entry, now);
 }
 
+/**
+ * What LIST/NLST lists: a directory, one file, or the entries of a directory matching a
+ * shell pattern in the last component ("NLST *.csv", as classic clients send for mget).
+ */
+type ListSelection =
+  | { readonly kind: 'entry'; readonly path: string; readonly entry: Entry }
+  | { readonly kind: 'glob'; readonly path: string; readonly pattern: RegExp; readonly prefix: string };
+
+async function selectForList(ctx: SessionContext, arg: string): Promise<ListSelection | null> {
+  const text = await listTarget(ctx, arg);
+  const path = ctx.resolvePath(text);
+  if (path === null) return null;
+  const name = baseName(path);
+  const { storage } = ctx.user();
+  try {
+    return { kind: 'entry', path, entry: await storage.stat(path) };
+  } catch (error) {
+    if (!(error instanceof StorageError) || error.code !== 'NOT_FOUND') throw error;
+    const pattern = hasGlob(name) ? compileGlob(name) : null;
+    const dir = parentPath(path);
+    const parent = pattern ? await storage.stat(dir).catch(() => null) : null;
+    if (!pattern || parent?.type !== 'directory') {
+      ctx.reply(ReplyCode.FileUnavailable, 'No such file or directory.');
+      return null;
+    }
+    // Names come back with the directory part the client typed, so RETR of each one works.
+    const slash = text.lastIndexOf('/');
+    return { kind: 'glob', path: dir, pattern, prefix: slash === -1 ? '' : text.slice(0, slash + 1) };
+  }
+}
+
+function selectionLines(ctx: SessionContext, selection: ListSelection, format: LineFormatter, signal: AbortSignal): AsyncIterable<string> {
+  const { storage } = ctx.user();
+  if (selection.kind === 'glob') {
+    return (async function* () {
+      for await (const entry of storage.list(selection.path, { signal })) {
+        if (selection.pattern.test(entry.name)) yield format({ ...entry, name: selection.prefix + entry.name });
+      }
+    })();
+  }
+  if (selection.entry.type === 'directory') return directoryLines(storage, selection.path, format, signal);
+  const entry = selection.entry;
+  return (async function* () {
+    yield format(entry);
+  })();
+}
+
 async function list(ctx: SessionContext, arg: string): Promise<void> {
   if (!ctx.checkPermission('list')) return;
-  const target = await statTarget(ctx, await listTarget(ctx, arg));
-  if (!target) return;
+  const selection = await selectForList(ctx, arg);
+  if (!selection) return;
   const format = lsFormatter(ctx);
-  const { storage } = ctx.user();
-  await sendListing(ctx, 'LIST', target.path, (signal) =>
-    target.entry.type === 'directory'
-      ? directoryLines(storage, target.path, format, signal)
-      : (async function* () {
-          yield format(target.entry);
-        })(),
-  );
+  await sendListing(ctx, 'LIST', selection.path, (signal) => selectionLines(ctx, selection, format, signal));
 }
 
 async function nlst(ctx: SessionContext, arg: string): Promise<void> {
   if (!ctx.checkPermission('list')) return;
-  const target = await statTarget(ctx, await listTarget(ctx, arg));
-  if (!target) return;
-  const { storage } = ctx.user();
+  const selection = await selectForList(ctx, arg);
+  if (!selection) return;
   // RFC 959 §4.1.3: NLST sends names only, one per line.
-  await sendListing(ctx, 'NLST', target.path, (signal) =>
-    target.entry.type === 'directory'
-      ? directoryLines(storage, target.path, (entry) => entry.name, signal)
-      : (async function* () {
-          yield target.entry.name;
-        })(),
-  );
+  // A name containing CR/LF must not forge extra lines (LIST and MLSD replace them too).
+  await sendListing(ctx, 'NLST', selection.path, (signal) => selectionLines(ctx, selection, (entry) => sanitizeReplyText(entry.name), signal));
 }
 
 async function mlsd(ctx: SessionContext, arg: string): Promise<void> {

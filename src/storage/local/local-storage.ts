@@ -61,6 +61,8 @@ const ERRNO_CODES: Readonly<Record<string, StorageErrorCode>> = {
   ENOSPC: 'NO_SPACE',
   EDQUOT: 'QUOTA_EXCEEDED',
   ENAMETOOLONG: 'INVALID_NAME',
+  // Opening a FIFO without a reader for writing (O_NONBLOCK): not a file we serve.
+  ENXIO: 'PERMISSION_DENIED',
   // O_NOFOLLOW reports a symlink in the final component as ELOOP: someone swapped a path for
   // a link after our realpath check, which is exactly the escape we refuse.
   ELOOP: 'OUTSIDE_ROOT',

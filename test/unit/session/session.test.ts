@@ -119,7 +119,8 @@ function harness(options: { capacityBytes?: number; settings?: Partial<SessionSe
     },
   });
   const waitFor = async (total: number) => {
-    for (let i = 0; i < 500 && replies.length < total; i++) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 2000;
+    while (replies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     assert.ok(replies.length >= total, `expected ${total} replies, got ${replies.length}: ${replies.join('')}`);
   };
   return {
@@ -204,13 +205,14 @@ describe('session', () => {
     const h = await loggedIn();
     await h.send('TYPE I');
     assert.equal(code((await h.send('EPSV'))[0]), 229);
+    const before = h.replies.length;
     const [opening] = await h.send('STOR f.bin');
     assert.equal(code(opening), 150);
     const client = h.data.clientSide;
     assert.ok(client);
     client.end(Buffer.from('hello world'));
-    await h.waitFor(h.replies.length + 1);
-    assert.equal(code(h.replies.at(-1)), 226);
+    await h.waitFor(before + 2);
+    assert.equal(code(h.replies[before + 1]), 226);
     assert.equal(code((await h.send('SIZE f.bin'))[0]), 213);
     assert.equal(h.replies.at(-1), '213 11\r\n');
   });
@@ -219,10 +221,11 @@ describe('session', () => {
     const h = await loggedIn({ capacityBytes: 1000 });
     await h.send('TYPE I');
     await h.send('EPSV');
+    const before = h.replies.length;
     await h.send('STOR big.bin');
     h.data.clientSide?.end(Buffer.alloc(5000));
-    await h.waitFor(h.replies.length + 1);
-    assert.equal(code(h.replies.at(-1)), 452);
+    await h.waitFor(before + 2);
+    assert.equal(code(h.replies[before + 1]), 452);
     assert.ok(!h.replies.some((r) => code(r) === 226));
   });
 
@@ -256,14 +259,36 @@ describe('session', () => {
     const h = await loggedIn();
     await h.send('TYPE I');
     await h.send('EPSV');
+    const before = h.replies.length;
     await h.send('STOR t.txt');
     h.data.clientSide?.end(Buffer.from('a\nb\r\nc\n'));
-    await h.waitFor(h.replies.length + 1);
+    await h.waitFor(before + 2);
     await h.send('TYPE A');
     await h.send('EPSV');
     await h.send('RETR t.txt');
     const body = await readAll(h.data.clientSide as Duplex);
     assert.equal(body.toString(), 'a\r\nb\r\nc\r\n');
+  });
+
+  it('lists names matching a shell pattern for NLST (classic mget), with the typed directory prefix', async () => {
+    const h = await loggedIn();
+    await h.send('MKD in');
+    for (const name of ['a.csv', 'b.csv', 'c.txt']) {
+      await h.send('EPSV');
+      const before = h.replies.length;
+      await h.send(`STOR in/${name}`);
+      h.data.clientSide?.end(Buffer.from(name));
+      await h.waitFor(before + 2);
+    }
+    await h.send('EPSV');
+    const before = h.replies.length;
+    await h.send('NLST in/*.csv');
+    const names = (await readAll(h.data.clientSide as Duplex)).toString().split('\r\n').filter(Boolean).sort();
+    assert.deepEqual(names, ['in/a.csv', 'in/b.csv']);
+    await h.waitFor(before + 2);
+    assert.deepEqual(h.replies.slice(before).map(code), [150, 226]);
+    assert.equal(code((await h.send('NLST in/*.pdf'))[0]), 425, 'an empty match still lists (no data endpoint here)');
+    assert.equal(code((await h.send('NLST nowhere/*.csv'))[0]), 550);
   });
 
   it('advertises EPRT in FEAT only when active mode is enabled', async () => {
