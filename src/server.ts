@@ -5,6 +5,7 @@
  * never calls process.exit or installs signal handlers (the CLI does).
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileAuthenticator } from './auth/file-authenticator.js';
@@ -12,13 +13,15 @@ import type { Authenticator } from './auth/types.js';
 import type { Config } from './config/schema.js';
 import { NetDataConnector } from './data/data-connector.js';
 import { PassivePortPool } from './data/passive-port-pool.js';
-import { ControlConnection, SocketControlChannel } from './net/control-connection.js';
+import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { normalizeAddress } from './protocol/address.js';
 import { ReplyCode, formatReply } from './protocol/reply.js';
 import type { Clock, Logger } from './session/ports.js';
 import { Session } from './session/session.js';
 import { LocalStorageProvider } from './storage/local/local-storage.js';
+import { CertificateStore } from './tls/certificate-store.js';
+import { ensureSelfSignedCertificate } from './tls/self-signed.js';
 import type { StorageProvider } from './storage/types.js';
 
 export interface FtpServerDeps {
@@ -49,7 +52,12 @@ export class FtpServer {
   readonly #connections = new Set<ControlConnection>();
   readonly #perAddress = new Map<string, number>();
   #listener: net.Server | null = null;
+  #implicitListener: net.Server | null = null;
+  #certificates: CertificateStore | null = null;
+  #tlsSetup: ControlTlsSetup | null = null;
   #draining = false;
+  /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
+  selfSigned: { certFile: string; fingerprint: string } | null = null;
 
   constructor(config: Readonly<Config>, deps: FtpServerDeps) {
     this.config = config;
@@ -90,19 +98,70 @@ export class FtpServer {
   async start(): Promise<void> {
     if (this.#auth instanceof FileAuthenticator) await this.#auth.start();
     await this.#storage.ping();
-    const listener = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => this.#onConnection(socket));
+    await this.#startTls();
+    this.#listener = await this.#listen(this.config.listen.port, false);
+    const { port } = this.address();
+    this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port }, 'kftpd listening');
+    if (this.config.tls.implicit.enabled) {
+      this.#implicitListener = await this.#listen(this.config.tls.implicit.port, true);
+      this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port: this.implicitAddress()?.port, implicitTls: true }, 'implicit FTPS listening');
+    }
+  }
+
+  /** Loads (or, with no certificate configured, creates) the certificate and watches it. */
+  async #startTls(): Promise<void> {
+    const tlsConfig = this.config.tls;
+    if (tlsConfig.control === 'off') return;
+    let { certFile, keyFile } = tlsConfig;
+    if (certFile === '') {
+      const generated = await ensureSelfSignedCertificate(path.join(this.config.stateDir, 'tls'));
+      ({ certFile, keyFile } = generated);
+      this.selfSigned = { certFile, fingerprint: generated.fingerprint };
+      this.#logger.warn(
+        { event: 'tls.self-signed', certFile, fingerprint: generated.fingerprint, created: generated.created },
+        'no tls.certFile configured: using a self-signed certificate',
+      );
+    }
+    const caFile = tlsConfig.clientCertificates.mode === 'off' ? undefined : tlsConfig.clientCertificates.caFile;
+    const store = new CertificateStore({
+      certFile,
+      keyFile,
+      ...(caFile ? { caFile } : {}),
+      reloadIntervalMs: tlsConfig.reloadIntervalMs,
+      onReload: (event) => {
+        if (event.ok) this.#logger.info({ event: 'tls.reloaded', fingerprint: event.fingerprint }, 'certificate reloaded');
+        else this.#logger.error({ event: 'tls.reload-failed', err: event.error }, 'certificate reload failed; keeping the previous certificate');
+      },
+    });
+    await store.start();
+    this.#certificates = store;
+    this.#tlsSetup = {
+      material: () => store.current(),
+      contextOptions: { minVersion: tlsConfig.minVersion, ciphers: tlsConfig.ciphers },
+      handshakeTimeoutMs: tlsConfig.handshakeTimeoutMs,
+      clientCertificates: tlsConfig.clientCertificates.mode,
+    };
+  }
+
+  async #listen(port: number, implicit: boolean): Promise<net.Server> {
+    const listener = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => this.#onConnection(socket, implicit));
     listener.on('error', (error) => this.#logger.error({ event: 'listener.error', err: error }, 'control listener error'));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       // A deep backlog: connection storms must queue, not be refused (vsftpd's 32 is a bottleneck).
-      listener.listen({ host: this.config.listen.host, port: this.config.listen.port, backlog: 1024 }, () => {
+      listener.listen({ host: this.config.listen.host, port, backlog: 1024 }, () => {
         listener.off('error', reject);
         resolve();
       });
     });
-    this.#listener = listener;
-    const { port } = this.address();
-    this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port }, 'kftpd listening');
+    return listener;
+  }
+
+  /** The implicit FTPS listener's address, when enabled. */
+  implicitAddress(): { host: string; port: number } | null {
+    const address = this.#implicitListener?.address();
+    if (!address || typeof address === 'string') return null;
+    return { host: address.address, port: address.port };
   }
 
   address(): { host: string; port: number } {
@@ -111,7 +170,7 @@ export class FtpServer {
     return { host: address.address, port: address.port };
   }
 
-  #onConnection(socket: net.Socket): void {
+  #onConnection(socket: net.Socket, implicit: boolean): void {
     const remote = normalizeAddress(socket.remoteAddress ?? '');
     const limits = this.config.limits;
     const fromAddress = this.#perAddress.get(remote) ?? 0;
@@ -119,7 +178,9 @@ export class FtpServer {
       this.metrics.sessionsRejected.inc({ reason });
       this.#logger.warn({ event: 'session.rejected', remote, reason }, 'connection refused');
       socket.on('error', () => undefined);
-      socket.end(formatReply(ReplyCode.ServiceNotAvailable, text));
+      // An implicit-TLS client cannot read a clear-text reply.
+      if (implicit) socket.destroy();
+      else socket.end(formatReply(ReplyCode.ServiceNotAvailable, text));
       socket.setTimeout(5000, () => socket.destroy());
     };
     if (this.#draining) return reject('draining', 'Server shutting down, try again later.');
@@ -129,9 +190,17 @@ export class FtpServer {
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
     const logger = this.#logger.child({ session: sessionId, remote });
-    const channel = new SocketControlChannel(socket, logger);
+    const connection = new ControlConnection(socket, {
+      maxLineBytes: limits.maxCommandLineBytes,
+      timers: { loginTimeoutMs: limits.loginTimeoutMs, idleTimeoutMs: limits.idleTimeoutMs },
+      logger,
+      tls: this.#tlsSetup,
+      implicit,
+    });
+    const tlsConfig = this.config.tls;
     const session = new Session({
-      control: channel,
+      control: connection,
+      tls: connection,
       data: this.#data,
       auth: this.#auth,
       storage: this.#storage,
@@ -146,12 +215,11 @@ export class FtpServer {
         dataAcceptTimeoutMs: this.config.passive.acceptTimeoutMs,
         maxFailedLogins: limits.maxFailedLogins,
         failedLoginDelayMs: limits.failedLoginDelayMs,
+        tlsControl: tlsConfig.control,
+        tlsData: tlsConfig.data,
+        tlsSessionReuse: tlsConfig.sessionReuse,
+        usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
       },
-    });
-    const connection = new ControlConnection(socket, session, channel, {
-      maxLineBytes: limits.maxCommandLineBytes,
-      timers: { loginTimeoutMs: limits.loginTimeoutMs, idleTimeoutMs: limits.idleTimeoutMs },
-      logger,
     });
     this.#connections.add(connection);
     this.#perAddress.set(remote, fromAddress + 1);
@@ -166,7 +234,7 @@ export class FtpServer {
       this.metrics.sessions.dec();
       logger.info({ event: 'session.close', user: session.userName, durationMs: Date.now() - openedAt }, 'session closed');
     });
-    session.greet();
+    connection.attach(session);
   }
 
   /**
@@ -176,8 +244,9 @@ export class FtpServer {
   async close(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     const drainTimeoutMs = options.drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs;
     this.#draining = true;
-    const listener = this.#listener;
-    const listenerClosed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
+    const listenersClosed = Promise.all(
+      [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)),
+    );
     this.#logger.info({ event: 'server.draining', sessions: this.#connections.size, drainTimeoutMs }, 'draining');
     const deadline = Date.now() + drainTimeoutMs;
     for (;;) {
@@ -191,8 +260,9 @@ export class FtpServer {
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
       connection.socket.destroy();
     }
-    await listenerClosed;
+    await listenersClosed;
     await this.#auth.close();
+    this.#certificates?.close();
     this.#logger.info({ event: 'server.closed' }, 'closed');
   }
 }

@@ -38,8 +38,23 @@ export async function ensureQuickstartUser(stateDir: string): Promise<Quickstart
   return { usersFile, user: QUICKSTART_USER, password, created: true };
 }
 
-export function quickstartBanner(q: QuickstartUser, host: string, port: number, root: string): string {
+export interface BannerTls {
+  /** Self-signed certificate file and fingerprint, when one is in use. */
+  readonly certFile: string;
+  readonly fingerprint: string;
+}
+
+export function quickstartBanner(q: QuickstartUser, host: string, port: number, root: string, tls: BannerTls | null): string {
   const h = host.includes(':') ? `[${host}]` : host;
+  const ftps = tls
+    ? [
+        '',
+        'FTPS (explicit, AUTH TLS) with the self-signed certificate:',
+        `  fingerprint (SHA-256): ${tls.fingerprint}`,
+        `  curl --ssl-reqd --cacert ${tls.certFile} -u ${q.user}:${q.password} ftp://${h}:${port}/`,
+        `  lftp -e 'set ssl:ca-file ${tls.certFile}; set ftp:ssl-force true' -u ${q.user},${q.password} -p ${port} ${host}`,
+      ]
+    : [];
   return [
     '',
     `kftpd is serving ${path.resolve(root)} on ftp://${h}:${port}/`,
@@ -50,6 +65,7 @@ export function quickstartBanner(q: QuickstartUser, host: string, port: number, 
     `  curl -u ${q.user}:${q.password} ftp://${h}:${port}/`,
     `  curl -u ${q.user}:${q.password} -T README.md ftp://${h}:${port}/`,
     `  lftp -u ${q.user},${q.password} -p ${port} ${host}`,
+    ...ftps,
     '',
   ].join('\n');
 }

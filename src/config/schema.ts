@@ -86,6 +86,50 @@ const shutdownSchema = z
   })
   .describe('Graceful shutdown.');
 
+const tlsSchema = z
+  .strictObject({
+    control: z
+      .enum(['off', 'optional', 'required'])
+      .default('optional')
+      .describe('TLS on the control connection (RFC 4217 AUTH TLS): off, optional, or required (USER before AUTH gets 530; no password crosses in clear text).'),
+    data: z
+      .enum(['optional', 'required'])
+      .default('optional')
+      .describe('PROT P on data connections: optional, or required (PROT C is refused with 534, transfers without PROT P get 521).'),
+    certFile: z
+      .string()
+      .default('')
+      .describe('PEM certificate chain. Empty: a self-signed certificate is created in stateDir/tls on first start.'),
+    keyFile: z.string().default('').describe('PEM private key for certFile.'),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
+    ciphers: z.string().default('').describe('OpenSSL cipher list for TLS 1.2 (empty: Node\'s default). TLS 1.3 suites are always the secure defaults.'),
+    sessionReuse: z
+      .enum(['disabled', 'enabled', 'enforced'])
+      .default('enforced')
+      .describe('Data-channel TLS session reuse: enforced refuses (522) a data connection whose TLS session is not resumed from its own control connection; enabled only logs it; disabled does not check.'),
+    handshakeTimeoutMs: ms.default(10_000).describe('Time allowed for a TLS handshake on control and data connections.'),
+    reloadIntervalMs: ms.default(5000).describe('How often certificate files are checked for changes (new handshakes use the new certificate; sessions stay up).'),
+    implicit: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Listen for implicit FTPS (TLS from the first byte).'),
+        port: port.default(990).describe('Implicit FTPS port (990 by convention).'),
+      })
+      .prefault({})
+      .describe('Implicit FTPS listener, on listen.host.'),
+    clientCertificates: z
+      .strictObject({
+        mode: z.enum(['off', 'optional', 'required']).default('off').describe('Ask for a client certificate on the control connection: off, optional, or required.'),
+        caFile: z.string().default('').describe('PEM CA bundle client certificates must chain to (required unless mode is off).'),
+        usernameFrom: z
+          .enum(['none', 'commonName'])
+          .default('none')
+          .describe('commonName: the login name must equal the certificate subject CN (the password is still checked).'),
+      })
+      .prefault({})
+      .describe('Mutual TLS.'),
+  })
+  .describe('FTPS (RFC 4217): explicit AUTH TLS on the control port, implicit TLS on its own port.');
+
 export const configSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
@@ -97,6 +141,7 @@ export const configSchema = z
     storage: storageSchema.prefault({}),
     log: logSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
+    tls: tlsSchema.prefault({}),
     stateDir: z
       .string()
       .default('./.kftpd')
@@ -112,6 +157,16 @@ export const configSchema = z
     const { portMin, portMax } = config.passive;
     if (portMin > portMax) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'portMax'], message: 'must be >= passive.portMin' });
+    }
+    const { tls } = config;
+    if ((tls.certFile === '') !== (tls.keyFile === '')) {
+      ctx.addIssue({ code: 'custom', path: ['tls', tls.certFile === '' ? 'certFile' : 'keyFile'], message: 'tls.certFile and tls.keyFile go together' });
+    }
+    if (tls.clientCertificates.mode !== 'off' && tls.clientCertificates.caFile === '') {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'clientCertificates', 'caFile'], message: 'needed when clientCertificates.mode is not off' });
+    }
+    if (tls.control === 'off' && (tls.implicit.enabled || tls.data === 'required')) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'control'], message: 'cannot be off with implicit TLS or tls.data required' });
     }
     if ((portMin === 0) !== (portMax === 0)) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'portMin'], message: 'portMin and portMax must both be 0 (kernel-chosen) or both set' });

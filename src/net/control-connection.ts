@@ -1,14 +1,19 @@
 /**
  * @module net/control-connection
  * Glue between one control socket and its Session: framing (LineReader), reply writing,
- * the login and idle timers, and one close path. The idle timer never fires while a
- * transfer is moving data (ftp-srv kills long transfers; we do not).
+ * the login and idle timers, TLS (AUTH TLS upgrade in place, implicit TLS, data-connection
+ * handshakes with the session's own context) and one close path. The idle timer never fires
+ * while a transfer is moving data (ftp-srv kills long transfers; we do not).
  */
+import { EventEmitter } from 'node:events';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { Session } from '../session/session.js';
-import type { ControlChannel, Logger } from '../session/ports.js';
+import type { ControlChannel, Logger, SecuredData, SessionTls } from '../session/ports.js';
+import { createSessionContext, type CertificateMaterial, type TlsContextOptions } from '../tls/session-context.js';
 
 /** A client that stops reading replies must not make us buffer without bound. */
 const MAX_PENDING_REPLY_BYTES = 1024 * 1024;
@@ -21,23 +26,156 @@ export interface ControlTimers {
   readonly idleTimeoutMs: number;
 }
 
-export class SocketControlChannel implements ControlChannel {
+/** What a connection needs to speak TLS; null when TLS is off. */
+export interface ControlTlsSetup {
+  /** The certificate in force now (it may be renewed between sessions). */
+  readonly material: () => CertificateMaterial;
+  readonly contextOptions: TlsContextOptions;
+  readonly handshakeTimeoutMs: number;
+  readonly clientCertificates: 'off' | 'optional' | 'required';
+}
+
+export interface ControlConnectionOptions {
+  readonly maxLineBytes: number;
+  readonly timers: ControlTimers;
+  readonly logger: Logger;
+  readonly tls: ControlTlsSetup | null;
+  /** Implicit FTPS: TLS from the first byte, before the greeting. */
+  readonly implicit: boolean;
+}
+
+function once<T>(executor: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let cleanup = () => {};
+    const timer = setTimeout(() => finish(() => reject(new Error('TLS handshake timed out'))), timeoutMs);
+    const onAbort = () => finish(() => reject(new Error('aborted')));
+    const finish = (action: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      cleanup();
+      action();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    cleanup = executor(
+      (value) => finish(() => resolve(value)),
+      (error) => finish(() => reject(error)),
+    );
+  });
+}
+
+/** TLS sessions one FTP session keeps for session-ID resumption (a handful is plenty). */
+const MAX_CACHED_TLS_SESSIONS = 32;
+
+/**
+ * A per-FTP-session TLS session-ID cache. Clients that resume by session ID instead of
+ * tickets (curl with OpenSSL on TLS 1.2 disables tickets) need a server-side cache; Node
+ * only consults one through a `server` object's newSession/resumeSession events. Giving
+ * each FTP session its own cache keeps resumption scoped to that session, exactly like the
+ * per-session ticket keys.
+ */
+function createSessionIdCache(): EventEmitter {
+  const sessions = new Map<string, Buffer>();
+  const cache = new EventEmitter();
+  cache.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+    if (sessions.size >= MAX_CACHED_TLS_SESSIONS) {
+      const oldest = sessions.keys().next().value;
+      if (oldest !== undefined) sessions.delete(oldest);
+    }
+    sessions.set(id.toString('hex'), data);
+    done();
+  });
+  cache.on('resumeSession', (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
+    done(null, sessions.get(id.toString('hex')) ?? null);
+  });
+  return cache;
+}
+
+/** Waits for the server side of a TLS handshake. */
+function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return once<void>(
+    (resolve, reject) => {
+      const onSecure = () => resolve();
+      const onError = (error: Error) => reject(error);
+      const onClose = () => reject(new Error('connection closed during the TLS handshake'));
+      socket.once('secure', onSecure);
+      socket.once('error', onError);
+      socket.once('close', onClose);
+      return () => {
+        socket.off('secure', onSecure);
+        socket.off('error', onError);
+        socket.off('close', onClose);
+      };
+    },
+    timeoutMs,
+    signal,
+  );
+}
+
+export class ControlConnection implements ControlChannel, SessionTls {
   readonly remoteAddress: string;
   readonly localAddress: string;
-  readonly #socket: net.Socket;
+  readonly #raw: net.Socket;
+  readonly #options: ControlConnectionOptions;
   readonly #logger: Logger;
-  /** Set by the ControlConnection that owns this channel. */
-  onLoginChanged: (() => void) | null = null;
+  #transport: net.Socket | tls.TLSSocket;
+  #reader: LineReader;
+  #session: Session | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #lastLineAt = Date.now();
+  #closedHandlers: (() => void)[] = [];
+  #context: tls.SecureContext | null = null;
+  #sessionIds: EventEmitter | null = null;
+  #protected = false;
+  #upgrading = false;
+  #closed = false;
 
-  constructor(socket: net.Socket, logger: Logger) {
-    this.#socket = socket;
-    this.#logger = logger;
+  constructor(socket: net.Socket, options: ControlConnectionOptions) {
+    this.#raw = socket;
+    this.#transport = socket;
+    this.#options = options;
+    this.#logger = options.logger;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.localAddress = socket.localAddress ?? '';
+    this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
+    socket.on('error', (error) => this.#logger.debug({ event: 'control.error', err: error }, 'control socket error'));
+    socket.once('close', () => this.#onClose());
   }
 
+  /** The socket replies are written to (the TLS socket once protected). */
+  get socket(): net.Socket {
+    return this.#transport;
+  }
+
+  get session(): Session {
+    if (!this.#session) throw new Error('connection has no session');
+    return this.#session;
+  }
+
+  /** Starts the conversation: implicit TLS handshake if configured, then the 220 greeting. */
+  attach(session: Session): void {
+    this.#session = session;
+    this.#armTimer();
+    if (!this.#options.implicit) {
+      this.#listen(this.#raw);
+      session.greet();
+      return;
+    }
+    this.#startTls()
+      .then(() => session.greet())
+      .catch((error: unknown) => {
+        this.#logger.info({ event: 'tls.implicit-handshake-failed', err: error }, 'implicit TLS handshake failed');
+        this.#raw.destroy();
+      });
+  }
+
+  onClosed(handler: () => void): void {
+    this.#closedHandlers.push(handler);
+  }
+
+  // ---- ControlChannel ----
+
   write(text: string): void {
-    const socket = this.#socket;
+    const socket = this.#transport;
     if (socket.destroyed || socket.writableEnded) return;
     if (socket.writableLength > MAX_PENDING_REPLY_BYTES) {
       this.#logger.warn({ event: 'control.backlog' }, 'client does not read replies; closing');
@@ -48,55 +186,117 @@ export class SocketControlChannel implements ControlChannel {
   }
 
   loginChanged(): void {
-    this.onLoginChanged?.();
+    this.#armTimer();
   }
 
   close(): void {
-    const socket = this.#socket;
+    const socket = this.#transport;
     if (socket.destroyed) return;
     socket.end();
     // A peer that never closes its side (or never reads) must not keep the socket open.
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
-}
 
-export class ControlConnection {
-  readonly socket: net.Socket;
-  readonly session: Session;
-  readonly #reader: LineReader;
-  readonly #timers: ControlTimers;
-  readonly #logger: Logger;
-  #timer: NodeJS.Timeout | null = null;
-  #lastLineAt = Date.now();
-  #closedHandlers: (() => void)[] = [];
-
-  constructor(
-    socket: net.Socket,
-    session: Session,
-    channel: SocketControlChannel,
-    options: { maxLineBytes: number; timers: ControlTimers; logger: Logger },
-  ) {
-    this.socket = socket;
-    this.session = session;
-    this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
-    this.#timers = options.timers;
-    this.#logger = options.logger;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error) => this.#logger.debug({ event: 'control.error', err: error }, 'control socket error'));
-    socket.on('close', () => this.#onClose());
-    channel.onLoginChanged = () => this.#armTimer();
-    this.#armTimer();
+  /** Sends a final reply (usually 421) and closes. */
+  closeWith(code: number, text: string): void {
+    if (this.#transport.destroyed) return;
+    if (!this.#transport.writableEnded) this.#transport.write(formatReply(code, text));
+    this.#session?.closeControl();
+    this.close();
   }
 
-  onClosed(handler: () => void): void {
-    this.#closedHandlers.push(handler);
+  // ---- SessionTls ----
+
+  get available(): boolean {
+    return this.#options.tls !== null;
+  }
+
+  get controlProtected(): boolean {
+    return this.#protected;
+  }
+
+  async upgradeControl(): Promise<void> {
+    // Stop reading clear text at once (synchronously, inside the AUTH handler): bytes that
+    // arrive from now on are the client's TLS handshake and stay buffered for the TLS socket.
+    this.#upgrading = true;
+    this.#raw.pause();
+    this.#raw.removeAllListeners('data');
+    if (this.#raw.writableLength > 0) await new Promise((resolve) => this.#raw.once('drain', resolve));
+    await this.#startTls();
+  }
+
+  async secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData> {
+    const secured = new tls.TLSSocket(socket as net.Socket, this.#tlsOptions(false));
+    try {
+      await handshake(secured, this.#setup().handshakeTimeoutMs, signal);
+    } catch (error) {
+      secured.destroy();
+      throw error;
+    }
+    return { socket: secured, resumed: secured.isSessionReused(), protocol: secured.getProtocol() ?? 'unknown' };
+  }
+
+  peerCommonName(): string | undefined {
+    const socket = this.#transport;
+    if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+    const cn = socket.getPeerCertificate().subject?.CN;
+    return typeof cn === 'string' ? cn : Array.isArray(cn) ? cn[0] : undefined;
+  }
+
+  #setup(): ControlTlsSetup {
+    const setup = this.#options.tls;
+    if (!setup) throw new Error('TLS is not configured');
+    return setup;
+  }
+
+  /** The session's own context: created on first use, kept for the session's lifetime. */
+  #sessionContext(): tls.SecureContext {
+    this.#context ??= createSessionContext(this.#setup().material(), this.#setup().contextOptions);
+    return this.#context;
+  }
+
+  /** Server-side options; client certificates are asked for on the control connection only. */
+  #tlsOptions(control: boolean): tls.TLSSocketOptions {
+    const mode = this.#setup().clientCertificates;
+    this.#sessionIds ??= createSessionIdCache();
+    return {
+      isServer: true,
+      secureContext: this.#sessionContext(),
+      // Node reads only emit() and listenerCount() of `server` for the session callbacks.
+      server: this.#sessionIds as unknown as net.Server,
+      requestCert: control && mode !== 'off',
+      rejectUnauthorized: control && mode === 'required',
+    };
+  }
+
+  async #startTls(): Promise<void> {
+    const setup = this.#setup();
+    const secured = new tls.TLSSocket(this.#raw, this.#tlsOptions(true));
+    secured.on('error', (error) => this.#logger.debug({ event: 'control.tls-error', err: error }, 'control TLS error'));
+    await handshake(secured, setup.handshakeTimeoutMs);
+    this.#transport = secured;
+    this.#protected = true;
+    this.#upgrading = false;
+    // Nothing typed before the handshake survives it (RFC 4217 §4; command injection).
+    this.#reader = new LineReader({ maxLineBytes: this.#options.maxLineBytes });
+    this.#logger.info(
+      { event: 'tls.established', protocol: secured.getProtocol(), cipher: secured.getCipher().name, clientCertificate: secured.authorized ? this.peerCommonName() : undefined },
+      'TLS established on the control connection',
+    );
+    this.#listen(secured);
+  }
+
+  #listen(socket: net.Socket): void {
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
   }
 
   #onData(chunk: Buffer): void {
+    const session = this.session;
     for (const event of this.#reader.push(chunk)) {
-      if (event.type === 'too-long') this.session.receiveTooLong();
-      else this.session.receiveLine(event.line);
-      if (this.session.closed) break;
+      if (event.type === 'too-long') session.receiveTooLong();
+      else session.receiveLine(event.line);
+      // After AUTH TLS the rest of this chunk was sent in clear text: drop it.
+      if (session.closed || this.#upgrading) break;
     }
     // The timer is not re-armed per command (cheap for busy sessions): when it fires it
     // measures idleness from this timestamp.
@@ -109,20 +309,22 @@ export class ControlConnection {
    */
   #armTimer(delayMs?: number): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#closed) return;
     const loggedIn = this.session.loggedIn;
-    const ms = loggedIn ? this.#timers.idleTimeoutMs : this.#timers.loginTimeoutMs;
+    const ms = loggedIn ? this.#options.timers.idleTimeoutMs : this.#options.timers.loginTimeoutMs;
     if (ms <= 0) return;
     this.#timer = setTimeout(() => this.#onTimeout(loggedIn, ms), delayMs ?? ms);
     this.#timer.unref();
   }
 
   #onTimeout(loggedIn: boolean, timeoutMs: number): void {
-    if (loggedIn !== this.session.loggedIn) {
+    const session = this.session;
+    if (loggedIn !== session.loggedIn) {
       // Logged in (or out, REIN) since the timer was set: switch to the other timer.
       this.#armTimer();
       return;
     }
-    if (this.session.transferring) {
+    if (session.transferring) {
       // A transfer is running: the session is not idle (RFC 959 leaves the control
       // connection silent during transfers).
       this.#armTimer();
@@ -130,7 +332,7 @@ export class ControlConnection {
     }
     if (loggedIn) {
       // Idle time counts from the last command or the end of the last transfer.
-      const idleMs = Date.now() - Math.max(this.#lastLineAt, this.session.lastTransferEnd);
+      const idleMs = Date.now() - Math.max(this.#lastLineAt, session.lastTransferEnd);
       if (idleMs < timeoutMs) {
         this.#armTimer(timeoutMs - idleMs);
         return;
@@ -140,18 +342,10 @@ export class ControlConnection {
     this.closeWith(ReplyCode.ServiceNotAvailable, loggedIn ? 'Idle timeout, closing control connection.' : 'Login timeout, closing control connection.');
   }
 
-  /** Sends a final reply (usually 421) and closes. */
-  closeWith(code: number, text: string): void {
-    if (this.socket.destroyed) return;
-    if (!this.socket.writableEnded) this.socket.write(formatReply(code, text));
-    this.session.closeControl();
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
-  }
-
   #onClose(): void {
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.session.dispose();
+    this.#session?.dispose();
     for (const handler of this.#closedHandlers) handler();
     this.#closedHandlers = [];
   }

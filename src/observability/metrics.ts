@@ -42,6 +42,17 @@ export class ServerMetrics implements SessionMetrics {
     registers: [this.registry],
   });
 
+  readonly tlsDataRefusals = new Counter({
+    name: 'kftpd_tls_data_refused_total',
+    help: 'TLS data connections refused (session not resumed from the control connection, or failed handshake).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  tlsDataRefused(reason: 'not-resumed' | 'handshake-failed'): void {
+    this.tlsDataRefusals.inc({ reason });
+  }
+
   command(verb: string): void {
     this.commands.inc({ verb });
   }

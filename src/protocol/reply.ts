@@ -48,6 +48,12 @@ export const ReplyCode = {
   FileNameNotAllowed: 553,
   InvalidRestart: 554,
   NetworkProtocolNotSupported: 522,
+  /** RFC 4217 §10: data connection cannot be opened with this PROT setting. */
+  DataProtectionRequired: 521,
+  /** RFC 4217 §10: TLS negotiation on the data connection failed or was unacceptable. */
+  TlsNegotiationFailed: 522,
+  /** RFC 2228 §5: requested PROT level not supported by mechanism. */
+  ProtLevelNotSupported: 536,
 } as const;
 
 export type ReplyCodeValue = (typeof ReplyCode)[keyof typeof ReplyCode];

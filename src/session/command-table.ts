@@ -11,11 +11,13 @@ import { LISTING_COMMANDS } from './handlers/listing.js';
 import { MISC_COMMANDS } from './handlers/misc.js';
 import { NAVIGATION_COMMANDS } from './handlers/navigation.js';
 import { PARAM_COMMANDS } from './handlers/params.js';
+import { SECURITY_COMMANDS } from './handlers/security.js';
 import { TRANSFER_COMMANDS } from './handlers/transfer.js';
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
   [
     ...AUTH_COMMANDS,
+    ...SECURITY_COMMANDS,
     ...MISC_COMMANDS,
     ...PARAM_COMMANDS,
     ...NAVIGATION_COMMANDS,

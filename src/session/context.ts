@@ -10,7 +10,7 @@ import type { MlstFact } from '../protocol/listing.js';
 import type { StorageBackend } from '../storage/types.js';
 import type { Authenticator } from '../auth/types.js';
 import type { StorageProvider } from '../storage/types.js';
-import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics } from './ports.js';
+import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls } from './ports.js';
 
 export interface SessionSettings {
   readonly serverName: string;
@@ -19,6 +19,11 @@ export interface SessionSettings {
   readonly dataAcceptTimeoutMs: number;
   readonly maxFailedLogins: number;
   readonly failedLoginDelayMs: number;
+  /** RFC 4217 policies (see config tls.*). */
+  readonly tlsControl: 'off' | 'optional' | 'required';
+  readonly tlsData: 'optional' | 'required';
+  readonly tlsSessionReuse: 'disabled' | 'enabled' | 'enforced';
+  readonly usernameFromCertificate: 'none' | 'commonName';
 }
 
 export interface SessionDeps {
@@ -30,6 +35,7 @@ export interface SessionDeps {
   readonly logger: Logger;
   readonly metrics: SessionMetrics;
   readonly settings: SessionSettings;
+  readonly tls: SessionTls;
   readonly sessionId: string;
 }
 
@@ -64,6 +70,10 @@ export interface SessionState {
   failedLogins: number;
   hostName: string | null;
   transfer: TransferProgress | null;
+  /** RFC 2228 §3: PBSZ must precede PROT. */
+  pbszDone: boolean;
+  /** RFC 4217 §9: data protection level, C (clear) until PROT P. */
+  prot: 'C' | 'P';
 }
 
 export interface SessionContext {
@@ -97,4 +107,6 @@ export interface SessionContext {
   runTransfer<T>(progress: TransferProgress, body: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** ABOR: aborts the running transfer and waits for its reply; false when none runs. */
   abortTransfer(): Promise<boolean>;
+  /** Drops commands queued behind the current one (sent in clear text before AUTH TLS took effect). */
+  discardQueued(): void;
 }

@@ -23,6 +23,11 @@ export interface DataTransferSpec {
   readonly successText: string;
   /** Moves the bytes; resolves when the data is complete on both ends. */
   pump(socket: Duplex, signal: AbortSignal): Promise<void>;
+  /**
+   * Opens the storage side once the data connection is ready (uploads: a refused data
+   * connection must not truncate the file). A failure answers with the mapped storage reply.
+   */
+  open?(): Promise<void>;
   /** Bytes moved so far (storage side). */
   bytes(): number;
   /** Called after a successful pump: commit an upload. Errors here answer 451/452/552. */
@@ -83,6 +88,13 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         ctx.reply(ReplyCode.CantOpenData, 'Use PASV or EPSV first.');
         return;
       }
+      if (ctx.deps.settings.tlsData === 'required' && ctx.state.prot !== 'P') {
+        if (endpoint.kind === 'passive') endpoint.lease.close();
+        await spec.cleanup(new Error('PROT P required'));
+        ctx.log.warn({ event: 'tls.data-clear-refused' }, 'clear-text data connection refused by policy');
+        ctx.reply(ReplyCode.DataProtectionRequired, 'Data connections must be protected: send PBSZ 0 and PROT P.');
+        return;
+      }
       ctx.reply(ReplyCode.FileStatusOk, spec.openingText);
       try {
         socket = await connectData(ctx, endpoint, signal);
@@ -96,6 +108,16 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           ctx.reply(ReplyCode.CantOpenData, 'Failed to establish data connection.');
         }
         return;
+      }
+      if (ctx.state.prot === 'P') {
+        const secured = await protect(ctx, socket, signal);
+        if (!secured) {
+          socket.destroy();
+          await spec.cleanup(new Error('data connection TLS refused'));
+          result = signal.aborted ? 'aborted' : 'failed';
+          return;
+        }
+        socket = secured;
       }
       const dataSocket = socket;
       dataSocket.on('error', (error) => {
@@ -113,8 +135,17 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         });
         dataSocket.resume();
       }
+      if (spec.open) {
+        try {
+          await spec.open();
+        } catch (error) {
+          ctx.replyError(error, spec.command);
+          return;
+        }
+      }
       try {
-        if (dataSocket.destroyed) throw Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
+        // Destroyed after a clean end is a short upload that already arrived; anything else is a loss.
+        if (dataSocket.destroyed && (!dataSocket.readableEnded || dataSocket.errored)) throw Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
         await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
         if (dataError && spec.direction === 'upload') throw dataError;
@@ -154,6 +185,40 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       ctx.log.info({ event: 'transfer', ...record }, 'transfer');
     }
   });
+}
+
+/**
+ * PROT P: the TLS handshake on the data connection and the session-reuse policy. Answers the
+ * command itself (522, or 426 on ABOR) and returns null when the connection is refused.
+ */
+async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): Promise<Duplex | null> {
+  let secured;
+  try {
+    secured = await ctx.deps.tls.secureData(raw, signal);
+  } catch (error) {
+    if (signal.aborted) {
+      ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
+      return null;
+    }
+    ctx.deps.metrics.tlsDataRefused('handshake-failed');
+    ctx.log.warn({ event: 'tls.data-handshake-failed', err: error }, 'data connection TLS handshake failed');
+    ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS negotiation on the data connection failed.');
+    return null;
+  }
+  const policy = ctx.deps.settings.tlsSessionReuse;
+  if (!secured.resumed && policy !== 'disabled') {
+    // Without this check anyone who reaches the passive port first can take the file
+    // (vsftpd's require_ssl_reuse, ProFTPD's default).
+    if (policy === 'enforced') {
+      ctx.deps.metrics.tlsDataRefused('not-resumed');
+      ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol }, 'data connection refused: TLS session not resumed');
+      secured.socket.destroy();
+      ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS session of the data connection not resumed from the control connection.');
+      return null;
+    }
+    ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol, enforced: false }, 'data connection TLS session not resumed');
+  }
+  return secured.socket;
 }
 
 /** Errors raised by the data socket itself (reset, closed early) rather than by storage. */

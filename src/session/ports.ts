@@ -18,6 +18,37 @@ export interface ControlChannel {
   loginChanged?(): void;
 }
 
+/** A data connection after its TLS handshake (RFC 4217 §8, PROT P). */
+export interface SecuredData {
+  readonly socket: Duplex;
+  /** The TLS session was resumed from this session's control connection. */
+  readonly resumed: boolean;
+  readonly protocol: string;
+}
+
+/** TLS for one session: the control upgrade (AUTH TLS) and data-connection protection. */
+export interface SessionTls {
+  /** TLS can be negotiated here (a certificate is loaded and policy allows it). */
+  readonly available: boolean;
+  /** The control connection is protected (after AUTH TLS, or implicit TLS). */
+  readonly controlProtected: boolean;
+  /** Switches the control connection to TLS right after the 234 reply; rejects (and closes) on failure. */
+  upgradeControl(): Promise<void>;
+  /** Runs the TLS server handshake on a data connection with this session's context. */
+  secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData>;
+  /** Subject CN of a verified client certificate on the control connection, if any. */
+  peerCommonName(): string | undefined;
+}
+
+/** No TLS at all (tests of the plain protocol, or tls.control off). */
+export const NO_TLS: SessionTls = {
+  available: false,
+  controlProtected: false,
+  upgradeControl: () => Promise.reject(new Error('TLS is not available')),
+  secureData: () => Promise.reject(new Error('TLS is not available')),
+  peerCommonName: () => undefined,
+};
+
 /** A passive port reserved for one session (RFC 959 §4.1.2 PASV, RFC 2428 §3 EPSV). */
 export interface PassiveLease {
   /** Port the client is told to connect to. */
@@ -94,6 +125,8 @@ export interface TransferRecord {
 export interface SessionMetrics {
   command(verb: string): void;
   login(result: 'ok' | 'failed'): void;
+  /** A data connection refused because its TLS session was not resumed (or its handshake failed). */
+  tlsDataRefused(reason: 'not-resumed' | 'handshake-failed'): void;
   transfer(record: TransferRecord): void;
   passiveExhausted(): void;
 }
@@ -101,6 +134,7 @@ export interface SessionMetrics {
 export const NOOP_METRICS: SessionMetrics = {
   command() {},
   login() {},
+  tlsDataRefused() {},
   transfer() {},
   passiveExhausted() {},
 };

@@ -36,6 +36,8 @@ function initialState(): SessionState {
     failedLogins: 0,
     hostName: null,
     transfer: null,
+    pbszDone: false,
+    prot: 'C',
   };
 }
 
@@ -222,11 +224,17 @@ export class Session implements SessionContext {
     if (endpoint.kind === 'passive') endpoint.lease.close();
   }
 
+  discardQueued(): void {
+    if (this.#queue.length > 0) this.log.warn({ event: 'tls.injection-discarded', lines: this.#queue.length }, 'commands pipelined before the TLS handshake discarded');
+    this.#queue = [];
+  }
+
   resetToInitial(): void {
     this.resetDataEndpoint();
-    const hostName = this.state.hostName;
+    const { hostName, pbszDone, prot } = this.state;
     this.state = initialState();
-    this.state.hostName = hostName;
+    // REIN logs out but the TLS layer (and its PBSZ/PROT) stays in force.
+    Object.assign(this.state, { hostName, pbszDone, prot });
     this.log = this.deps.logger;
     this.deps.control.loginChanged?.();
   }

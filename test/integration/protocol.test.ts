@@ -117,8 +117,11 @@ describe('protocol (raw control connection)', () => {
     const features = reply.lines.slice(1, -1);
     for (const line of features) assert.match(line, /^ \S/, `feature line must start with one space: ${JSON.stringify(line)}`);
     const names = features.map((line) => line.trim().split(' ')[0]).sort();
-    assert.deepEqual(names, ['EPSV', 'HOST', 'MDTM', 'MFMT', 'MLST', 'REST', 'SIZE', 'TVFS', 'UTF8']);
+    // tls.control defaults to optional (with a self-signed certificate), so RFC 4217's
+    // AUTH TLS, PBSZ and PROT are advertised too.
+    assert.deepEqual(names, ['AUTH', 'EPSV', 'HOST', 'MDTM', 'MFMT', 'MLST', 'PBSZ', 'PROT', 'REST', 'SIZE', 'TVFS', 'UTF8']);
     assert.ok(features.includes(' REST STREAM'), reply.text);
+    assert.ok(features.includes(' AUTH TLS'), reply.text);
     assert.match(features.find((l) => l.startsWith(' MLST')) ?? '', /^ MLST (\w[\w.]*\*?;)+$/);
   });
 

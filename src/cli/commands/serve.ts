@@ -10,7 +10,7 @@ import { ConfigError } from '../../config/errors.js';
 import { flagOverrides } from '../../config/sources.js';
 import { createLogger } from '../../observability/logger.js';
 import { FtpServer } from '../../server.js';
-import { ensureQuickstartUser, quickstartBanner } from '../quickstart.js';
+import { ensureQuickstartUser, quickstartBanner, type BannerTls } from '../quickstart.js';
 import type { CliIo } from '../io.js';
 
 export async function runServe(args: string[], io: CliIo): Promise<number> {
@@ -33,11 +33,11 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   let config = loaded.config;
   const logger = createLogger({ level: config.log.level });
   await mkdir(config.storage.root, { recursive: true });
-  let banner: ((port: number) => string) | null = null;
+  let banner: ((port: number, tls: BannerTls | null) => string) | null = null;
   if (config.users.file === '') {
     const quick = await ensureQuickstartUser(config.stateDir);
     config = { ...config, users: { ...config.users, file: quick.usersFile } };
-    banner = (port) => quickstartBanner(quick, config.listen.host, port, config.storage.root);
+    banner = (port, tls) => quickstartBanner(quick, config.listen.host, port, config.storage.root, tls);
   }
   const server = new FtpServer(config, { logger });
   try {
@@ -47,7 +47,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     io.stderr(`kftpd: cannot start: ${e.code ? `${e.code} ` : ''}${e.message}\n`);
     return 1;
   }
-  if (banner) io.stderr(banner(server.address().port));
+  if (banner) io.stderr(banner(server.address().port, server.selfSigned));
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -18,6 +18,12 @@ async function user(ctx: SessionContext, arg: string): Promise<void> {
     ctx.reply(ReplyCode.ArgumentSyntaxError, 'USER needs a user name.');
     return;
   }
+  if (ctx.deps.settings.tlsControl === 'required' && !ctx.deps.tls.controlProtected) {
+    // The password would follow in clear text: refuse before it is sent (RFC 4217 §4).
+    ctx.log.warn({ event: 'login.tls-required', user: arg }, 'USER before AUTH TLS refused');
+    ctx.reply(ReplyCode.NotLoggedIn, 'TLS required: send AUTH TLS before USER.');
+    return;
+  }
   ctx.state.login = { phase: 'need-password', username: arg };
   if (ANONYMOUS_NAMES.has(arg.toLowerCase())) {
     ctx.reply(ReplyCode.NeedPassword, 'Anonymous login: send your e-mail address as password.');
@@ -37,12 +43,15 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
     return;
   }
   const { deps } = ctx;
-  const result = await deps.auth.authenticate({
-    username: login.username,
-    password: arg,
-    remoteAddress: deps.control.remoteAddress,
-    tls: false,
-  });
+  const certificateMismatch = !certificateAllows(ctx, login.username);
+  const result = certificateMismatch
+    ? ({ ok: false, reason: 'certificate-mismatch' } as const)
+    : await deps.auth.authenticate({
+        username: login.username,
+        password: arg,
+        remoteAddress: deps.control.remoteAddress,
+        tls: deps.tls.controlProtected,
+      });
   if (result.ok) {
     try {
       const storage = await deps.storage.forHome(result.principal.home);
@@ -73,6 +82,12 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
     return;
   }
   ctx.reply(ReplyCode.NotLoggedIn, 'Login incorrect.');
+}
+
+/** With usernameFrom commonName, the login name must be the verified client certificate's CN. */
+function certificateAllows(ctx: SessionContext, username: string): boolean {
+  if (ctx.deps.settings.usernameFromCertificate !== 'commonName') return true;
+  return ctx.deps.tls.peerCommonName() === username;
 }
 
 function rein(ctx: SessionContext): void {

@@ -19,7 +19,10 @@ function syst(ctx: SessionContext): void {
 }
 
 export function featureLines(ctx: SessionContext): string[] {
+  const tls = ctx.deps.tls.available;
   const lines = [
+    // RFC 4217 §6: AUTH TLS, PBSZ and PROT when TLS can be negotiated.
+    ...(tls ? ['AUTH TLS', 'PBSZ', 'PROT'] : []),
     // RFC 2428 EPRT only when active mode can actually be used.
     ...(ctx.deps.settings.activeEnabled ? ['EPRT'] : []),
     'EPSV',
@@ -57,8 +60,13 @@ function help(ctx: SessionContext, arg: string): void {
   ctx.reply(ReplyCode.HelpMessage, ['The following commands are recognized:', ...rows, 'Help OK.']);
 }
 
+const ACTIVE_VERBS = new Set(['PORT', 'EPRT']);
+const TLS_VERBS = new Set(['AUTH', 'PBSZ', 'PROT']);
+
 function isEnabled(ctx: SessionContext, spec: CommandSpec): boolean {
-  return ctx.deps.settings.activeEnabled || (spec.verb !== 'PORT' && spec.verb !== 'EPRT');
+  if (ACTIVE_VERBS.has(spec.verb)) return ctx.deps.settings.activeEnabled;
+  if (TLS_VERBS.has(spec.verb)) return ctx.deps.tls.available;
+  return true;
 }
 
 export const MISC_COMMANDS: readonly CommandSpec[] = [

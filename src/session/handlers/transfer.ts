@@ -4,7 +4,7 @@
  * (RFC 3659 §5). A download or upload is answered 550/553 before 150 when the storage side
  * cannot be opened; everything after 150 goes through session/data-transfer.ts.
  */
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ReplyCode } from '../../protocol/reply.js';
 import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
@@ -74,17 +74,31 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
 
 interface UploadTarget {
   readonly path: string;
-  readonly handle: WriteHandle;
+  /**
+   * Opens the storage side. Called only once the data connection is established (and
+   * secured), so a refused or failed connection never truncates an existing file.
+   */
+  readonly open: () => Promise<WriteHandle>;
 }
 
-async function openUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<WriteHandle | null> {
+/** Checks an upload before 150 (550/553/554 answered here) and returns how to open it. */
+async function prepareUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<(() => Promise<WriteHandle>) | null> {
   const { storage, principal } = ctx.user();
+  const parent = await storage.stat(parentPath(path)).catch(() => null);
+  if (parent?.type !== 'directory') {
+    ctx.reply(ReplyCode.FileUnavailable, 'No such directory.');
+    return null;
+  }
   const existing = await storage.stat(path).catch((error: unknown) => {
     if (error instanceof StorageError && error.code === 'NOT_FOUND') return null;
     throw error;
   });
   if (existing?.type === 'directory') {
     ctx.reply(ReplyCode.FileUnavailable, 'Is a directory.');
+    return null;
+  }
+  if (existing && existing.type !== 'file') {
+    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
     return null;
   }
   // Changing an existing file's bytes needs "overwrite"; appending or resuming an upload too.
@@ -94,17 +108,22 @@ async function openUpload(ctx: SessionContext, path: string, mode: WriteMode, of
     ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
     return null;
   }
-  if (mode === 'resume' && existing && offset > existing.size) {
+  if (mode === 'resume' && offset > (existing?.size ?? 0)) {
     ctx.reply(ReplyCode.InvalidRestart, 'Restart position beyond end of file.');
     return null;
   }
-  return storage.openWrite(path, offset > 0 || mode !== 'resume' ? { mode, offset } : { mode: 'overwrite' });
+  const options = offset > 0 || mode !== 'resume' ? { mode, offset } : { mode: 'overwrite' as const };
+  return () => storage.openWrite(path, options);
 }
 
 async function upload(ctx: SessionContext, command: string, target: UploadTarget, offset: number, openingText: string, successText: string): Promise<void> {
-  const { handle, path } = target;
+  const { path } = target;
   const ascii = ctx.state.type === 'A';
-  const sink = handle.stream as typeof handle.stream & { bytesWritten?: number };
+  let handle: WriteHandle | null = null;
+  const opened = (): WriteHandle => {
+    if (!handle) throw new Error('upload not opened');
+    return handle;
+  };
   await runDataTransfer(ctx, {
     command,
     direction: 'upload',
@@ -112,12 +131,26 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
     offset,
     openingText,
     successText,
-    bytes: () => sink.bytesWritten ?? 0,
-    pump: (socket, signal) =>
-      ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pipeline(socket, sink, { signal }),
+    open: async () => {
+      handle = await target.open();
+    },
+    bytes: () => (handle?.stream as { bytesWritten?: number } | undefined)?.bytesWritten ?? 0,
+    pump: async (socket, signal) => {
+      const sink = opened().stream;
+      if (socket.readableEnded) {
+        // The client sent nothing and closed before the file was opened (a 0-byte upload):
+        // an ended stream has no unread bytes, so the file is simply empty.
+        sink.end();
+        await finished(sink);
+        return;
+      }
+      return ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pipeline(socket, sink, { signal });
+    },
     // 226 only once every byte is on storage and the file is closed.
-    finish: () => handle.commit(),
-    cleanup: (reason) => handle.abort(reason),
+    finish: () => opened().commit(),
+    cleanup: async (reason) => {
+      await handle?.abort(reason);
+    },
   });
 }
 
@@ -129,9 +162,9 @@ async function stor(ctx: SessionContext, arg: string): Promise<void> {
   }
   const path = ctx.resolvePath(arg);
   if (path === null) return;
-  const handle = await openUpload(ctx, path, offset > 0 ? 'resume' : 'overwrite', offset);
-  if (!handle) return;
-  await upload(ctx, 'STOR', { path, handle }, offset, `Ok to send data for ${baseName(path)}.`, 'Transfer complete.');
+  const open = await prepareUpload(ctx, path, offset > 0 ? 'resume' : 'overwrite', offset);
+  if (!open) return;
+  await upload(ctx, 'STOR', { path, open }, offset, `Ok to send data for ${baseName(path)}.`, 'Transfer complete.');
 }
 
 async function appe(ctx: SessionContext, arg: string): Promise<void> {
@@ -142,9 +175,9 @@ async function appe(ctx: SessionContext, arg: string): Promise<void> {
   }
   const path = ctx.resolvePath(arg);
   if (path === null) return;
-  const handle = await openUpload(ctx, path, 'append', 0);
-  if (!handle) return;
-  await upload(ctx, 'APPE', { path, handle }, 0, `Ok to append data to ${baseName(path)}.`, 'Transfer complete.');
+  const open = await prepareUpload(ctx, path, 'append', 0);
+  if (!open) return;
+  await upload(ctx, 'APPE', { path, open }, 0, `Ok to append data to ${baseName(path)}.`, 'Transfer complete.');
 }
 
 async function stou(ctx: SessionContext, arg: string): Promise<void> {
@@ -167,7 +200,9 @@ async function stou(ctx: SessionContext, arg: string): Promise<void> {
       throw error;
     }
     // RFC 1123 §4.1.2.9: the 150 reply carries "FILE: <name>".
-    await upload(ctx, 'STOU', { path, handle }, 0, `FILE: ${name}`, `Transfer complete (unique file name: ${name}).`);
+    // The unique name must be reserved before 150 announces it; the file is new and empty.
+    const reserved = handle;
+    await upload(ctx, 'STOU', { path, open: async () => reserved }, 0, `FILE: ${name}`, `Transfer complete (unique file name: ${name}).`);
     return;
   }
   ctx.reply(ReplyCode.FileNameNotAllowed, 'Could not create a unique file name.');

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import type { Authenticator, AuthAttempt, AuthResult } from '../../../src/auth/types.js';
 import { expandPermissions } from '../../../src/core/permissions.js';
 import type { SessionSettings } from '../../../src/session/context.js';
-import { NOOP_METRICS, type DataConnector, type Logger, type PassiveLease } from '../../../src/session/ports.js';
+import { NOOP_METRICS, NO_TLS, type DataConnector, type Logger, type PassiveLease } from '../../../src/session/ports.js';
 import { Session } from '../../../src/session/session.js';
 import { MemoryStorageProvider } from '../../../src/storage/memory/memory-storage.js';
 
@@ -108,6 +108,7 @@ function harness(options: { capacityBytes?: number; settings?: Partial<SessionSe
     logger: silent,
     metrics: NOOP_METRICS,
     sessionId: 'test',
+    tls: NO_TLS,
     settings: {
       serverName: 'kftpd',
       hostNames: [],
@@ -115,6 +116,10 @@ function harness(options: { capacityBytes?: number; settings?: Partial<SessionSe
       dataAcceptTimeoutMs: 1000,
       maxFailedLogins: 3,
       failedLoginDelayMs: 0,
+      tlsControl: 'off',
+      tlsData: 'optional',
+      tlsSessionReuse: 'enforced',
+      usernameFromCertificate: 'none',
       ...options.settings,
     },
   });
