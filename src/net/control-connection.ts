@@ -126,6 +126,8 @@ export class ControlConnection implements ControlChannel, SessionTls {
   #context: tls.SecureContext | null = null;
   #sessionIds: EventEmitter | null = null;
   #protected = false;
+  /** The client presented a certificate that chains to tls.clientCertificates.caFile. */
+  #peerVerified = false;
   #upgrading = false;
   #closed = false;
 
@@ -238,7 +240,7 @@ export class ControlConnection implements ControlChannel, SessionTls {
 
   peerCommonName(): string | undefined {
     const socket = this.#transport;
-    if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+    if (!(socket instanceof tls.TLSSocket) || !this.#peerVerified) return undefined;
     const cn = socket.getPeerCertificate().subject?.CN;
     return typeof cn === 'string' ? cn : Array.isArray(cn) ? cn[0] : undefined;
   }
@@ -274,16 +276,41 @@ export class ControlConnection implements ControlChannel, SessionTls {
     const secured = new tls.TLSSocket(this.#raw, this.#tlsOptions(true));
     secured.on('error', (error) => this.#logger.debug({ event: 'control.tls-error', err: error }, 'control TLS error'));
     await handshake(secured, setup.handshakeTimeoutMs);
+    this.#checkClientCertificate(secured, setup.clientCertificates);
     this.#transport = secured;
     this.#protected = true;
     this.#upgrading = false;
     // Nothing typed before the handshake survives it (RFC 4217 §4; command injection).
     this.#reader = new LineReader({ maxLineBytes: this.#options.maxLineBytes });
     this.#logger.info(
-      { event: 'tls.established', protocol: secured.getProtocol(), cipher: secured.getCipher().name, clientCertificate: secured.authorized ? this.peerCommonName() : undefined },
+      { event: 'tls.established', protocol: secured.getProtocol(), cipher: secured.getCipher().name, clientCertificate: this.peerCommonName() },
       'TLS established on the control connection',
     );
     this.#listen(secured);
+  }
+
+  /**
+   * A TLSSocket built outside tls.Server neither rejects an unverified client certificate
+   * nor sets `authorized` (tls.Server does both in its own 'secure' handler), so the
+   * verification result is read and enforced here.
+   */
+  #checkClientCertificate(socket: tls.TLSSocket, mode: 'off' | 'optional' | 'required'): void {
+    if (mode === 'off') return;
+    const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+    // null means verified; a missing handle is treated as unverified.
+    const verifyError = typeof handle?.verifyError === 'function' ? handle.verifyError() : new Error('no TLS handle');
+    const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+    if (!verifyError && presented) {
+      this.#peerVerified = true;
+      return;
+    }
+    const reason = presented ? ((verifyError as Error & { code?: string }).code ?? verifyError?.message) : 'no certificate';
+    if (mode === 'required') {
+      this.#logger.warn({ event: 'tls.client-certificate-refused', reason }, 'client certificate refused');
+      socket.destroy();
+      throw new Error(`client certificate refused: ${reason}`);
+    }
+    if (presented) this.#logger.info({ event: 'tls.client-certificate-unverified', reason }, 'client certificate not verified');
   }
 
   #listen(socket: net.Socket): void {

@@ -179,6 +179,11 @@ export interface TransferResult {
   readonly handshakeError?: Error;
 }
 
+interface Waiter {
+  readonly resolve: (reply: Reply) => void;
+  readonly reject: (error: Error) => void;
+}
+
 /**
  * An FTP control connection that can be upgraded to TLS (AUTH TLS) or start in TLS
  * (implicit). Replies are parsed from whichever transport is current.
@@ -193,7 +198,7 @@ export class FtpsClient {
   #buffer = '';
   #current: string[] = [];
   #replies: Reply[] = [];
-  #waiters: ((reply: Reply) => void)[] = [];
+  #waiters: Waiter[] = [];
   #closed = false;
   readonly #onData = (data: Buffer) => this.#parse(data.toString('utf8'));
 
@@ -202,9 +207,7 @@ export class FtpsClient {
     this.host = host;
     this.#transport = transport;
     raw.on('error', () => undefined);
-    raw.on('close', () => {
-      this.#closed = true;
-    });
+    raw.on('close', () => this.#onClose());
     transport.on('data', this.#onData);
   }
 
@@ -264,9 +267,7 @@ export class FtpsClient {
     socket.on('session', (session: Buffer) => {
       this.#session = session;
     });
-    socket.on('close', () => {
-      this.#closed = true;
-    });
+    socket.on('close', () => this.#onClose());
   }
 
   #parse(data: string): void {
@@ -284,7 +285,7 @@ export class FtpsClient {
       this.#current = [];
       const reply: Reply = { code: Number(code), text: lines.join('\n'), lines };
       const waiter = this.#waiters.shift();
-      if (waiter) waiter(reply);
+      if (waiter) waiter.resolve(reply);
       else this.#replies.push(reply);
     }
   }
@@ -294,18 +295,34 @@ export class FtpsClient {
     return this.#replies;
   }
 
-  /** The next reply, within `ms`. */
+  /** Fails every pending read once the connection is gone (no reply can come any more). */
+  #onClose(): void {
+    this.#closed = true;
+    // Replies still in flight inside the TLS layer are delivered before 'close'.
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(new Error('control connection closed'));
+  }
+
+  /** The next reply, within `ms`; rejects at once when the connection has closed. */
   read(ms = STEP_MS): Promise<Reply> {
     const queued = this.#replies.shift();
     if (queued) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(new Error('control connection closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         reject(new Error(`no reply within ${ms} ms`));
       }, ms);
-      const waiter = (reply: Reply) => {
-        clearTimeout(timer);
-        resolve(reply);
+      const waiter: Waiter = {
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       };
       this.#waiters.push(waiter);
     });

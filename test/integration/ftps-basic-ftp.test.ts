@@ -66,6 +66,10 @@ describe('basic-ftp over FTPS (sessionReuse enforced)', () => {
     return client;
   }
 
+  function protPCount(): number {
+    return t.logs.filter((r) => r.event === 'command' && r.verb === 'PROT' && r.arg === 'P').length;
+  }
+
   function refusals(): Promise<number> {
     return metricValue(t, 'kftpd_tls_data_refused_total', 'reason="not-resumed"');
   }
@@ -74,7 +78,9 @@ describe('basic-ftp over FTPS (sessionReuse enforced)', () => {
     for (const mode of ['explicit', 'implicit'] as const) {
       it(`${mode} ${version}: upload, download, resume both ways and list with sha256 intact`, async () => {
         const before = await refusals();
+        const protP = protPCount();
         const client = await connect(mode, version, mode === 'explicit' ? 'epsv' : 'pasv');
+        assert.equal(protPCount(), protP + 1, 'basic-ftp did not send PROT P');
         const name = `${mode}-${version}.bin`;
         const remote = path.join(t.root, name);
 
