@@ -140,6 +140,7 @@ export class FtpServer {
       contextOptions: { minVersion: tlsConfig.minVersion, ciphers: tlsConfig.ciphers },
       handshakeTimeoutMs: tlsConfig.handshakeTimeoutMs,
       clientCertificates: tlsConfig.clientCertificates.mode,
+      ccc: tlsConfig.ccc,
     };
   }
 
@@ -219,6 +220,7 @@ export class FtpServer {
         tlsData: tlsConfig.data,
         tlsSessionReuse: tlsConfig.sessionReuse,
         usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
+        cccEnabled: tlsConfig.ccc,
       },
     });
     this.#connections.add(connection);

@@ -107,6 +107,10 @@ const tlsSchema = z
       .enum(['disabled', 'enabled', 'enforced'])
       .default('enforced')
       .describe('Data-channel TLS session reuse: enforced refuses (522) a data connection whose TLS session is not resumed from its own control connection; enabled only logs it; disabled does not check.'),
+    ccc: z
+      .boolean()
+      .default(false)
+      .describe('Allow CCC (RFC 4217 §6): after login, the client may return the control connection to clear text so an FTP-aware firewall or load balancer can read PASV replies; credentials and data stay encrypted.'),
     handshakeTimeoutMs: ms.default(10_000).describe('Time allowed for a TLS handshake on control and data connections.'),
     reloadIntervalMs: ms.default(5000).describe('How often certificate files are checked for changes (new handshakes use the new certificate; sessions stay up).'),
     implicit: z

@@ -13,6 +13,7 @@ import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { Session } from '../session/session.js';
 import type { ControlChannel, Logger, SecuredData, SessionTls } from '../session/ports.js';
+import { ClearableStream } from './clearable-stream.js';
 import { createSessionContext, type CertificateMaterial, type TlsContextOptions } from '../tls/session-context.js';
 
 /** A client that stops reading replies must not make us buffer without bound. */
@@ -33,6 +34,8 @@ export interface ControlTlsSetup {
   readonly contextOptions: TlsContextOptions;
   readonly handshakeTimeoutMs: number;
   readonly clientCertificates: 'off' | 'optional' | 'required';
+  /** CCC allowed: the control TLS runs over a ClearableStream so it can be removed later. */
+  readonly ccc: boolean;
 }
 
 export interface ControlConnectionOptions {
@@ -126,6 +129,10 @@ export class ControlConnection implements ControlChannel, SessionTls {
   #context: tls.SecureContext | null = null;
   #sessionIds: EventEmitter | null = null;
   #protected = false;
+  #clearable: ClearableStream | null = null;
+  /** After CCC: TLS records (the client's close_notify) still to skip before clear text. */
+  #tlsRecordsToSkip = 0;
+  #skipBytes = 0;
   /** The client presented a certificate that chains to tls.clientCertificates.caFile. */
   #peerVerified = false;
   #upgrading = false;
@@ -238,6 +245,32 @@ export class ControlConnection implements ControlChannel, SessionTls {
     return { socket: secured, resumed: secured.isSessionReused(), protocol: secured.getProtocol() ?? 'unknown' };
   }
 
+  get clearable(): boolean {
+    return this.#clearable !== null && this.#transport !== this.#raw;
+  }
+
+  async clearControl(): Promise<void> {
+    const secured = this.#transport;
+    const clearable = this.#clearable;
+    if (!(secured instanceof tls.TLSSocket) || !clearable) throw new Error('CCC is not available');
+    secured.removeAllListeners('data');
+    // From now on the TCP bytes are ours again: the client's next command comes in clear
+    // text as soon as it has our close_notify, possibly before our write even completes.
+    clearable.detach();
+    this.#clearable = null;
+    this.#transport = this.#raw;
+    this.#reader = new LineReader({ maxLineBytes: this.#options.maxLineBytes });
+    // A client may answer with its own close_notify (curl's "active" mode) or not (its
+    // "passive" mode): skip up to one TLS record that arrives before the clear text.
+    this.#tlsRecordsToSkip = 1;
+    this.#listen(this.#raw);
+    this.#raw.resume();
+    // RFC 4217 §6: our close_notify follows the 200 reply; the TCP connection stays.
+    await new Promise<void>((resolve) => secured.end(() => resolve()));
+    secured.destroy();
+    this.#logger.info({ event: 'tls.control-cleared' }, 'control connection returned to clear text (CCC)');
+  }
+
   peerCommonName(): string | undefined {
     const socket = this.#transport;
     if (!(socket instanceof tls.TLSSocket) || !this.#peerVerified) return undefined;
@@ -273,7 +306,8 @@ export class ControlConnection implements ControlChannel, SessionTls {
 
   async #startTls(): Promise<void> {
     const setup = this.#setup();
-    const secured = new tls.TLSSocket(this.#raw, this.#tlsOptions(true));
+    const below = setup.ccc ? (this.#clearable = new ClearableStream(this.#raw)) : this.#raw;
+    const secured = new tls.TLSSocket(below as net.Socket, this.#tlsOptions(true));
     secured.on('error', (error) => this.#logger.debug({ event: 'control.tls-error', err: error }, 'control TLS error'));
     await handshake(secured, setup.handshakeTimeoutMs);
     this.#checkClientCertificate(secured, setup.clientCertificates);
@@ -317,8 +351,31 @@ export class ControlConnection implements ControlChannel, SessionTls {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
   }
 
-  #onData(chunk: Buffer): void {
+  /** Drops whole TLS records at the start of the clear-text stream after CCC. */
+  #skipTlsRecords(chunk: Buffer): Buffer {
+    let rest = chunk;
+    for (;;) {
+      if (this.#skipBytes > 0) {
+        const n = Math.min(this.#skipBytes, rest.length);
+        this.#skipBytes -= n;
+        rest = rest.subarray(n);
+        if (this.#skipBytes > 0) return rest;
+      }
+      // A TLS record starts with its type (alert 0x15, or application data 0x17 carrying a
+      // TLS 1.3 alert) and version 0x03 0x0N; an FTP command starts with a letter.
+      if (this.#tlsRecordsToSkip === 0 || rest.length < 5) return rest;
+      if ((rest[0] !== 0x15 && rest[0] !== 0x17) || rest[1] !== 0x03) {
+        this.#tlsRecordsToSkip = 0;
+        return rest;
+      }
+      this.#tlsRecordsToSkip--;
+      this.#skipBytes = 5 + rest.readUInt16BE(3);
+    }
+  }
+
+  #onData(input: Buffer): void {
     const session = this.session;
+    const chunk = this.#tlsRecordsToSkip > 0 || this.#skipBytes > 0 ? this.#skipTlsRecords(input) : input;
     for (const event of this.#reader.push(chunk)) {
       if (event.type === 'too-long') session.receiveTooLong();
       else session.receiveLine(event.line);

@@ -24,6 +24,7 @@ export interface SessionSettings {
   readonly tlsData: 'optional' | 'required';
   readonly tlsSessionReuse: 'disabled' | 'enabled' | 'enforced';
   readonly usernameFromCertificate: 'none' | 'commonName';
+  readonly cccEnabled: boolean;
 }
 
 export interface SessionDeps {
@@ -74,6 +75,8 @@ export interface SessionState {
   pbszDone: boolean;
   /** RFC 4217 §9: data protection level, C (clear) until PROT P. */
   prot: 'C' | 'P';
+  /** CCC done: the control connection is clear again; PBSZ/PROT/AUTH can no longer change. */
+  controlCleared: boolean;
 }
 
 export interface SessionContext {

@@ -38,6 +38,10 @@ export interface SessionTls {
   secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData>;
   /** Subject CN of a verified client certificate on the control connection, if any. */
   peerCommonName(): string | undefined;
+  /** CCC can be used now (enabled, and the control connection is protected). */
+  readonly clearable: boolean;
+  /** CCC (RFC 4217 §6): ends TLS on the control connection, keeping TCP, after the 200 reply. */
+  clearControl(): Promise<void>;
 }
 
 /** No TLS at all (tests of the plain protocol, or tls.control off). */
@@ -47,6 +51,8 @@ export const NO_TLS: SessionTls = {
   upgradeControl: () => Promise.reject(new Error('TLS is not available')),
   secureData: () => Promise.reject(new Error('TLS is not available')),
   peerCommonName: () => undefined,
+  clearable: false,
+  clearControl: () => Promise.reject(new Error('TLS is not available')),
 };
 
 /** A passive port reserved for one session (RFC 959 §4.1.2 PASV, RFC 2428 §3 EPSV). */

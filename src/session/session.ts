@@ -38,6 +38,7 @@ function initialState(): SessionState {
     transfer: null,
     pbszDone: false,
     prot: 'C',
+    controlCleared: false,
   };
 }
 
@@ -231,10 +232,10 @@ export class Session implements SessionContext {
 
   resetToInitial(): void {
     this.resetDataEndpoint();
-    const { hostName, pbszDone, prot } = this.state;
+    const { hostName, pbszDone, prot, controlCleared } = this.state;
     this.state = initialState();
-    // REIN logs out but the TLS layer (and its PBSZ/PROT) stays in force.
-    Object.assign(this.state, { hostName, pbszDone, prot });
+    // REIN logs out but the TLS layer (and its PBSZ/PROT, or a CCC) stays in force.
+    Object.assign(this.state, { hostName, pbszDone, prot, controlCleared });
     this.log = this.deps.logger;
     this.deps.control.loginChanged?.();
   }

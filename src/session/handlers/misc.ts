@@ -23,6 +23,7 @@ export function featureLines(ctx: SessionContext): string[] {
   const lines = [
     // RFC 4217 §6: AUTH TLS, PBSZ and PROT when TLS can be negotiated.
     ...(tls ? ['AUTH TLS', 'PBSZ', 'PROT'] : []),
+    ...(tls && ctx.deps.settings.cccEnabled ? ['CCC'] : []),
     // RFC 2428 EPRT only when active mode can actually be used.
     ...(ctx.deps.settings.activeEnabled ? ['EPRT'] : []),
     'EPSV',
@@ -65,6 +66,7 @@ const TLS_VERBS = new Set(['AUTH', 'PBSZ', 'PROT']);
 
 function isEnabled(ctx: SessionContext, spec: CommandSpec): boolean {
   if (ACTIVE_VERBS.has(spec.verb)) return ctx.deps.settings.activeEnabled;
+  if (spec.verb === 'CCC') return ctx.deps.tls.available && ctx.deps.settings.cccEnabled;
   if (TLS_VERBS.has(spec.verb)) return ctx.deps.tls.available;
   return true;
 }

@@ -21,7 +21,7 @@ async function auth(ctx: SessionContext, arg: string): Promise<void> {
     ctx.reply(ReplyCode.NotImplemented, 'TLS is not enabled on this server.');
     return;
   }
-  if (tls.controlProtected) {
+  if (tls.controlProtected || ctx.state.controlCleared) {
     ctx.reply(ReplyCode.BadSequence, 'The control connection is already protected.');
     return;
   }
@@ -54,6 +54,10 @@ async function auth(ctx: SessionContext, arg: string): Promise<void> {
 }
 
 function pbsz(ctx: SessionContext, arg: string): void {
+  if (ctx.state.controlCleared) {
+    ctx.reply(ReplyCode.BadSequence, 'PBSZ is not allowed after CCC.');
+    return;
+  }
   if (!ctx.deps.tls.controlProtected) {
     ctx.reply(ReplyCode.BadSequence, 'PBSZ needs a protected control connection (AUTH TLS).');
     return;
@@ -68,6 +72,11 @@ function pbsz(ctx: SessionContext, arg: string): void {
 }
 
 function prot(ctx: SessionContext, arg: string): void {
+  if (ctx.state.controlCleared) {
+    // RFC 4217 §6: once the control connection is clear, the protection level is fixed.
+    ctx.reply(ReplyCode.BadSequence, 'PROT is not allowed after CCC.');
+    return;
+  }
   if (!ctx.deps.tls.controlProtected) {
     ctx.reply(ReplyCode.BadSequence, 'PROT needs a protected control connection (AUTH TLS).');
     return;
@@ -102,8 +111,31 @@ function prot(ctx: SessionContext, arg: string): void {
   }
 }
 
+async function ccc(ctx: SessionContext): Promise<void> {
+  const { tls, settings } = ctx.deps;
+  if (!settings.cccEnabled || !tls.available) {
+    ctx.reply(ReplyCode.NotImplemented, 'CCC is not enabled on this server.');
+    return;
+  }
+  if (!tls.clearable || ctx.state.controlCleared) {
+    ctx.reply(ReplyCode.BadSequence, 'CCC needs a protected control connection.');
+    return;
+  }
+  // Only after login: the password has crossed encrypted, and data keeps its PROT level.
+  ctx.reply(ReplyCode.Ok, 'CCC: control connection returning to clear text.');
+  try {
+    await tls.clearControl();
+  } catch (error) {
+    ctx.log.warn({ event: 'tls.ccc-failed', err: error }, 'CCC failed');
+    ctx.closeControl();
+    return;
+  }
+  ctx.state.controlCleared = true;
+}
+
 export const SECURITY_COMMANDS: readonly CommandSpec[] = [
   { verb: 'AUTH', requiresLogin: false, syntax: 'AUTH TLS', handle: auth },
   { verb: 'PBSZ', requiresLogin: false, syntax: 'PBSZ 0', handle: pbsz },
   { verb: 'PROT', requiresLogin: false, syntax: 'PROT <P|C>', handle: prot },
+  { verb: 'CCC', requiresLogin: true, syntax: 'CCC', handle: ccc },
 ];

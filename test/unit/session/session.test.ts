@@ -120,6 +120,7 @@ function harness(options: { capacityBytes?: number; settings?: Partial<SessionSe
       tlsData: 'optional',
       tlsSessionReuse: 'enforced',
       usernameFromCertificate: 'none',
+      cccEnabled: false,
       ...options.settings,
     },
   });
