@@ -38,7 +38,8 @@ import type {
   WriteHandle,
 } from '../types.js';
 
-const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/** Big chunks: fewer thread-pool round trips and syscalls per GiB transferred. */
+const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /**
