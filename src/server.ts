@@ -14,6 +14,7 @@ import type { Config } from './config/schema.js';
 import { NetDataConnector } from './data/data-connector.js';
 import { PassivePortPool } from './data/passive-port-pool.js';
 import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
+import { AdminServer } from './observability/admin-http.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { normalizeAddress } from './protocol/address.js';
 import { ReplyCode, formatReply } from './protocol/reply.js';
@@ -56,6 +57,9 @@ export class FtpServer {
   #certificates: CertificateStore | null = null;
   #tlsSetup: ControlTlsSetup | null = null;
   #draining = false;
+  #listenersClosed = false;
+  #admin: AdminServer | null = null;
+  #storageReady: { at: number; ok: boolean } = { at: 0, ok: false };
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
 
@@ -77,6 +81,7 @@ export class FtpServer {
         },
       });
     this.#pool = new PassivePortPool({ min: config.passive.portMin, max: config.passive.portMax });
+    this.metrics.observePassivePorts(() => this.#pool.inUse);
     this.#data = new NetDataConnector({
       pool: this.#pool,
       advertisedAddress: config.passive.address,
@@ -102,10 +107,49 @@ export class FtpServer {
     this.#listener = await this.#listen(this.config.listen.port, false);
     const { port } = this.address();
     this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port }, 'kftpd listening');
+    if (this.config.admin.enabled) await this.#startAdmin();
     if (this.config.tls.implicit.enabled) {
       this.#implicitListener = await this.#listen(this.config.tls.implicit.port, true);
       this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port: this.implicitAddress()?.port, implicitTls: true }, 'implicit FTPS listening');
     }
+  }
+
+  async #startAdmin(): Promise<void> {
+    const admin = new AdminServer({
+      host: this.config.admin.host,
+      port: this.config.admin.port,
+      registry: this.metrics.registry,
+      readiness: [
+        { name: 'listeners', check: () => this.#listener?.listening === true && (!this.config.tls.implicit.enabled || this.#implicitListener?.listening === true) },
+        { name: 'storage', check: () => this.#storageReachable() },
+        { name: 'users', check: () => this.#auth.ready() },
+        { name: 'not-draining', check: () => !this.#draining },
+      ],
+      onCheckError: (name, error) => this.#logger.warn({ event: 'readiness.check-failed', check: name, err: error }, 'readiness check failed'),
+    });
+    const address = await admin.start();
+    this.#admin = admin;
+    this.#logger.info({ event: 'admin.listening', ...address }, 'admin HTTP listening');
+  }
+
+  /** Storage ping, cached for a second so frequent probes do not hammer a network volume. */
+  async #storageReachable(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.#storageReady.at < 1000) return this.#storageReady.ok;
+    const ok = await this.#storage.ping().then(
+      () => true,
+      (error: unknown) => {
+        this.#logger.warn({ event: 'storage.unreachable', err: error }, 'storage ping failed');
+        return false;
+      },
+    );
+    this.#storageReady = { at: now, ok };
+    return ok;
+  }
+
+  /** The admin listener's address, when enabled. */
+  adminAddress(): { host: string; port: number } | null {
+    return this.#admin?.address() ?? null;
   }
 
   /** Loads (or, with no certificate configured, creates) the certificate and watches it. */
@@ -145,7 +189,10 @@ export class FtpServer {
   }
 
   async #listen(port: number, implicit: boolean): Promise<net.Server> {
-    const listener = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => this.#onConnection(socket, implicit));
+    const { keepAliveMs } = this.config.limits;
+    // TCP keepalive below the balancer's idle timeout keeps a control connection that is
+    // silent during a long transfer from being dropped by the balancer.
+    const listener = net.createServer({ noDelay: true, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs }, (socket) => this.#onConnection(socket, implicit));
     listener.on('error', (error) => this.#logger.error({ event: 'listener.error', err: error }, 'control listener error'));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -184,7 +231,7 @@ export class FtpServer {
       else socket.end(formatReply(ReplyCode.ServiceNotAvailable, text));
       socket.setTimeout(5000, () => socket.destroy());
     };
-    if (this.#draining) return reject('draining', 'Server shutting down, try again later.');
+    if (this.#listenersClosed) return reject('draining', 'Server shutting down, try again later.');
     if (this.#connections.size >= limits.maxSessions) return reject('max-sessions', 'Too many connections, try again later.');
     if (fromAddress >= limits.maxSessionsPerAddress) return reject('max-sessions-per-address', 'Too many connections from your address.');
 
@@ -243,28 +290,42 @@ export class FtpServer {
    * Stops accepting, closes idle sessions with 421, lets running transfers finish until
    * `drainTimeoutMs`, then closes whatever is left.
    */
-  async close(options: { drainTimeoutMs?: number } = {}): Promise<void> {
-    const drainTimeoutMs = options.drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs;
+  async close(options: { drainTimeoutMs?: number; readinessDelayMs?: number } = {}): Promise<void> {
+    const { shutdown } = this.config;
+    const drainTimeoutMs = options.drainTimeoutMs ?? shutdown.drainTimeoutMs;
+    const readinessDelayMs = options.readinessDelayMs ?? shutdown.readinessDelayMs;
+    // 1. Readiness fails at once; the listeners keep accepting for a moment so the load
+    //    balancer marks this replica down before anyone is refused.
     this.#draining = true;
+    this.metrics.draining.set(1);
+    this.#logger.info({ event: 'server.draining', sessions: this.#connections.size, readinessDelayMs, drainTimeoutMs }, 'draining');
+    if (readinessDelayMs > 0) await sleep(readinessDelayMs);
+    // 2. Stop accepting.
+    this.#listenersClosed = true;
     const listenersClosed = Promise.all(
       [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)),
     );
-    this.#logger.info({ event: 'server.draining', sessions: this.#connections.size, drainTimeoutMs }, 'draining');
+    // 3. Idle sessions get 421 now; a session with a running transfer gets it as soon as
+    //    the transfer ends, or at the deadline, so its client reconnects to another replica.
     const deadline = Date.now() + drainTimeoutMs;
     for (;;) {
       for (const connection of this.#connections) {
         if (!connection.session.transferring) connection.closeWith(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
       }
+      this.metrics.drainingSessions.set(this.#connections.size);
       if (this.#connections.size === 0 || Date.now() >= deadline) break;
       await sleep(DRAIN_POLL_MS);
     }
     for (const connection of this.#connections) {
+      this.#logger.warn({ event: 'session.drain-deadline', user: connection.session.userName }, 'drain deadline reached; closing a session with a running transfer');
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
       connection.socket.destroy();
     }
+    this.metrics.drainingSessions.set(0);
     await listenersClosed;
     await this.#auth.close();
     this.#certificates?.close();
+    await this.#admin?.close();
     this.#logger.info({ event: 'server.closed' }, 'closed');
   }
 }

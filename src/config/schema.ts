@@ -49,6 +49,9 @@ const limitsSchema = z
     loginTimeoutMs: ms.default(60_000).describe('Close a connection that has not logged in within this time.'),
     idleTimeoutMs: ms.default(900_000).describe('Close a logged-in session idle this long (never during a transfer).'),
     maxFailedLogins: z.number().int().min(1).default(3).describe('Failed logins allowed per connection before it is closed.'),
+    keepAliveMs: ms
+      .default(60_000)
+      .describe('TCP keepalive on control connections: first probe after this much silence (keep it below the load balancer\'s idle timeout; 0 disables).'),
     failedLoginDelayMs: ms.default(1000).describe('Delay before answering a failed login (slows password guessing).'),
     maxCommandLineBytes: z.number().int().min(512).max(65536).default(4096).describe('Longest command line accepted (longer ones get 500).'),
   })
@@ -82,7 +85,10 @@ const logSchema = z
 
 const shutdownSchema = z
   .strictObject({
-    drainTimeoutMs: ms.default(30_000).describe('On SIGTERM/SIGINT, how long running transfers may continue before sessions are closed.'),
+    readinessDelayMs: ms
+      .default(5000)
+      .describe('On SIGTERM/SIGINT, /readyz fails at once but listeners keep accepting this long, so the load balancer sees "not ready" before connections are refused.'),
+    drainTimeoutMs: ms.default(30_000).describe('After the listeners close, how long running transfers may continue before their sessions get 421.'),
   })
   .describe('Graceful shutdown.');
 
@@ -134,6 +140,14 @@ const tlsSchema = z
   })
   .describe('FTPS (RFC 4217): explicit AUTH TLS on the control port, implicit TLS on its own port.');
 
+const adminSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve /healthz, /readyz and /metrics (Prometheus) over HTTP.'),
+    host: host.default('127.0.0.1').describe('Admin listener address (0.0.0.0 in a pod so probes and Prometheus reach it).'),
+    port: port.default(9090).describe('Admin listener port.'),
+  })
+  .describe('Admin HTTP listener: liveness, readiness and metrics, on its own port.');
+
 export const configSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
@@ -146,6 +160,7 @@ export const configSchema = z
     log: logSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
     tls: tlsSchema.prefault({}),
+    admin: adminSchema.prefault({}),
     stateDir: z
       .string()
       .default('./.kftpd')

@@ -42,6 +42,27 @@ export class ServerMetrics implements SessionMetrics {
     registers: [this.registry],
   });
 
+  #passiveInUse: () => number = () => 0;
+  readonly passivePortsInUse = new Gauge({
+    name: 'kftpd_passive_ports_in_use',
+    help: 'Passive ports currently bound (waiting for or carrying a data connection).',
+    registers: [this.registry],
+    collect: () => {
+      this.passivePortsInUse.set(this.#passiveInUse());
+    },
+  });
+
+  /** Where the passive-ports gauge reads its value at scrape time. */
+  observePassivePorts(inUse: () => number): void {
+    this.#passiveInUse = inUse;
+  }
+
+  readonly draining = new Gauge({ name: 'kftpd_draining', help: '1 while the server drains for shutdown.', registers: [this.registry] });
+  readonly drainingSessions = new Gauge({
+    name: 'kftpd_draining_sessions',
+    help: 'Sessions still open while draining (running transfers being allowed to finish).',
+    registers: [this.registry],
+  });
   readonly tlsDataRefusals = new Counter({
     name: 'kftpd_tls_data_refused_total',
     help: 'TLS data connections refused (session not resumed from the control connection, or failed handshake).',

@@ -77,6 +77,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     listen: { host: '127.0.0.1', port: 0 },
     passive: { portMin: 0, portMax: 0, acceptTimeoutMs: 5000 },
     limits: { failedLoginDelayMs: 0 },
+    shutdown: { readinessDelayMs: 0 },
     users: { file: usersFile, reloadIntervalMs: 100 },
     storage: { root },
     stateDir: path.join(dir, 'state'),
