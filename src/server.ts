@@ -5,6 +5,7 @@
  * never calls process.exit or installs signal handlers (the CLI does).
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +13,9 @@ import { FileAuthenticator } from './auth/file-authenticator.js';
 import type { Authenticator } from './auth/types.js';
 import type { Config } from './config/schema.js';
 import { NetDataConnector } from './data/data-connector.js';
+import { PassiveAddressResolver } from './data/passive-address.js';
 import { PassivePortPool } from './data/passive-port-pool.js';
+import { computePassiveSlice, resolveReplicaIndex } from './data/passive-slices.js';
 import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
 import { AdminServer } from './observability/admin-http.js';
 import { ServerMetrics } from './observability/metrics.js';
@@ -44,6 +47,8 @@ const DRAIN_POLL_MS = 100;
 export class FtpServer {
   readonly config: Readonly<Config>;
   readonly metrics: ServerMetrics;
+  /** This replica's share of the passive range. */
+  readonly passiveSlice: { readonly index: number; readonly min: number; readonly max: number };
   readonly #logger: Logger;
   readonly #auth: Authenticator;
   readonly #storage: StorageProvider;
@@ -80,11 +85,25 @@ export class FtpServer {
           else this.#logger.error({ event: 'users.reload-failed', err: event.error }, 'users file reload failed; keeping previous users');
         },
       });
-    this.#pool = new PassivePortPool({ min: config.passive.portMin, max: config.passive.portMax });
+    // Each replica hands out only its own slice of the passive range, so the balancer can
+    // route a slice's ports to the one replica that announced them.
+    const passive = config.passive;
+    const replicaIndex = resolveReplicaIndex({ configured: passive.replicaIndex, hostname: os.hostname(), replicas: passive.replicas });
+    this.passiveSlice = { index: replicaIndex, ...computePassiveSlice({ portMin: passive.portMin, portMax: passive.portMax, replicas: passive.replicas, index: replicaIndex }) };
+    this.#pool = new PassivePortPool({ min: this.passiveSlice.min, max: this.passiveSlice.max });
     this.metrics.observePassivePorts(() => this.#pool.inUse);
     this.#data = new NetDataConnector({
       pool: this.#pool,
-      advertisedAddress: config.passive.address,
+      resolver: new PassiveAddressResolver(
+        {
+          address: passive.address,
+          overrides: passive.overrides,
+          useDestination: passive.useDestination,
+          dnsCacheMs: passive.dnsCacheMs,
+          portOffset: passive.portOffset,
+        },
+        { onError: (error, host) => this.#logger.warn({ event: 'passive.dns-error', host, err: error }, 'passive address lookup failed') },
+      ),
       acceptTimeoutMs: config.passive.acceptTimeoutMs,
       requireSameAddress: config.passive.requireSameAddress,
       connectTimeoutMs: config.active.connectTimeoutMs,
@@ -106,7 +125,7 @@ export class FtpServer {
     await this.#startTls();
     this.#listener = await this.#listen(this.config.listen.port, false);
     const { port } = this.address();
-    this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port }, 'kftpd listening');
+    this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port, passiveSlice: this.passiveSlice }, 'kftpd listening');
     if (this.config.admin.enabled) await this.#startAdmin();
     if (this.config.tls.implicit.enabled) {
       this.#implicitListener = await this.#listen(this.config.tls.implicit.port, true);

@@ -6,6 +6,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
+import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -24,9 +26,37 @@ const passiveSchema = z
     portMax: port.default(50100).describe('Last port of the passive range (inclusive).'),
     address: z
       .string()
-      .refine((value) => value === '' || isIP(value) !== 0, 'must be an IPv4 or IPv6 address')
+      .refine((value) => value === '' || isIP(value) !== 0 || isDnsName(value), 'must be an IPv4 or IPv6 address or a DNS name')
       .default('')
-      .describe('Address advertised in PASV/EPSV replies. Empty: the local address of the control connection.'),
+      .describe('Address advertised in PASV replies (EPSV carries only the port): an IP, or a DNS name re-resolved every dnsCacheMs (e.g. the load balancer\'s VIP name). Empty: the local address of the control connection.'),
+    overrides: z
+      .array(z.string())
+      .default([])
+      .describe('Per-client-network advertised addresses, "CIDR=address" (first match wins, on the real client address), e.g. "10.0.0.0/8=10.1.2.3" so in-cluster clients get the pod address while the world gets the VIP.'),
+    useDestination: z
+      .boolean()
+      .default(false)
+      .describe('Advertise the address the client connected to (the PROXY header\'s destination when present).'),
+    dnsCacheMs: ms.default(30_000).describe('How long a resolved passive.address name is used before it is looked up again.'),
+    portOffset: z
+      .number()
+      .int()
+      .min(-65535)
+      .max(65535)
+      .default(0)
+      .describe('Advertised port = listening port + offset, for balancers that translate ports.'),
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('Replicas sharing the passive range: it is split into this many equal, disjoint slices, one per replica.'),
+    replicaIndex: z
+      .number()
+      .int()
+      .min(-1)
+      .default(-1)
+      .describe('This replica\'s slice (0-based). -1: from the "-N" suffix of the host name (a StatefulSet pod name).'),
     acceptTimeoutMs: ms.default(30_000).describe('How long a passive port waits for the client to connect.'),
     requireSameAddress: z
       .boolean()
@@ -186,6 +216,22 @@ export const configSchema = z
     }
     if (tls.control === 'off' && (tls.implicit.enabled || tls.data === 'required')) {
       ctx.addIssue({ code: 'custom', path: ['tls', 'control'], message: 'cannot be off with implicit TLS or tls.data required' });
+    }
+    for (const problem of validateAdvertiseOptions(config.passive)) {
+      ctx.addIssue({ code: 'custom', path: ['passive', problem.split(/[:[ ]/)[0] ?? 'address'], message: problem });
+    }
+    const offsetProblem = checkPortOffsetRange(portMin, portMax, config.passive.portOffset);
+    if (offsetProblem) ctx.addIssue({ code: 'custom', path: ['passive', 'portOffset'], message: offsetProblem });
+    if (portMin <= portMax && (portMin === 0) === (portMax === 0)) {
+      try {
+        sliceTable({ portMin, portMax, replicas: config.passive.replicas });
+      } catch (error) {
+        if (!(error instanceof PassiveSliceError)) throw error;
+        ctx.addIssue({ code: 'custom', path: ['passive', 'replicas'], message: error.message });
+      }
+    }
+    if (config.passive.replicaIndex >= config.passive.replicas) {
+      ctx.addIssue({ code: 'custom', path: ['passive', 'replicaIndex'], message: 'must be below passive.replicas' });
     }
     if ((portMin === 0) !== (portMax === 0)) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'portMin'], message: 'portMin and portMax must both be 0 (kernel-chosen) or both set' });

@@ -15,12 +15,13 @@ import {
   type PassiveLease,
   type PassiveRequest,
 } from '../session/ports.js';
+import type { PassiveAddressResolver } from './passive-address.js';
 import type { PassivePortPool } from './passive-port-pool.js';
 
 export interface DataConnectorOptions {
   readonly pool: PassivePortPool;
-  /** Advertised address; '' means the control connection's local address. */
-  readonly advertisedAddress: string;
+  /** Chooses the address (and port offset) announced in PASV/EPSV replies. */
+  readonly resolver: PassiveAddressResolver;
   readonly acceptTimeoutMs: number;
   readonly requireSameAddress: boolean;
   readonly connectTimeoutMs: number;
@@ -148,8 +149,21 @@ export class NetDataConnector implements DataConnector {
     const local = normalizeAddress(request.controlLocalAddress);
     const bound = await this.#options.pool.bind(local, () => net.createServer({ pauseOnConnect: false }));
     if (!bound) throw new DataChannelError('PASSIVE_EXHAUSTED', 'passive port range exhausted');
-    const advertised = this.#options.advertisedAddress || local;
-    return new PassiveListenerLease(bound.server, bound.port, advertised, normalizeAddress(request.controlRemoteAddress), this.#options);
+    const client = normalizeAddress(request.controlRemoteAddress);
+    let advertised: string;
+    try {
+      advertised = await this.#options.resolver.advertise({
+        clientAddress: client,
+        controlLocalAddress: local,
+        ...(request.destinationAddress ? { proxyDestination: request.destinationAddress } : {}),
+        family: request.family,
+      });
+    } catch (error) {
+      bound.server.close();
+      throw new DataChannelError('ADDRESS_UNRESOLVED', 'cannot determine the passive address to advertise', { cause: error });
+    }
+    // The client is told the balancer's port when it translates ports (passive.portOffset).
+    return new PassiveListenerLease(bound.server, this.#options.resolver.advertisedPort(bound.port), advertised, client, this.#options);
   }
 
   connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex> {

@@ -83,7 +83,7 @@ export async function acceptProxyHeader(socket: net.Socket, options: ProxyOption
 
   const maxBytes = options.maxBytes ?? PROXY_V2_MAX_LENGTH;
   return new Promise<ProxyOutcome>((resolve) => {
-    let received = Buffer.alloc(0);
+    let received: Buffer = Buffer.alloc(0);
     let settled = false;
 
     const settle = (outcome: ProxyOutcome, giveBack?: Buffer): void => {

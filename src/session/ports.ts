@@ -8,8 +8,12 @@ import type { Duplex } from 'node:stream';
 
 /** The control connection as the session sees it. */
 export interface ControlChannel {
+  /** The real client address (the PROXY header's source when a balancer sent one). */
   readonly remoteAddress: string;
+  /** The local address of the control socket (passive ports bind there). */
   readonly localAddress: string;
+  /** The address the client connected to, from a PROXY header (the balancer's VIP). */
+  readonly destinationAddress?: string;
   /** Writes one formatted reply (CRLF included). */
   write(text: string): void;
   /** Flushes pending replies, then closes the control connection. */
@@ -70,7 +74,10 @@ export interface PassiveLease {
 export interface PassiveRequest {
   readonly family: 1 | 2;
   readonly controlLocalAddress: string;
+  /** The real client address (after the PROXY protocol, when a balancer sends it). */
   readonly controlRemoteAddress: string;
+  /** The address the client connected to, from the PROXY header, when there was one. */
+  readonly destinationAddress?: string;
 }
 
 export interface ActiveRequest {
@@ -87,6 +94,7 @@ export interface DataConnector {
 
 export type DataChannelErrorCode =
   | 'PASSIVE_EXHAUSTED'
+  | 'ADDRESS_UNRESOLVED'
   | 'ACCEPT_TIMEOUT'
   | 'CONNECT_FAILED'
   | 'ABORTED';

@@ -39,8 +39,9 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     config = { ...config, users: { ...config.users, file: quick.usersFile } };
     banner = (port, tls) => quickstartBanner(quick, config.listen.host, port, config.storage.root, tls);
   }
-  const server = new FtpServer(config, { logger });
+  let server: FtpServer;
   try {
+    server = new FtpServer(config, { logger });
     await server.start();
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

@@ -28,6 +28,7 @@ async function reservePassive(ctx: SessionContext, family: 1 | 2): Promise<Passi
       family,
       controlLocalAddress: control.localAddress,
       controlRemoteAddress: control.remoteAddress,
+      ...(control.destinationAddress ? { destinationAddress: control.destinationAddress } : {}),
     });
     ctx.state.data = { kind: 'passive', lease };
     return lease;
@@ -36,6 +37,11 @@ async function reservePassive(ctx: SessionContext, family: 1 | 2): Promise<Passi
       ctx.deps.metrics.passiveExhausted();
       ctx.log.warn({ event: 'passive.exhausted' }, 'passive port range exhausted');
       ctx.reply(ReplyCode.CantOpenData, 'No passive port available, try again later.');
+      return null;
+    }
+    if (error instanceof DataChannelError) {
+      ctx.log.error({ event: 'passive.failed', code: error.code, err: error }, 'passive mode unavailable');
+      ctx.reply(ReplyCode.CantOpenData, 'Passive mode unavailable, try again later.');
       return null;
     }
     throw error;
