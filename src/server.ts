@@ -17,6 +17,8 @@ import { PassiveAddressResolver } from './data/passive-address.js';
 import { PassivePortPool } from './data/passive-port-pool.js';
 import { computePassiveSlice, resolveReplicaIndex } from './data/passive-slices.js';
 import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
+import { acceptProxyHeader } from './net/proxy-protocol.js';
+import { CidrList } from './core/cidr.js';
 import { AdminServer } from './observability/admin-http.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { normalizeAddress } from './protocol/address.js';
@@ -64,6 +66,7 @@ export class FtpServer {
   #draining = false;
   #listenersClosed = false;
   #admin: AdminServer | null = null;
+  readonly #trustedProxies: CidrList;
   #storageReady: { at: number; ok: boolean } = { at: 0, ok: false };
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
@@ -91,6 +94,7 @@ export class FtpServer {
     const replicaIndex = resolveReplicaIndex({ configured: passive.replicaIndex, hostname: os.hostname(), replicas: passive.replicas });
     this.passiveSlice = { index: replicaIndex, ...computePassiveSlice({ portMin: passive.portMin, portMax: passive.portMax, replicas: passive.replicas, index: replicaIndex }) };
     this.#pool = new PassivePortPool({ min: this.passiveSlice.min, max: this.passiveSlice.max });
+    this.#trustedProxies = new CidrList(config.proxy.trustedCidrs);
     this.metrics.observePassivePorts(() => this.#pool.inUse);
     this.#data = new NetDataConnector({
       pool: this.#pool,
@@ -107,6 +111,8 @@ export class FtpServer {
       acceptTimeoutMs: config.passive.acceptTimeoutMs,
       requireSameAddress: config.passive.requireSameAddress,
       connectTimeoutMs: config.active.connectTimeoutMs,
+      proxy: { mode: config.proxy.passive, trusted: this.#trustedProxies, timeoutMs: config.proxy.headerTimeoutMs },
+      onProxyError: (reason) => this.metrics.proxyErrors.inc({ listener: 'passive', reason }),
       logger: this.#logger,
     });
   }
@@ -211,7 +217,12 @@ export class FtpServer {
     const { keepAliveMs } = this.config.limits;
     // TCP keepalive below the balancer's idle timeout keeps a control connection that is
     // silent during a long transfer from being dropped by the balancer.
-    const listener = net.createServer({ noDelay: true, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs }, (socket) => this.#onConnection(socket, implicit));
+    const proxied = (implicit ? this.config.proxy.implicit : this.config.proxy.control) !== 'off';
+    const listener = net.createServer(
+      // With PROXY on, nothing is read before the header has been looked for.
+      { noDelay: true, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs, pauseOnConnect: proxied },
+      (socket) => this.#onConnection(socket, implicit),
+    );
     listener.on('error', (error) => this.#logger.error({ event: 'listener.error', err: error }, 'control listener error'));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -238,7 +249,30 @@ export class FtpServer {
   }
 
   #onConnection(socket: net.Socket, implicit: boolean): void {
-    const remote = normalizeAddress(socket.remoteAddress ?? '');
+    socket.on('error', (error) => this.#logger.debug({ event: 'control.error', err: error }, 'control socket error'));
+    const { proxy } = this.config;
+    const mode = implicit ? proxy.implicit : proxy.control;
+    if (mode === 'off') {
+      this.#admit(socket, implicit, { remote: socket.remoteAddress ?? '' });
+      return;
+    }
+    // The balancer's PROXY header carries the real client (and the address it connected to).
+    void acceptProxyHeader(socket, { mode, trusted: this.#trustedProxies, timeoutMs: proxy.headerTimeoutMs }).then((outcome) => {
+      if (!outcome.ok) {
+        const listener = implicit ? 'implicit' : 'control';
+        this.metrics.proxyErrors.inc({ listener, reason: outcome.reason });
+        this.#logger.warn({ event: 'proxy.refused', listener, peer: socket.remoteAddress, reason: outcome.reason, detail: outcome.detail }, 'PROXY header refused');
+        socket.destroy();
+        return;
+      }
+      const fromHeader = outcome.header?.command === 'PROXY';
+      this.#admit(socket, implicit, { remote: outcome.remoteAddress, ...(fromHeader ? { destination: outcome.localAddress, balancer: socket.remoteAddress ?? '' } : {}) });
+    });
+  }
+
+  /** Applies the connection limits (to the real client address) and starts a session. */
+  #admit(socket: net.Socket, implicit: boolean, peer: { remote: string; destination?: string; balancer?: string }): void {
+    const remote = normalizeAddress(peer.remote);
     const limits = this.config.limits;
     const fromAddress = this.#perAddress.get(remote) ?? 0;
     const reject = (reason: string, text: string) => {
@@ -256,8 +290,10 @@ export class FtpServer {
 
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
-    const logger = this.#logger.child({ session: sessionId, remote });
+    const logger = this.#logger.child({ session: sessionId, remote, ...(peer.balancer ? { via: normalizeAddress(peer.balancer) } : {}) });
     const connection = new ControlConnection(socket, {
+      remoteAddress: remote,
+      ...(peer.destination ? { destinationAddress: peer.destination } : {}),
       maxLineBytes: limits.maxCommandLineBytes,
       timers: { loginTimeoutMs: limits.loginTimeoutMs, idleTimeoutMs: limits.idleTimeoutMs },
       logger,

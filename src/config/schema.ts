@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isCidrList } from '../core/cidr.js';
 import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
 import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
 
@@ -170,6 +171,23 @@ const tlsSchema = z
   })
   .describe('FTPS (RFC 4217): explicit AUTH TLS on the control port, implicit TLS on its own port.');
 
+const proxyMode = z.enum(['off', 'optional', 'required']);
+
+const proxySchema = z
+  .strictObject({
+    control: proxyMode.default('off').describe('PROXY protocol (v1 or v2) on the control listener: off, optional, or required.'),
+    implicit: proxyMode.default('off').describe('PROXY protocol on the implicit FTPS listener.'),
+    passive: proxyMode
+      .default('off')
+      .describe('PROXY protocol on passive data connections. With it off behind a SNAT balancer, data connections come from the balancer, not the client: set passive.requireSameAddress false or turn this on.'),
+    trustedCidrs: z
+      .array(z.string())
+      .default([])
+      .describe('Sources allowed to send a PROXY header (the balancers\' addresses); a header from anyone else is never believed.'),
+    headerTimeoutMs: ms.default(3000).describe('How long to wait for the PROXY header (optional mode delays the greeting of direct clients by at most this).'),
+  })
+  .describe('PROXY protocol from the load balancer, so logs, limits and checks see the real client address.');
+
 const adminSchema = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Serve /healthz, /readyz and /metrics (Prometheus) over HTTP.'),
@@ -191,6 +209,7 @@ export const configSchema = z
     shutdown: shutdownSchema.prefault({}),
     tls: tlsSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    proxy: proxySchema.prefault({}),
     stateDir: z
       .string()
       .default('./.kftpd')
@@ -229,6 +248,13 @@ export const configSchema = z
         if (!(error instanceof PassiveSliceError)) throw error;
         ctx.addIssue({ code: 'custom', path: ['passive', 'replicas'], message: error.message });
       }
+    }
+    const { proxy } = config;
+    if (!isCidrList(proxy.trustedCidrs)) {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'trustedCidrs'], message: 'every entry must be a CIDR or an IP address' });
+    }
+    if ((proxy.control !== 'off' || proxy.implicit !== 'off' || proxy.passive !== 'off') && proxy.trustedCidrs.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'trustedCidrs'], message: 'needed when the PROXY protocol is on (no header is believed from an untrusted source)' });
     }
     if (config.passive.replicaIndex >= config.passive.replicas) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'replicaIndex'], message: 'must be below passive.replicas' });

@@ -15,6 +15,8 @@ import {
   type PassiveLease,
   type PassiveRequest,
 } from '../session/ports.js';
+import type { CidrList } from '../core/cidr.js';
+import { acceptProxyHeader, type ProxyMode } from '../net/proxy-protocol.js';
 import type { PassiveAddressResolver } from './passive-address.js';
 import type { PassivePortPool } from './passive-port-pool.js';
 
@@ -25,6 +27,9 @@ export interface DataConnectorOptions {
   readonly acceptTimeoutMs: number;
   readonly requireSameAddress: boolean;
   readonly connectTimeoutMs: number;
+  /** PROXY protocol on passive data connections (from the balancer in front of them). */
+  readonly proxy: { readonly mode: ProxyMode; readonly trusted: CidrList; readonly timeoutMs: number };
+  readonly onProxyError?: (reason: string) => void;
   readonly logger: Logger;
 }
 
@@ -59,7 +64,26 @@ class PassiveListenerLease implements PassiveLease {
   }
 
   #onConnection(socket: net.Socket): void {
-    const peer = normalizeAddress(socket.remoteAddress ?? '');
+    socket.on('error', () => undefined);
+    const proxy = this.#options.proxy;
+    if (proxy.mode === 'off') {
+      this.#onPeer(socket, socket.remoteAddress ?? '');
+      return;
+    }
+    void acceptProxyHeader(socket, proxy).then((outcome) => {
+      if (!outcome.ok) {
+        this.#options.onProxyError?.(outcome.reason);
+        this.#options.logger.warn({ event: 'proxy.refused', listener: 'passive', port: this.port, reason: outcome.reason, detail: outcome.detail }, 'PROXY header refused on a data connection');
+        socket.destroy();
+        return;
+      }
+      // The anti-hijack check below compares the real client address, from the header.
+      this.#onPeer(socket, outcome.remoteAddress);
+    });
+  }
+
+  #onPeer(socket: net.Socket, remoteAddress: string): void {
+    const peer = normalizeAddress(remoteAddress);
     if (this.#pending || this.#closed) {
       socket.destroy();
       return;
@@ -147,7 +171,9 @@ export class NetDataConnector implements DataConnector {
 
   async listenPassive(request: PassiveRequest): Promise<PassiveLease> {
     const local = normalizeAddress(request.controlLocalAddress);
-    const bound = await this.#options.pool.bind(local, () => net.createServer({ pauseOnConnect: false }));
+    // With PROXY on, nothing is read before the header has been looked for.
+    const pauseOnConnect = this.#options.proxy.mode !== 'off';
+    const bound = await this.#options.pool.bind(local, () => net.createServer({ pauseOnConnect }));
     if (!bound) throw new DataChannelError('PASSIVE_EXHAUSTED', 'passive port range exhausted');
     const client = normalizeAddress(request.controlRemoteAddress);
     let advertised: string;

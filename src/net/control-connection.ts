@@ -39,6 +39,10 @@ export interface ControlTlsSetup {
 }
 
 export interface ControlConnectionOptions {
+  /** The real client address (from the PROXY header when a balancer sent one). */
+  readonly remoteAddress: string;
+  /** The address the client connected to, from the PROXY header. */
+  readonly destinationAddress?: string;
   readonly maxLineBytes: number;
   readonly timers: ControlTimers;
   readonly logger: Logger;
@@ -117,6 +121,7 @@ function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSigna
 export class ControlConnection implements ControlChannel, SessionTls {
   readonly remoteAddress: string;
   readonly localAddress: string;
+  readonly destinationAddress?: string;
   readonly #raw: net.Socket;
   readonly #options: ControlConnectionOptions;
   readonly #logger: Logger;
@@ -143,10 +148,10 @@ export class ControlConnection implements ControlChannel, SessionTls {
     this.#transport = socket;
     this.#options = options;
     this.#logger = options.logger;
-    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remoteAddress = options.remoteAddress;
     this.localAddress = socket.localAddress ?? '';
+    if (options.destinationAddress) this.destinationAddress = options.destinationAddress;
     this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
-    socket.on('error', (error) => this.#logger.debug({ event: 'control.error', err: error }, 'control socket error'));
     socket.once('close', () => this.#onClose());
   }
 
@@ -349,6 +354,8 @@ export class ControlConnection implements ControlChannel, SessionTls {
 
   #listen(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // A socket accepted paused (PROXY protocol) does not start flowing by itself.
+    socket.resume();
   }
 
   /** Drops whole TLS records at the start of the clear-text stream after CCC. */

@@ -57,6 +57,13 @@ export class ServerMetrics implements SessionMetrics {
     this.#passiveInUse = inUse;
   }
 
+  readonly proxyErrors = new Counter({
+    name: 'kftpd_proxy_protocol_errors_total',
+    help: 'Connections refused for a missing, invalid, late or untrusted PROXY header, by listener and reason.',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly draining = new Gauge({ name: 'kftpd_draining', help: '1 while the server drains for shutdown.', registers: [this.registry] });
   readonly drainingSessions = new Gauge({
     name: 'kftpd_draining_sessions',
