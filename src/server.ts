@@ -21,9 +21,10 @@ import { acceptProxyHeader } from './net/proxy-protocol.js';
 import { CidrList } from './core/cidr.js';
 import { AdminServer } from './observability/admin-http.js';
 import { ServerMetrics } from './observability/metrics.js';
+import { XferlogWriter } from './observability/xferlog.js';
 import { normalizeAddress } from './protocol/address.js';
 import { ReplyCode, formatReply } from './protocol/reply.js';
-import type { Clock, Logger } from './session/ports.js';
+import type { Clock, Logger, TransferLogEntry } from './session/ports.js';
 import { Session } from './session/session.js';
 import { LocalStorageProvider } from './storage/local/local-storage.js';
 import { CertificateStore } from './tls/certificate-store.js';
@@ -67,6 +68,7 @@ export class FtpServer {
   #listenersClosed = false;
   #admin: AdminServer | null = null;
   readonly #trustedProxies: CidrList;
+  #xferlog: { write(entry: TransferLogEntry): void; close(): Promise<void> } | null = null;
   #storageReady: { at: number; ok: boolean } = { at: 0, ok: false };
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
@@ -129,6 +131,25 @@ export class FtpServer {
     if (this.#auth instanceof FileAuthenticator) await this.#auth.start();
     await this.#storage.ping();
     await this.#startTls();
+    if (this.config.log.xferlog) {
+      const writer = new XferlogWriter(this.config.log.xferlog, (error) => this.#logger.error({ event: 'xferlog.error', err: error }, 'xferlog write failed'));
+      this.#xferlog = {
+        write: (entry) =>
+          writer.write({
+            endedAt: entry.endedAt,
+            durationMs: entry.durationMs,
+            remoteAddress: normalizeAddress(entry.remoteAddress),
+            bytes: entry.bytes,
+            path: entry.path,
+            ascii: entry.ascii,
+            direction: entry.direction === 'upload' ? 'upload' : 'download',
+            anonymous: entry.anonymous,
+            user: entry.user,
+            complete: entry.result === 'ok',
+          }),
+        close: () => writer.close(),
+      };
+    }
     this.#listener = await this.#listen(this.config.listen.port, false);
     const { port } = this.address();
     this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port, passiveSlice: this.passiveSlice }, 'kftpd listening');
@@ -310,6 +331,7 @@ export class FtpServer {
       clock: this.#clock,
       logger,
       metrics: this.metrics,
+      ...(this.#xferlog ? { transferLog: this.#xferlog } : {}),
       sessionId,
       settings: {
         serverName: this.config.serverName,
@@ -381,6 +403,7 @@ export class FtpServer {
     await this.#auth.close();
     this.#certificates?.close();
     await this.#admin?.close();
+    await this.#xferlog?.close();
     this.#logger.info({ event: 'server.closed' }, 'closed');
   }
 }

@@ -111,6 +111,7 @@ const storageSchema = z
 const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+    xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer to this file (empty: off).'),
   })
   .describe('Structured JSON logs on stdout.');
 

@@ -10,7 +10,7 @@ import type { MlstFact } from '../protocol/listing.js';
 import type { StorageBackend } from '../storage/types.js';
 import type { Authenticator } from '../auth/types.js';
 import type { StorageProvider } from '../storage/types.js';
-import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls } from './ports.js';
+import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls, TransferLog } from './ports.js';
 
 export interface SessionSettings {
   readonly serverName: string;
@@ -37,6 +37,8 @@ export interface SessionDeps {
   readonly metrics: SessionMetrics;
   readonly settings: SessionSettings;
   readonly tls: SessionTls;
+  /** Optional per-transfer log (xferlog). */
+  readonly transferLog?: TransferLog;
   readonly sessionId: string;
 }
 

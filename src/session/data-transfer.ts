@@ -183,6 +183,17 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       };
       ctx.deps.metrics.transfer(record);
       ctx.log.info({ event: 'transfer', ...record }, 'transfer');
+      const login = ctx.state.login;
+      if (ctx.deps.transferLog && spec.direction !== 'list' && login.phase === 'logged-in') {
+        ctx.deps.transferLog.write({
+          ...record,
+          user: login.principal.name,
+          anonymous: login.principal.anonymous,
+          remoteAddress: ctx.deps.control.remoteAddress,
+          ascii: ctx.state.type === 'A',
+          endedAt: ctx.deps.clock.now(),
+        });
+      }
     }
   });
 }

@@ -135,6 +135,19 @@ export interface TransferRecord {
   readonly offset: number;
 }
 
+/** A finished file transfer with who did it, for transfer logs (xferlog). */
+export interface TransferLogEntry extends TransferRecord {
+  readonly user: string;
+  readonly anonymous: boolean;
+  readonly remoteAddress: string;
+  readonly ascii: boolean;
+  readonly endedAt: Date;
+}
+
+export interface TransferLog {
+  write(entry: TransferLogEntry): void;
+}
+
 /** Counters and histograms fed by sessions; implemented with prom-client in observability/. */
 export interface SessionMetrics {
   command(verb: string): void;
