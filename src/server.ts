@@ -112,6 +112,7 @@ export class FtpServer {
       ),
       acceptTimeoutMs: config.passive.acceptTimeoutMs,
       requireSameAddress: config.passive.requireSameAddress,
+      shareByClientAddress: config.passive.shareByClientAddress,
       connectTimeoutMs: config.active.connectTimeoutMs,
       proxy: { mode: config.proxy.passive, trusted: this.#trustedProxies, timeoutMs: config.proxy.headerTimeoutMs },
       onProxyError: (reason) => this.metrics.proxyErrors.inc({ listener: 'passive', reason }),

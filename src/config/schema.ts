@@ -46,6 +46,10 @@ const passiveSchema = z
       .max(65535)
       .default(0)
       .describe('Advertised port = listening port + offset, for balancers that translate ports.'),
+    shareByClientAddress: z
+      .boolean()
+      .default(false)
+      .describe('Let one passive port wait for several different client addresses at once, each connection matched to its session by address, so a small range (a cloud NLB allows ~50 listeners) serves many clients. Needs requireSameAddress.'),
     replicas: z
       .number()
       .int()
@@ -256,6 +260,9 @@ export const configSchema = z
     }
     if ((proxy.control !== 'off' || proxy.implicit !== 'off' || proxy.passive !== 'off') && proxy.trustedCidrs.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'trustedCidrs'], message: 'needed when the PROXY protocol is on (no header is believed from an untrusted source)' });
+    }
+    if (config.passive.shareByClientAddress && !config.passive.requireSameAddress) {
+      ctx.addIssue({ code: 'custom', path: ['passive', 'shareByClientAddress'], message: 'needs passive.requireSameAddress (connections are matched to sessions by client address)' });
     }
     if (config.passive.replicaIndex >= config.passive.replicas) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'replicaIndex'], message: 'must be below passive.replicas' });

@@ -1,8 +1,9 @@
 /**
  * @module data/data-connector
- * The data-channel manager: passive leases (one listener per PASV/EPSV, bound atomically
- * from the pool, accepting exactly one connection from the allowed peer within a timeout)
- * and active connections (PORT/EPRT). The only module, with net/, that opens sockets.
+ * The data-channel manager: passive leases (a port bound atomically from the pool, accepting
+ * exactly one connection from the allowed peer within a timeout; optionally shared between
+ * different client addresses) and active connections (PORT/EPRT). The only module, with net/,
+ * that opens sockets.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +27,8 @@ export interface DataConnectorOptions {
   readonly resolver: PassiveAddressResolver;
   readonly acceptTimeoutMs: number;
   readonly requireSameAddress: boolean;
+  /** One port may wait for several different client addresses at once (small ranges). */
+  readonly shareByClientAddress: boolean;
   readonly connectTimeoutMs: number;
   /** PROXY protocol on passive data connections (from the balancer in front of them). */
   readonly proxy: { readonly mode: ProxyMode; readonly trusted: CidrList; readonly timeoutMs: number };
@@ -39,35 +42,56 @@ function tune(socket: net.Socket): net.Socket {
   return socket;
 }
 
-class PassiveListenerLease implements PassiveLease {
+/**
+ * One bound passive port. Without sharing it serves a single lease; with
+ * passive.shareByClientAddress it serves one pending lease per client address at a time, and
+ * each accepted connection goes to the lease of the address it comes from (the real one, after
+ * the PROXY protocol). The port returns to the pool when its last lease is gone.
+ */
+class PortListener {
+  readonly server: net.Server;
   readonly port: number;
-  readonly advertisedHost: string;
-  readonly #server: net.Server;
+  readonly host: string;
+  readonly #leases = new Map<string, PassiveListenerLease>();
   readonly #options: DataConnectorOptions;
-  readonly #allowedPeer: string;
-  #pending: net.Socket | null = null;
-  #waiter: { resolve: (socket: Duplex) => void; reject: (error: Error) => void } | null = null;
-  #closed = false;
-  #peerGone = false;
-  /** Until accept() is called or the client connects; a forgotten PASV must not hold a port. */
-  #idleTimer: NodeJS.Timeout;
+  readonly #onEmpty: (listener: PortListener) => void;
 
-  constructor(server: net.Server, port: number, advertisedHost: string, allowedPeer: string, options: DataConnectorOptions) {
-    this.#server = server;
+  constructor(server: net.Server, port: number, host: string, options: DataConnectorOptions, onEmpty: (listener: PortListener) => void) {
+    this.server = server;
     this.port = port;
-    this.advertisedHost = advertisedHost;
-    this.#allowedPeer = allowedPeer;
+    this.host = host;
     this.#options = options;
-    this.#idleTimer = setTimeout(() => this.close(), options.acceptTimeoutMs);
+    this.#onEmpty = onEmpty;
     server.on('connection', (socket) => this.#onConnection(socket));
     server.on('error', (error) => options.logger.warn({ event: 'passive.error', port, err: error }, 'passive listener error'));
+  }
+
+  get size(): number {
+    return this.#leases.size;
+  }
+
+  has(client: string): boolean {
+    return this.#leases.has(client);
+  }
+
+  add(client: string, lease: PassiveListenerLease): void {
+    this.#leases.set(client, lease);
+  }
+
+  release(client: string, lease: PassiveListenerLease): void {
+    if (this.#leases.get(client) !== lease) return;
+    this.#leases.delete(client);
+    if (this.#leases.size === 0) {
+      if (this.server.listening) this.server.close();
+      this.#onEmpty(this);
+    }
   }
 
   #onConnection(socket: net.Socket): void {
     socket.on('error', () => undefined);
     const proxy = this.#options.proxy;
     if (proxy.mode === 'off') {
-      this.#onPeer(socket, socket.remoteAddress ?? '');
+      this.#route(socket, socket.remoteAddress ?? '');
       return;
     }
     void acceptProxyHeader(socket, proxy).then((outcome) => {
@@ -77,31 +101,63 @@ class PassiveListenerLease implements PassiveLease {
         socket.destroy();
         return;
       }
-      // The anti-hijack check below compares the real client address, from the header.
-      this.#onPeer(socket, outcome.remoteAddress);
+      // The anti-hijack check compares the real client address, from the header.
+      this.#route(socket, outcome.remoteAddress);
     });
   }
 
-  #onPeer(socket: net.Socket, remoteAddress: string): void {
+  #route(socket: net.Socket, remoteAddress: string): void {
     const peer = normalizeAddress(remoteAddress);
-    if (this.#pending || this.#closed) {
-      socket.destroy();
-      return;
-    }
-    if (this.#options.requireSameAddress && peer !== this.#allowedPeer) {
+    const lease = this.#options.requireSameAddress ? this.#leases.get(peer) : this.#leases.values().next().value;
+    if (!lease) {
       // Another host raced for the port (data-connection hijacking): refuse it and keep
       // waiting for the real client.
       this.#options.logger.warn(
-        { event: 'passive.foreign-peer', port: this.port, peer, expected: this.#allowedPeer },
+        { event: 'passive.foreign-peer', port: this.port, peer, expected: [...this.#leases.keys()] },
         'data connection from a foreign address refused',
       );
       socket.destroy();
       return;
     }
+    lease.deliver(socket);
+  }
+}
+
+class PassiveListenerLease implements PassiveLease {
+  readonly port: number;
+  readonly advertisedHost: string;
+  readonly #listener: PortListener;
+  readonly #client: string;
+  readonly #options: DataConnectorOptions;
+  #pending: net.Socket | null = null;
+  #waiter: { resolve: (socket: Duplex) => void; reject: (error: Error) => void } | null = null;
+  #closed = false;
+  #delivered = false;
+  #peerGone = false;
+  /** Until accept() is called or the client connects; a forgotten PASV must not hold a port. */
+  #idleTimer: NodeJS.Timeout;
+
+  constructor(listener: PortListener, port: number, advertisedHost: string, client: string, options: DataConnectorOptions) {
+    this.#listener = listener;
+    this.port = port;
+    this.advertisedHost = advertisedHost;
+    this.#client = client;
+    this.#options = options;
+    this.#idleTimer = setTimeout(() => this.close(), options.acceptTimeoutMs);
+    listener.add(client, this);
+  }
+
+  /** The listener routed this client's connection here. */
+  deliver(socket: net.Socket): void {
+    if (this.#delivered || this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#delivered = true;
     tune(socket);
     clearTimeout(this.#idleTimer);
-    // Nothing else may connect: the port returns to the pool as soon as we have our peer.
-    this.#server.close();
+    // Nothing else may connect for this lease: the port (or its share) goes back at once.
+    this.#listener.release(this.#client, this);
     if (this.#waiter) {
       this.#waiter.resolve(socket);
       this.#waiter = null;
@@ -109,7 +165,6 @@ class PassiveListenerLease implements PassiveLease {
       // The client connected before RETR/STOR (the usual order): hold the socket, and
       // catch an early reset so it does not become an unhandled error.
       this.#pending = socket;
-      socket.on('error', () => undefined);
       socket.pause();
       // Reset by the client before the transfer command: forget it, so the command gets 425
       // instead of streaming into a dead socket.
@@ -155,7 +210,7 @@ class PassiveListenerLease implements PassiveLease {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    if (this.#server.listening) this.#server.close();
+    this.#listener.release(this.#client, this);
     this.#pending?.destroy();
     this.#pending = null;
     this.#waiter?.reject(new DataChannelError('ABORTED', 'passive port closed'));
@@ -164,6 +219,8 @@ class PassiveListenerLease implements PassiveLease {
 
 export class NetDataConnector implements DataConnector {
   readonly #options: DataConnectorOptions;
+  /** Ports open for sharing (passive.shareByClientAddress), by bind host and port. */
+  readonly #shared = new Set<PortListener>();
 
   constructor(options: DataConnectorOptions) {
     this.#options = options;
@@ -171,11 +228,8 @@ export class NetDataConnector implements DataConnector {
 
   async listenPassive(request: PassiveRequest): Promise<PassiveLease> {
     const local = normalizeAddress(request.controlLocalAddress);
-    // With PROXY on, nothing is read before the header has been looked for.
-    const pauseOnConnect = this.#options.proxy.mode !== 'off';
-    const bound = await this.#options.pool.bind(local, () => net.createServer({ pauseOnConnect }));
-    if (!bound) throw new DataChannelError('PASSIVE_EXHAUSTED', 'passive port range exhausted');
     const client = normalizeAddress(request.controlRemoteAddress);
+    const listener = this.#sharedListenerFor(local, client) ?? (await this.#bind(local));
     let advertised: string;
     try {
       advertised = await this.#options.resolver.advertise({
@@ -185,11 +239,33 @@ export class NetDataConnector implements DataConnector {
         family: request.family,
       });
     } catch (error) {
-      bound.server.close();
+      if (listener.size === 0) {
+        listener.server.close();
+        this.#shared.delete(listener);
+      }
       throw new DataChannelError('ADDRESS_UNRESOLVED', 'cannot determine the passive address to advertise', { cause: error });
     }
     // The client is told the balancer's port when it translates ports (passive.portOffset).
-    return new PassiveListenerLease(bound.server, this.#options.resolver.advertisedPort(bound.port), advertised, client, this.#options);
+    return new PassiveListenerLease(listener, this.#options.resolver.advertisedPort(listener.port), advertised, client, this.#options);
+  }
+
+  /** With sharing on: an open port where this client has no pending lease yet. */
+  #sharedListenerFor(host: string, client: string): PortListener | null {
+    if (!this.#options.shareByClientAddress) return null;
+    for (const listener of this.#shared) {
+      if (listener.host === host && listener.server.listening && !listener.has(client)) return listener;
+    }
+    return null;
+  }
+
+  async #bind(host: string): Promise<PortListener> {
+    // With PROXY on, nothing is read before the header has been looked for.
+    const pauseOnConnect = this.#options.proxy.mode !== 'off';
+    const bound = await this.#options.pool.bind(host, () => net.createServer({ pauseOnConnect }));
+    if (!bound) throw new DataChannelError('PASSIVE_EXHAUSTED', 'passive port range exhausted');
+    const listener = new PortListener(bound.server, bound.port, host, this.#options, (empty) => this.#shared.delete(empty));
+    if (this.#options.shareByClientAddress) this.#shared.add(listener);
+    return listener;
   }
 
   connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex> {

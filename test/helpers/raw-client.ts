@@ -30,8 +30,8 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = net.connect({ port, host });
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
+    const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -107,7 +107,7 @@ export class RawClient {
     const reply = await this.send('EPSV');
     const match = /\(\|\|\|(\d+)\|\)/.exec(reply.text);
     if (reply.code !== 229 || !match) throw new Error(`EPSV ${reply.text}`);
-    const socket = net.connect({ port: Number(match[1]), host: this.socket.remoteAddress ?? '127.0.0.1' });
+    const socket = net.connect({ port: Number(match[1]), host: this.socket.remoteAddress ?? '127.0.0.1', localAddress: this.socket.localAddress ?? '127.0.0.1' });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
