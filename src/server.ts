@@ -289,6 +289,10 @@ export class FtpServer {
       }
       const fromHeader = outcome.header?.command === 'PROXY';
       this.#admit(socket, implicit, { remote: outcome.remoteAddress, ...(fromHeader ? { destination: outcome.localAddress, balancer: socket.remoteAddress ?? '' } : {}) });
+    }).catch((error: unknown) => {
+      // Never an unhandled rejection from a hostile peer: drop the connection, keep serving.
+      this.#logger.error({ event: 'control.accept-failed', err: error }, 'connection set-up failed');
+      socket.destroy();
     });
   }
 

@@ -103,6 +103,9 @@ class PortListener {
       }
       // The anti-hijack check compares the real client address, from the header.
       this.#route(socket, outcome.remoteAddress);
+    }).catch((error: unknown) => {
+      this.#options.logger.error({ event: 'passive.accept-failed', port: this.port, err: error }, 'data connection set-up failed');
+      socket.destroy();
     });
   }
 

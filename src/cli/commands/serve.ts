@@ -32,6 +32,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   }
   let config = loaded.config;
   const logger = createLogger({ level: config.log.level });
+  // A stray rejection (a bug) is logged with its stack instead of taking every session down.
+  process.on('unhandledRejection', (reason) => logger.error({ event: 'process.unhandled-rejection', err: reason }, 'unhandled promise rejection'));
   await mkdir(config.storage.root, { recursive: true });
   let banner: ((port: number, tls: BannerTls | null) => string) | null = null;
   if (config.users.file === '') {
