@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { TestPki } from './pki.js';
 import type { Reply } from './raw-client.js';
-import { startTestServer, type TestServer, type TestUser } from './server.js';
+import { mergeConfig, startTestServer, type TestServer, type TestUser } from './server.js';
 import { withTimeout } from './integration.js';
 
 export type { Reply } from './raw-client.js';
@@ -27,17 +27,6 @@ export const BOB: TestUser = { name: 'bob', password: 'bob-password-2' };
 export const ALICE: TestUser = { name: 'alice', password: 'secret-password' };
 
 type Plain = Record<string, unknown>;
-function merge(base: Plain, over: Plain): Plain {
-  const out: Plain = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const prev = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
-        ? merge(prev as Plain, value as Plain)
-        : value;
-  }
-  return out;
-}
 
 /**
  * A server using the test CA's server certificate (unless `config.tls` says otherwise), with
@@ -45,7 +34,7 @@ function merge(base: Plain, over: Plain): Plain {
  */
 export function startFtpsServer(pki: TestPki, options: { config?: ConfigInput; users?: readonly TestUser[] } = {}): Promise<TestServer> {
   const tlsDefaults: Plain = { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, reloadIntervalMs: 100 } };
-  const config = merge(tlsDefaults, (options.config ?? {}) as Plain) as ConfigInput;
+  const config = mergeConfig(tlsDefaults, (options.config ?? {}) as Plain) as ConfigInput;
   return startTestServer({ config, ...(options.users ? { users: options.users } : {}) });
 }
 

@@ -45,13 +45,14 @@ export interface TestServer {
 export const DEFAULT_USER: TestUser = { name: 'alice', password: 'secret-password' };
 
 type Plain = Record<string, unknown>;
-function merge(base: Plain, over: Plain): Plain {
+/** Deep-merges config objects (arrays replace), as the config loader layers its sources. */
+export function mergeConfig(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const prev = out[key];
     out[key] =
       value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
-        ? merge(prev as Plain, value as Plain)
+        ? mergeConfig(prev as Plain, value as Plain)
         : value;
   }
   return out;
@@ -83,7 +84,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     stateDir: path.join(dir, 'state'),
     log: { level: 'debug' },
   };
-  const config = parseConfigObject(merge(defaults, (options.config ?? {}) as Plain));
+  const config = parseConfigObject(mergeConfig(defaults, (options.config ?? {}) as Plain));
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {

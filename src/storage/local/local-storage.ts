@@ -21,10 +21,11 @@ import { constants, createReadStream, createWriteStream, promises as fsp } from 
 import type { Dir, Dirent, ReadStream, Stats, WriteStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { addAbortSignal, finished } from 'node:stream';
+import { addAbortSignal } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
 import { checkOffset, splitVirtualPath } from '../segments.js';
+import { StreamWriteHandle } from '../stream-write-handle.js';
 import type { StorageErrorCode } from '../errors.js';
 import type {
   Entry,
@@ -443,79 +444,44 @@ async function checkDirectory(hostPath: string): Promise<void> {
   }
 }
 
-type WriteState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
-
 /**
  * Drives one upload. The stream is created with autoClose: false so it does not close the file
- * when it finishes: commit() first waits for all bytes, fsyncs if asked, and only then destroys
- * the stream, which closes the handle (the stream holds a reference on the FileHandle, so a
- * direct fh.close() would wait for it forever). Errors from writes or close land in
- * #streamError via the listener installed at construction.
+ * when it finishes: persist() fsyncs if asked, and only then destroys the stream, which closes
+ * the handle (the stream holds a reference on the FileHandle, so a direct fh.close() would wait
+ * for it forever). Errors from writes or close are recorded by the shared life cycle.
  */
-class LocalWriteHandle implements WriteHandle {
+class LocalWriteHandle extends StreamWriteHandle {
   readonly stream: Writable;
   readonly #ws: WriteStream;
   readonly #fh: FileHandle;
   readonly #fsync: boolean;
-  #state: WriteState = 'open';
-  #streamError: unknown;
   #closing: Promise<void> | undefined;
-  #commit: Promise<void> | undefined;
 
   constructor(ws: WriteStream, fh: FileHandle, fsync: boolean) {
+    super();
     this.stream = ws;
     this.#ws = ws;
     this.#fh = fh;
     this.#fsync = fsync;
-    // Remember the first error (e.g. ENOSPC); this listener also keeps an error nobody piped
-    // from crashing the process.
-    ws.on('error', (error) => {
-      this.#streamError ??= error;
-    });
+    this.watch(ws);
   }
 
-  commit(): Promise<void> {
-    if (this.#commit) return this.#commit;
-    if (this.#state === 'aborted') return Promise.reject(fail('UNAVAILABLE', new Error('upload was aborted')));
-    this.#commit = this.#doCommit();
-    return this.#commit;
-  }
-
-  async #doCommit(): Promise<void> {
-    this.#state = 'committing';
-    try {
-      if (this.#streamError === undefined) {
-        await new Promise<void>((resolve, reject) => {
-          finished(this.#ws, { readable: false }, (error) => (error ? reject(error) : resolve()));
-          if (!this.#ws.writableEnded) this.#ws.end();
-        });
-      }
-      if (this.#streamError !== undefined) throw this.#streamError;
-      if (this.#fsync) await this.#fh.sync();
-      await this.#close();
-      if (this.#streamError !== undefined) throw this.#streamError;
-      this.#state = 'committed';
-    } catch (error) {
-      this.#state = 'failed';
-      await this.#close();
-      throw toStorageError(error);
-    }
-  }
-
-  async abort(_reason: Error): Promise<void> {
-    if (this.#state === 'committing' && this.#commit) {
-      // Let the commit settle (either way) rather than closing under it.
-      await this.#commit.catch(() => undefined);
-      return;
-    }
-    if (this.#state !== 'open') return;
-    this.#state = 'aborted';
+  protected async persist(): Promise<void> {
+    if (this.#fsync) await this.#fh.sync();
     await this.#close();
+  }
+
+  protected release(): Promise<void> {
+    return this.#close();
+  }
+
+  protected toError(error: unknown): StorageError {
+    return toStorageError(error);
   }
 
   /**
    * Destroys the stream and waits for 'close', which fs streams emit only after in-flight
-   * writes are done and the handle is closed. Never rejects; close errors go to #streamError.
+   * writes are done and the handle is closed. Never rejects; close errors are recorded.
    */
   #close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {

@@ -7,9 +7,10 @@
  * Must not: touch the filesystem, or diverge from the local adapter's error semantics
  * (test/contract/storage.contract.ts is the referee).
  */
-import { Readable, Writable, addAbortSignal, finished } from 'node:stream';
+import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
 import { checkOffset, splitVirtualPath } from '../segments.js';
+import { StreamWriteHandle } from '../stream-write-handle.js';
 import type {
   Entry,
   OpenReadOptions,
@@ -313,24 +314,21 @@ export class MemoryStorage implements StorageBackend {
   async ping(): Promise<void> {}
 }
 
-type WriteState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
 
 /**
  * Collects chunks and applies them to the node on commit (and, like a real fd whose bytes
  * already hit the disk, on abort: partial uploads stay for REST/APPE).
  */
-class MemoryWriteHandle implements WriteHandle {
+class MemoryWriteHandle extends StreamWriteHandle {
   readonly stream: Writable;
   readonly #volume: Volume;
   readonly #node: FileNode;
   readonly #position: number | 'end';
   readonly #chunks: Buffer[] = [];
   #pendingBytes = 0;
-  #state: WriteState = 'open';
-  #streamError: unknown;
-  #commit: Promise<void> | undefined;
 
   constructor(volume: Volume, node: FileNode, position: number | 'end') {
+    super();
     this.#volume = volume;
     this.#node = node;
     this.#position = position;
@@ -346,47 +344,20 @@ class MemoryWriteHandle implements WriteHandle {
         callback();
       },
     });
-    this.stream.on('error', (error) => {
-      this.#streamError ??= error;
-    });
+    this.watch(this.stream);
   }
 
-  commit(): Promise<void> {
-    if (this.#commit) return this.#commit;
-    if (this.#state === 'aborted') return Promise.reject(fail('UNAVAILABLE', new Error('upload was aborted')));
-    this.#commit = this.#doCommit();
-    return this.#commit;
+  protected async persist(): Promise<void> {
+    this.#apply();
   }
 
-  async #doCommit(): Promise<void> {
-    this.#state = 'committing';
-    try {
-      if (this.#streamError === undefined) {
-        await new Promise<void>((resolve, reject) => {
-          finished(this.stream, { readable: false }, (error) => (error ? reject(error) : resolve()));
-          if (!this.stream.writableEnded) this.stream.end();
-        });
-      }
-      if (this.#streamError !== undefined) throw this.#streamError;
-      this.#apply();
-      this.#state = 'committed';
-    } catch (error) {
-      this.#state = 'failed';
-      this.#apply();
-      this.stream.destroy();
-      throw toStorageError(error);
-    }
-  }
-
-  async abort(_reason: Error): Promise<void> {
-    if (this.#state === 'committing' && this.#commit) {
-      await this.#commit.catch(() => undefined);
-      return;
-    }
-    if (this.#state !== 'open') return;
-    this.#state = 'aborted';
+  protected async release(): Promise<void> {
     this.stream.destroy();
     this.#apply();
+  }
+
+  protected toError(error: unknown): StorageError {
+    return toStorageError(error);
   }
 
   /** Writes the collected bytes at the handle's position (pwrite-like: gaps become zeros). */

@@ -1,0 +1,83 @@
+/**
+ * @module storage/stream-write-handle
+ * The commit/abort life cycle every stream-backed WriteHandle shares: commit() waits for the
+ * stream to finish, then lets the adapter make the bytes durable; abort() keeps the partial
+ * bytes (resumable uploads continue them with REST/APPE) and frees the resources; the first
+ * stream error (e.g. ENOSPC) fails the commit. Adapters supply the two steps that differ.
+ */
+import { finished } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { StorageError, storageError } from './errors.js';
+import type { WriteHandle } from './types.js';
+
+type WriteState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
+
+export abstract class StreamWriteHandle implements WriteHandle {
+  abstract readonly stream: Writable;
+  #state: WriteState = 'open';
+  #streamError: unknown;
+  #commit: Promise<void> | undefined;
+
+  /** Installs the error listener; also keeps an error nobody piped from crashing the process. */
+  protected watch(stream: Writable): void {
+    stream.on('error', (error) => {
+      this.#streamError ??= error;
+    });
+  }
+
+  /** The first error the stream (or a later step) reported, if any. */
+  protected get streamError(): unknown {
+    return this.#streamError;
+  }
+
+  protected recordError(error: unknown): void {
+    this.#streamError ??= error;
+  }
+
+  /** After every byte is written: make them durable and visible; throw on failure. */
+  protected abstract persist(): Promise<void>;
+
+  /** After a failure or an abort: keep what was written, free the resources. Never throws. */
+  protected abstract release(): Promise<void>;
+
+  /** Maps a native failure to a StorageError. */
+  protected abstract toError(error: unknown): StorageError;
+
+  commit(): Promise<void> {
+    if (this.#commit) return this.#commit;
+    if (this.#state === 'aborted') return Promise.reject(storageError('UNAVAILABLE', new Error('upload was aborted')));
+    this.#commit = this.#doCommit();
+    return this.#commit;
+  }
+
+  async #doCommit(): Promise<void> {
+    this.#state = 'committing';
+    try {
+      if (this.#streamError === undefined) {
+        await new Promise<void>((resolve, reject) => {
+          finished(this.stream, { readable: false }, (error) => (error ? reject(error) : resolve()));
+          if (!this.stream.writableEnded) this.stream.end();
+        });
+      }
+      if (this.#streamError !== undefined) throw this.#streamError;
+      await this.persist();
+      if (this.#streamError !== undefined) throw this.#streamError;
+      this.#state = 'committed';
+    } catch (error) {
+      this.#state = 'failed';
+      await this.release();
+      throw this.toError(error);
+    }
+  }
+
+  async abort(_reason: Error): Promise<void> {
+    if (this.#state === 'committing' && this.#commit) {
+      // Let the commit settle (either way) rather than closing under it.
+      await this.#commit.catch(() => undefined);
+      return;
+    }
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    await this.release();
+  }
+}

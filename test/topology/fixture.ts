@@ -1,0 +1,96 @@
+/**
+ * @module test/topology/fixture
+ * Builds and tears down the whole topology (namespaces, PKI, users file, shared storage,
+ * HAProxy, three replicas) and decides whether the suite may run at all.
+ * Teardown runs on success, on failure and from an exit handler, and only ever stops the
+ * processes started here (by pid) and deletes the namespaces of this suite.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { Balancer, KFTPD_MAIN, Replica, writeUsersFile } from './cluster.js';
+import { ADDR, Network, deleteNamespacesSync } from './netns.js';
+import { createTopologyPki, type TopologyPki } from './pki.js';
+
+/** Null when the suite may run, else why not (for t.skip). */
+export function topologySkipReason(): string | null {
+  if (process.env.KFTPD_TOPOLOGY !== '1') return 'topology suite: set KFTPD_TOPOLOGY=1 (npm run test:topology, as root) to run it';
+  if (process.platform !== 'linux') return 'topology suite: needs Linux network namespaces';
+  if (process.getuid?.() !== 0) return 'topology suite: needs root (ip netns, ports 21/990)';
+  for (const [command, args] of [
+    ['ip', ['-V']],
+    ['haproxy', ['-v']],
+    ['curl', ['--version']],
+  ] as const) {
+    const result = spawnSync(command, args, { timeout: 10_000, stdio: 'ignore' });
+    if (result.error || result.status !== 0) return `topology suite: ${command} not available (apt-get install haproxy iproute2 curl)`;
+  }
+  if (!existsSync(KFTPD_MAIN)) return `topology suite: ${KFTPD_MAIN} missing (npm run build)`;
+  return null;
+}
+
+export class Topology {
+  readonly net = new Network();
+  dir = '';
+  storageRoot = '';
+  clientDir = '';
+  pki!: TopologyPki;
+  balancer!: Balancer;
+  replicas: Replica[] = [];
+  #exitHandler: (() => void) | null = null;
+
+  async setUp(): Promise<void> {
+    this.dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-topology-'));
+    this.#exitHandler = () => this.killSync();
+    process.once('exit', this.#exitHandler);
+    this.storageRoot = path.join(this.dir, 'storage'); // the "RWX volume" every replica mounts
+    this.clientDir = path.join(this.dir, 'client');
+    await mkdir(this.storageRoot);
+    await mkdir(this.clientDir);
+    this.pki = await createTopologyPki(path.join(this.dir, 'pki'), [ADDR.vip], ['kftpd.topology.test']);
+    const usersFile = path.join(this.dir, 'users.yaml');
+    await writeUsersFile(usersFile);
+    await this.net.build();
+    this.balancer = new Balancer(this.net, this.dir);
+    for (let index = 0; index < ADDR.replicas.length; index++) {
+      const replica = new Replica(this.net, index, this.dir);
+      await replica.writeConfig({ pki: this.pki, usersFile, storageRoot: this.storageRoot, stateDir: path.join(this.dir, 'state') });
+      this.replicas.push(replica);
+    }
+    await Promise.all(this.replicas.map((replica) => replica.start()));
+    await this.balancer.start();
+  }
+
+  /** Every replica running and ready (restarting the ones that are not). */
+  async ensureAllReady(): Promise<void> {
+    for (const replica of this.replicas) {
+      if (!replica.running) await replica.start();
+    }
+  }
+
+  /** A file path on the client host (the client namespace shares the host's filesystem). */
+  clientFile(name: string): string {
+    return path.join(this.clientDir, name);
+  }
+
+  storageFile(name: string): string {
+    return path.join(this.storageRoot, name);
+  }
+
+  async tearDown(keepDir = false): Promise<void> {
+    await Promise.all(this.replicas.map((replica) => replica.stop(3000).catch(() => undefined)));
+    await this.balancer?.stop().catch(() => undefined);
+    this.killSync();
+    if (this.#exitHandler) process.off('exit', this.#exitHandler);
+    if (!keepDir && this.dir !== '') await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Last resort (exit handler): SIGKILL our own children by pid, delete our namespaces. */
+  killSync(): void {
+    for (const replica of this.replicas) replica.signal('SIGKILL');
+    this.balancer?.killSync();
+    deleteNamespacesSync();
+  }
+}
