@@ -375,7 +375,8 @@ export class FtpServer {
   async close(options: { drainTimeoutMs?: number; readinessDelayMs?: number } = {}): Promise<void> {
     const { shutdown } = this.config;
     const drainTimeoutMs = options.drainTimeoutMs ?? shutdown.drainTimeoutMs;
-    const readinessDelayMs = options.readinessDelayMs ?? shutdown.readinessDelayMs;
+    // The delay only helps when something watches /readyz (the admin listener is on).
+    const readinessDelayMs = options.readinessDelayMs ?? (this.config.admin.enabled ? shutdown.readinessDelayMs : 0);
     // 1. Readiness fails at once; the listeners keep accepting for a moment so the load
     //    balancer marks this replica down before anyone is refused.
     this.#draining = true;

@@ -123,7 +123,7 @@ const shutdownSchema = z
   .strictObject({
     readinessDelayMs: ms
       .default(5000)
-      .describe('On SIGTERM/SIGINT, /readyz fails at once but listeners keep accepting this long, so the load balancer sees "not ready" before connections are refused.'),
+      .describe('On SIGTERM/SIGINT, /readyz fails at once but listeners keep accepting this long, so the load balancer sees "not ready" before connections are refused (only with admin.enabled: without a readiness probe there is nothing to wait for).'),
     drainTimeoutMs: ms.default(30_000).describe('After the listeners close, how long running transfers may continue before their sessions get 421.'),
   })
   .describe('Graceful shutdown.');
