@@ -389,12 +389,11 @@ export class FtpServer {
       [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)),
     );
     // 3. Idle sessions get 421 now; a session with a running transfer gets it as soon as
-    //    the transfer ends, or at the deadline, so its client reconnects to another replica.
+    //    the transfer ends (before any next command), or at the deadline, so its client
+    //    reconnects to another replica.
     const deadline = Date.now() + drainTimeoutMs;
+    for (const connection of this.#connections) connection.session.drain();
     for (;;) {
-      for (const connection of this.#connections) {
-        if (!connection.session.transferring) connection.closeWith(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
-      }
       this.metrics.drainingSessions.set(this.#connections.size);
       if (this.#connections.size === 0 || Date.now() >= deadline) break;
       await sleep(DRAIN_POLL_MS);

@@ -52,6 +52,7 @@ export class Session implements SessionContext {
   #transferAbort: AbortController | null = null;
   #runningCommand: Promise<void> | null = null;
   #lastTransferEnd = 0;
+  #draining = false;
 
   constructor(deps: SessionDeps) {
     this.deps = deps;
@@ -85,6 +86,21 @@ export class Session implements SessionContext {
     return this.state.login.phase === 'logged-in' ? this.state.login.principal.name : undefined;
   }
 
+  /**
+   * The server is shutting down: close now when idle, or right after the running command
+   * (a transfer finishes first), so a client with a queue of files reconnects to another
+   * replica instead of starting its next transfer here.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (!this.#running) this.#closeForDrain();
+  }
+
+  #closeForDrain(): void {
+    this.reply(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
+    this.closeControl();
+  }
+
   /** A line longer than the configured maximum (the reader already discarded it). */
   receiveTooLong(): void {
     this.log.warn({ event: 'command.too-long' }, 'command line too long');
@@ -93,6 +109,10 @@ export class Session implements SessionContext {
 
   receiveLine(line: string): void {
     if (this.#closed) return;
+    if (this.#draining && !this.#running) {
+      this.#closeForDrain();
+      return;
+    }
     const command = parseCommand(line);
     if (!command) return;
     const spec = COMMANDS.get(command.verb);
@@ -129,6 +149,11 @@ export class Session implements SessionContext {
 
   #drainQueue(): void {
     if (this.#closed || this.#running) return;
+    if (this.#draining) {
+      // The command that was running (a transfer) is answered; nothing new starts here.
+      this.#closeForDrain();
+      return;
+    }
     const next = this.#queue.shift();
     if (next !== undefined) this.#runNext(next);
   }

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { Balancer, KFTPD_MAIN, Replica, writeUsersFile } from './cluster.js';
 import { ADDR, Network, deleteNamespacesSync } from './netns.js';
 import { createTopologyPki, type TopologyPki } from './pki.js';
@@ -40,11 +40,20 @@ export class Topology {
   balancer!: Balancer;
   replicas: Replica[] = [];
   #exitHandler: (() => void) | null = null;
+  #signalHandler: ((signal: NodeJS.Signals) => void) | null = null;
 
   async setUp(): Promise<void> {
     this.dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-topology-'));
     this.#exitHandler = () => this.killSync();
     process.once('exit', this.#exitHandler);
+    // Interrupted (Ctrl-C, CI cancel): stop our processes and namespaces, then exit as signalled.
+    this.#signalHandler = (signal) => {
+      this.killSync();
+      if (process.env.KFTPD_TOPOLOGY_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', this.#signalHandler);
+    process.once('SIGTERM', this.#signalHandler);
     this.storageRoot = path.join(this.dir, 'storage'); // the "RWX volume" every replica mounts
     this.clientDir = path.join(this.dir, 'client');
     await mkdir(this.storageRoot);
@@ -84,6 +93,10 @@ export class Topology {
     await this.balancer?.stop().catch(() => undefined);
     this.killSync();
     if (this.#exitHandler) process.off('exit', this.#exitHandler);
+    if (this.#signalHandler) {
+      process.off('SIGINT', this.#signalHandler);
+      process.off('SIGTERM', this.#signalHandler);
+    }
     if (!keepDir && this.dir !== '') await rm(this.dir, { recursive: true, force: true });
   }
 

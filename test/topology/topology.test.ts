@@ -1,27 +1,401 @@
+/**
+ * @module test/topology/topology.test
+ * "Prove it on a real topology": a client host, an HAProxy (TCP mode, PROXY v2) balancer host
+ * and three kftpd replicas, each in its own network namespace, sharing one storage directory
+ * (see README.md beside this file). Root only; skipped unless KFTPD_TOPOLOGY=1.
+ * The tests run in order on one topology: parallel clients, a replica killed mid-upload, a
+ * rolling restart under load, then the real client address in every replica's logs.
+ */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { describeRun, sha256File, writeRandomFile } from '../helpers/integration.js';
-import { announcedPorts, curlArgs, ftpUrlAt } from './cluster.js';
+import { stat } from 'node:fs/promises';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { MiB, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
+import {
+  READINESS_DELAY_MS,
+  DRAIN_TIMEOUT_MS,
+  announcedPorts,
+  curlArgs,
+  ftpUrlAt,
+  pool,
+  replicaOfPort,
+  replyCodes,
+  type LogRecord,
+  type Replica,
+} from './cluster.js';
 import { Topology, topologySkipReason } from './fixture.js';
+import { ADDR } from './netns.js';
 
 const skip = topologySkipReason();
 
-describe('topology', { timeout: 240_000 }, () => {
+/** Events that must never appear: a data connection reaching the wrong replica, or a bad PROXY header. */
+const FORBIDDEN_EVENTS = ['passive.foreign-peer', 'proxy.refused', 'passive.accept-failed', 'tls.data-not-resumed', 'control.accept-failed'];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function eventsOf(replica: Replica, event: string): LogRecord[] {
+  return replica.logs().filter((record) => record.event === event);
+}
+
+/** The replicas whose logs hold a finished transfer of `path` in `direction`, with the records. */
+function transfersOf(topo: Topology, path: string, direction: 'upload' | 'download'): { replica: number; record: LogRecord }[] {
+  const found: { replica: number; record: LogRecord }[] = [];
+  for (const replica of topo.replicas) {
+    for (const record of eventsOf(replica, 'transfer')) {
+      if (record.path === path && record.direction === direction) found.push({ replica: replica.index, record });
+    }
+  }
+  return found;
+}
+
+function forbiddenEvents(topo: Topology): string[] {
+  const out: string[] = [];
+  for (const replica of topo.replicas) {
+    for (const record of replica.logs()) {
+      if (typeof record.event === 'string' && FORBIDDEN_EVENTS.includes(record.event)) out.push(`replica ${replica.index}: ${JSON.stringify(record)}`);
+    }
+  }
+  return out;
+}
+
+function tail(result: RunResult): string {
+  return describeRun(result).slice(-2500);
+}
+
+describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 300_000 }, () => {
   const topo = new Topology();
+  const keep = process.env.KFTPD_TOPOLOGY_KEEP === '1';
+
   before(async () => {
     if (!skip) await topo.setUp();
   });
   after(async () => {
-    if (!skip) await topo.tearDown(process.env.KFTPD_TOPOLOGY_KEEP === '1');
+    if (skip) return;
+    await topo.tearDown(keep);
+    if (keep) console.log(`topology files kept in ${topo.dir}`);
   });
 
-  it('one transfer', async (t) => {
-    if (skip) return t.skip(skip);
-    const src = topo.clientFile('one.bin');
-    const sum = await writeRandomFile(src, 1024 * 1024);
-    const up = await topo.net.exec('client', 'curl', curlArgs(topo.pki.caFile, ['-T', src, ftpUrlAt('one.bin')]), { timeoutMs: 30_000 });
-    assert.equal(up.code, 0, describeRun(up));
-    console.log(announcedPorts(up));
-    assert.equal(await sha256File(topo.storageFile('one.bin')), sum);
+  const guard = (t: TestContext): boolean => {
+    if (skip) {
+      t.skip(skip);
+      return false;
+    }
+    return true;
+  };
+
+  const curl = (extra: readonly string[], timeoutMs = 60_000): Promise<RunResult> =>
+    topo.net.exec('client', 'curl', curlArgs(topo.pki.caFile, extra), { timeoutMs });
+
+  it('50 parallel FTPS clients: every file intact, every data connection on the replica that announced it, all replicas used', async (t) => {
+    if (!guard(t)) return;
+    const clients = 50;
+    const jobs = Array.from({ length: clients }, (_, i) => ({
+      name: `par-${String(i).padStart(2, '0')}.bin`,
+      // every fifth client uses implicit FTPS on :990, the others explicit AUTH TLS on :21
+      implicit: i % 5 === 4,
+      size: 64 * 1024 + i * 13_331,
+    }));
+    const sums = await Promise.all(jobs.map((job) => writeRandomFile(topo.clientFile(job.name), job.size)));
+    const url = (job: (typeof jobs)[number]): string => (job.implicit ? `ftps://${ADDR.vip}:990/${job.name}` : ftpUrlAt(job.name));
+    const results = await pool(
+      8,
+      jobs.map((job) => async () => {
+        const up = await curl(['-T', topo.clientFile(job.name), url(job)]);
+        assert.equal(up.code, 0, `upload ${job.name}: ${tail(up)}`);
+        const down = await curl(['-o', topo.clientFile(`${job.name}.down`), url(job)]);
+        assert.equal(down.code, 0, `download ${job.name}: ${tail(down)}`);
+        return { up: announcedPorts(up), down: announcedPorts(down) };
+      }),
+    );
+    const failures = results.filter((r) => r.error !== undefined).map((r) => String(r.error));
+    assert.deepEqual(failures, [], failures.join('\n\n'));
+
+    const used = new Set<number>();
+    for (const [i, job] of jobs.entries()) {
+      assert.equal(await sha256File(topo.storageFile(job.name)), sums[i], `${job.name} on the shared storage`);
+      assert.equal(await sha256File(topo.clientFile(`${job.name}.down`)), sums[i], `${job.name} downloaded`);
+      const ports = results[i]?.value;
+      assert.ok(ports);
+      for (const [direction, announced] of [
+        ['upload', ports.up],
+        ['download', ports.down],
+      ] as const) {
+        assert.equal(announced.length, 1, `${job.name} ${direction}: one passive port announced`);
+        const owner = replicaOfPort(announced[0] as number);
+        const served = transfersOf(topo, `/${job.name}`, direction);
+        assert.equal(served.length, 1, `${job.name} ${direction}: logged by exactly one replica: ${JSON.stringify(served)}`);
+        const { replica, record } = served[0] as { replica: number; record: LogRecord };
+        assert.equal(record.result, 'ok');
+        assert.equal(record.bytes, job.size);
+        // The port came from the slice of the replica whose session announced it, and the data
+        // connection reached that very replica (else the transfer could not have been logged there).
+        assert.equal(owner, replica, `${job.name} ${direction}: port ${String(announced[0])} is in slice ${owner}, served by replica ${replica}`);
+        used.add(replica);
+      }
+    }
+    assert.deepEqual([...used].sort(), [0, 1, 2], 'transfers happened on all three replicas');
+    const forbidden = forbiddenEvents(topo);
+    assert.deepEqual(forbidden, [], forbidden.join('\n'));
+  });
+
+  it('a replica killed with SIGKILL mid-upload: the client resumes through the balancer on another replica, byte-identical', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    const name = 'killed-upload.bin';
+    const size = 8 * MiB;
+    const source = topo.clientFile(name);
+    const sum = await writeRandomFile(source, size);
+    // 1 MiB/s: the upload takes ~8 s, so it is surely running when the replica dies.
+    const first = curl(['--limit-rate', '1M', '-T', source, ftpUrlAt(name)], 60_000);
+
+    // Find the replica serving it (its STOR is logged) and wait until some data is on disk.
+    let victim: Replica | undefined;
+    for (let i = 0; i < 200 && victim === undefined; i++) {
+      victim = topo.replicas.find((replica) => eventsOf(replica, 'command').some((r) => r.verb === 'STOR' && r.arg === name));
+      if (victim === undefined) await sleep(50);
+    }
+    assert.ok(victim, 'some replica received the STOR');
+    for (let i = 0; i < 200; i++) {
+      const onDisk = await stat(topo.storageFile(name)).then((s) => s.size, () => 0);
+      if (onDisk >= MiB) break;
+      await sleep(50);
+    }
+    assert.ok(victim.signal('SIGKILL'), 'replica killed');
+    await victim.waitExit(5000);
+    const failed = await first;
+    assert.notEqual(failed.code, 0, `the interrupted upload must fail: ${tail(failed)}`);
+    const partial = (await stat(topo.storageFile(name))).size;
+    assert.ok(partial > 0 && partial < size, `a partial file is left (${partial} bytes)`);
+
+    // Retry with resume (curl -C - asks SIZE and sends APPE from there), bounded.
+    let resumed: RunResult | undefined;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      resumed = await curl(['-C', '-', '-T', source, ftpUrlAt(name)], 60_000);
+      if (resumed.code === 0) break;
+      await sleep(500);
+    }
+    assert.ok(resumed);
+    assert.equal(resumed.code, 0, `resumed upload: ${tail(resumed)}`);
+    assert.equal(await sha256File(topo.storageFile(name)), sum, 'the resumed file is byte-identical');
+
+    const appends = transfersOf(topo, `/${name}`, 'upload').filter(({ record }) => record.result === 'ok');
+    assert.equal(appends.length, 1, JSON.stringify(appends));
+    const { replica, record } = appends[0] as { replica: number; record: LogRecord };
+    assert.notEqual(replica, victim.index, 'resumed on another replica');
+    assert.equal(record.command, 'APPE');
+    assert.ok((record.bytes as number) < size, `only the rest was sent (${String(record.bytes)} bytes)`);
+    assert.equal((record.bytes as number) + partial, size);
+
+    await victim.start();
+  });
+
+  it('rolling restart under load: /readyz fails before the listeners close, no file corrupted, every failed attempt got a 421', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    await sleep(1000); // HAProxy: rise 2 x 250 ms after the restart in the previous test
+
+    interface Attempt {
+      readonly job: string;
+      readonly op: string;
+      readonly result: RunResult;
+    }
+    const failedAttempts: Attempt[] = [];
+    const completed: { name: string; sum: string }[] = [];
+    const lost: string[] = [];
+    let stop = false;
+    let replies421 = 0;
+
+    /** Runs a curl command, then its resuming form until it succeeds (bounded). */
+    const withRetries = async (job: string, op: string, firstArgs: string[], retryArgs: string[]): Promise<boolean> => {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const result = await curl(attempt === 0 ? firstArgs : retryArgs, 60_000);
+        replies421 += replyCodes(result).filter((code) => code === 421).length;
+        if (result.code === 0) return true;
+        failedAttempts.push({ job, op, result });
+        await sleep(300);
+      }
+      return false;
+    };
+
+    // A batch client: one curl run moves several files over one control connection, so a
+    // session is often busy when its replica stops accepting, and its next command gets 421.
+    const worker = async (w: number): Promise<void> => {
+      for (let n = 0; n < 30 && !stop; n++) {
+        const batch = Array.from({ length: 4 }, (_, k) => `roll-${w}-${String(n).padStart(2, '0')}-${k}.bin`);
+        const sums = await Promise.all(batch.map((name, k) => writeRandomFile(topo.clientFile(name), 640 * 1024 + w * 4099 + n * 17 + k)));
+        // TLS 1.2 for the batch client: curl (7.88, OpenSSL) cannot resume TLS 1.3 sessions on a
+        // second data connection of a reused control connection (curl issue #4654, also with
+        // vsftpd), which `tls.sessionReuse: enforced` rightly refuses.
+        const rate = ['--limit-rate', '1M', '--tls-max', '1.2'];
+        const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
+        const downs = batch.flatMap((name) => ['-o', topo.clientFile(`${name}.down`), ftpUrlAt(name)]);
+        const label = batch[0] as string;
+        const uploaded = await withRetries(label, 'upload', [...rate, ...ups], [...rate, '-C', '-', ...ups]);
+        const downloaded = uploaded && (await withRetries(label, 'download', [...rate, ...downs], [...rate, '-C', '-', ...downs]));
+        if (!uploaded || !downloaded) {
+          lost.push(label);
+          continue;
+        }
+        for (const [k, name] of batch.entries()) {
+          assert.equal(await sha256File(topo.storageFile(name)), sums[k], `${name} on the shared storage`);
+          assert.equal(await sha256File(topo.clientFile(`${name}.down`)), sums[k], `${name} downloaded`);
+          completed.push({ name, sum: sums[k] as string });
+        }
+      }
+    };
+
+    const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
+    const drains: { replica: number; readyFailedAt: number; listenerClosedAt: number; signalledAt: number }[] = [];
+    try {
+      await sleep(1500);
+      for (const replica of topo.replicas) {
+        const listening = async (): Promise<boolean> => {
+          const ss = await topo.net.exec(replica.host, 'ss', ['-Hltn', 'sport = :21'], { timeoutMs: 5000 });
+          return ss.stdout.trim() !== '';
+        };
+        assert.equal((await replica.readyz()).status, 200);
+        assert.ok(await listening());
+        const signalledAt = Date.now();
+        assert.ok(replica.signal('SIGTERM'));
+        let readyFailedAt = 0;
+        let listenerClosedAt = 0;
+        // Poll readiness (from the balancer host) and the control listener (inside the replica).
+        for (let i = 0; i < 400 && Date.now() - signalledAt < 15_000 && listenerClosedAt === 0; i++) {
+          const [ready, open] = await Promise.all([replica.readyz(), listening()]);
+          const now = Date.now();
+          if (readyFailedAt === 0 && ready.status !== 200) {
+            readyFailedAt = now;
+            assert.equal(ready.status, 503, `readyz while draining: ${ready.status} ${ready.body}`);
+            assert.match(ready.body, /not-draining/);
+          }
+          if (!open) listenerClosedAt = now;
+          else await sleep(20);
+        }
+        drains.push({ replica: replica.index, readyFailedAt, listenerClosedAt, signalledAt });
+        await replica.waitExit(DRAIN_TIMEOUT_MS + 10_000);
+        assert.equal(replica.child?.exitCode, 0, 'a drained replica exits 0');
+        await replica.start();
+        await sleep(1000); // until HAProxy sees it ready again (rise 2 x 250 ms)
+      }
+    } finally {
+      stop = true;
+      await load;
+    }
+
+    for (const drain of drains) {
+      assert.ok(drain.readyFailedAt > 0, `replica ${drain.replica}: /readyz never failed`);
+      assert.ok(drain.listenerClosedAt > 0, `replica ${drain.replica}: listener never closed`);
+      assert.ok(
+        drain.readyFailedAt < drain.listenerClosedAt,
+        `replica ${drain.replica}: /readyz must fail (${drain.readyFailedAt - drain.signalledAt} ms) before the listener closes (${drain.listenerClosedAt - drain.signalledAt} ms)`,
+      );
+      assert.ok(drain.listenerClosedAt - drain.readyFailedAt >= READINESS_DELAY_MS / 2, `replica ${drain.replica}: listeners stayed open about readinessDelayMs`);
+    }
+    assert.deepEqual(lost, [], 'no transfer lost');
+    assert.ok(completed.length >= 24, `enough work done during the restart (${completed.length} files)`);
+    const unexplained = failedAttempts.filter((a) => !replyCodes(a.result).includes(421));
+    assert.deepEqual(
+      unexplained.map((a) => `${a.job} ${a.op}: ${tail(a.result)}`),
+      [],
+      'every failed attempt was told 421 (service closing) and could retry',
+    );
+    for (const replica of topo.replicas) {
+      assert.ok(eventsOf(replica, 'server.draining').length >= 1, `replica ${replica.index} drained`);
+      assert.equal(eventsOf(replica, 'session.drain-deadline').length, 0, `replica ${replica.index}: no transfer cut at the drain deadline`);
+    }
+    const forbidden = forbiddenEvents(topo);
+    assert.deepEqual(forbidden, [], forbidden.join('\n'));
+    t.diagnostic(`files completed: ${completed.length}, 421 replies seen by clients: ${replies421}, failed curl runs (all with 421, then resumed): ${failedAttempts.length}`);
+    t.diagnostic(`drains (ms after SIGTERM, readyz fail / listener closed): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}`).join(', ')}`);
+  });
+
+  it(
+    'a long batch on one control connection: once the listeners closed, its session gets 421 after the running transfer, no new transfer starts',
+    async (t) => {
+      if (!guard(t)) return;
+      await topo.ensureAllReady();
+      await sleep(1000);
+      const batch = Array.from({ length: 12 }, (_, k) => `drain-batch-${String(k).padStart(2, '0')}.bin`);
+      const sums = await Promise.all(batch.map((name, k) => writeRandomFile(topo.clientFile(name), 512 * 1024 + k)));
+      const rate = ['--limit-rate', '1M', '--tls-max', '1.2'];
+      const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
+      const running = curl([...rate, ...ups], 120_000);
+      let victim: Replica | undefined;
+      for (let i = 0; i < 200 && victim === undefined; i++) {
+        victim = topo.replicas.find((replica) => eventsOf(replica, 'command').some((r) => r.verb === 'STOR' && r.arg === batch[0]));
+        if (victim === undefined) await sleep(50);
+      }
+      assert.ok(victim, 'some replica received the first STOR');
+      let late: LogRecord[] = [];
+      let first: RunResult;
+      try {
+        assert.ok(victim.signal('SIGTERM'));
+        await victim.waitExit(DRAIN_TIMEOUT_MS + 10_000);
+        first = await running;
+        const draining = eventsOf(victim, 'server.draining').at(-1);
+        assert.ok(draining);
+        const listenersClosed = Date.parse(String(draining.time)) + READINESS_DELAY_MS;
+        late = eventsOf(victim, 'transfer').filter(
+          (r) => batch.includes(String(r.path).slice(1)) && Date.parse(String(r.time)) - Number(r.durationMs) > listenersClosed + 200,
+        );
+        // The client resumes whatever is missing, through the balancer (bounded).
+        let retry: RunResult | undefined;
+        for (let attempt = 0; attempt < 6; attempt++) {
+          retry = await curl([...rate, '-C', '-', ...ups], 120_000);
+          if (retry.code === 0) break;
+          await sleep(500);
+        }
+        assert.equal(retry?.code, 0, retry && tail(retry));
+        for (const [k, name] of batch.entries()) assert.equal(await sha256File(topo.storageFile(name)), sums[k], name);
+      } finally {
+        if (!victim.running) await victim.start();
+      }
+      assert.deepEqual(
+        late.map((r) => `${String(r.path)} started ${String(r.time)} - ${String(r.durationMs)} ms`),
+        [],
+        'no transfer may start on a replica whose listeners have closed',
+      );
+      assert.ok(replyCodes(first).includes(421), `the batch client was told 421: ${tail(first)}`);
+    },
+  );
+
+  it('logs, xferlog and metrics of every replica show the real client address, never the balancer', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    await sleep(1000); // HAProxy: rise 2 x 250 ms after the last restart
+    // A fresh round (metrics restart from zero with a replica): round robin gives every replica two.
+    for (let i = 0; i < 6; i++) {
+      const name = `addr-${i}.bin`;
+      await writeRandomFile(topo.clientFile(name), 32 * 1024);
+      const up = await curl(['-T', topo.clientFile(name), ftpUrlAt(name)]);
+      assert.equal(up.code, 0, tail(up));
+    }
+    for (const replica of topo.replicas) {
+      const logs = replica.logs();
+      const opened = logs.filter((r) => r.event === 'session.open');
+      assert.ok(opened.length > 0, `replica ${replica.index} had sessions`);
+      for (const record of opened) {
+        assert.equal(record.remote, ADDR.client, `replica ${replica.index}: ${JSON.stringify(record)}`);
+        assert.equal(record.via, ADDR.lbInside);
+      }
+      const withRemote = logs.filter((r) => r.remote !== undefined);
+      assert.deepEqual(withRemote.filter((r) => r.remote !== ADDR.client).map((r) => JSON.stringify(r)), [], 'no record names another client address');
+      const transfers = logs.filter((r) => r.event === 'transfer');
+      assert.ok(transfers.length > 0);
+      for (const record of transfers) assert.equal(record.remote, ADDR.client);
+      const xfer = replica.xferlogLines();
+      assert.ok(xfer.length > 0, `replica ${replica.index} wrote xferlog lines`);
+      for (const line of xfer) {
+        // ctime takes 5 fields; then transfer-time, remote-host
+        assert.equal(line.split(/\s+/)[6], ADDR.client, `xferlog: ${line}`);
+      }
+      const metrics = await replica.admin('/metrics');
+      assert.equal(metrics.status, 200);
+      assert.doesNotMatch(metrics.body, new RegExp(ADDR.lbInside.replace(/\./g, '\\.')), 'metrics never name the balancer');
+      const proxyErrors = metrics.body.split('\n').filter((l) => l.startsWith('kftpd_proxy_protocol_errors_total{') && !l.endsWith(' 0'));
+      assert.deepEqual(proxyErrors, [], `replica ${replica.index}: PROXY header errors`);
+      assert.match(metrics.body, /^kftpd_logins_total\{result="ok"\} [1-9]/m);
+    }
   });
 });

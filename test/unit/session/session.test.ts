@@ -261,6 +261,30 @@ describe('session', () => {
     assert.equal(code((await h.send('PWD'))[0]), 257);
   });
 
+  it('drains: a running transfer finishes, then 421 before any queued command runs', async () => {
+    const h = await loggedIn();
+    await h.send('TYPE I');
+    await h.send('EPSV');
+    const before = h.replies.length;
+    await h.send('STOR a.bin');
+    h.session.receiveLine('EPSV'); // queued behind the transfer, as a batch client sends it
+    h.session.receiveLine('STOR b.bin');
+    h.session.drain();
+    assert.equal(h.closed(), false, 'a running transfer is not cut');
+    h.data.clientSide?.end(Buffer.from('last file'));
+    await h.waitFor(before + 3);
+    assert.deepEqual(h.replies.slice(before).map(code), [150, 226, 421]);
+    assert.equal(h.closed(), true);
+  });
+
+  it('drains an idle session at once', async () => {
+    const h = await loggedIn();
+    const before = h.replies.length;
+    h.session.drain();
+    assert.deepEqual(h.replies.slice(before).map(code), [421]);
+    assert.equal(h.closed(), true);
+  });
+
   it('converts LF to CRLF on TYPE A downloads', async () => {
     const h = await loggedIn();
     await h.send('TYPE I');
