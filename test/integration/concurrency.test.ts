@@ -19,7 +19,8 @@ import { assertTransferOk, expectCode, rawDownload } from '../helpers/raw-transf
 /** Two consecutive free TCP ports on 127.0.0.1 (checked by binding them), or null. */
 async function twoFreePorts(): Promise<number | null> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 30_000 + Math.floor(Math.random() * 9_000);
+    // Below the ephemeral range (32768+), where outgoing connections of other tests take ports.
+    const base = 10_000 + Math.floor(Math.random() * 9_000);
     const servers: net.Server[] = [];
     let ok = true;
     for (const port of [base, base + 1]) {
