@@ -325,6 +325,7 @@ export class FtpServer {
       logger,
       tls: this.#tlsSetup,
       implicit,
+      onTlsHandshake: (ok) => this.metrics.tlsHandshake('control', ok),
     });
     const tlsConfig = this.config.tls;
     const session = new Session({

@@ -49,6 +49,8 @@ export interface ControlConnectionOptions {
   readonly tls: ControlTlsSetup | null;
   /** Implicit FTPS: TLS from the first byte, before the greeting. */
   readonly implicit: boolean;
+  /** Counts control-connection handshakes (metrics). */
+  readonly onTlsHandshake?: (ok: boolean) => void;
 }
 
 function once<T>(executor: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void, timeoutMs: number, signal?: AbortSignal): Promise<T> {
@@ -314,8 +316,14 @@ export class ControlConnection implements ControlChannel, SessionTls {
     const below = setup.ccc ? (this.#clearable = new ClearableStream(this.#raw)) : this.#raw;
     const secured = new tls.TLSSocket(below as net.Socket, this.#tlsOptions(true));
     secured.on('error', (error) => this.#logger.debug({ event: 'control.tls-error', err: error }, 'control TLS error'));
-    await handshake(secured, setup.handshakeTimeoutMs);
-    this.#checkClientCertificate(secured, setup.clientCertificates);
+    try {
+      await handshake(secured, setup.handshakeTimeoutMs);
+      this.#checkClientCertificate(secured, setup.clientCertificates);
+    } catch (error) {
+      this.#options.onTlsHandshake?.(false);
+      throw error;
+    }
+    this.#options.onTlsHandshake?.(true);
     this.#transport = secured;
     this.#protected = true;
     this.#upgrading = false;

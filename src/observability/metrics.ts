@@ -77,6 +77,17 @@ export class ServerMetrics implements SessionMetrics {
     registers: [this.registry],
   });
 
+  readonly tlsHandshakes = new Counter({
+    name: 'kftpd_tls_handshakes_total',
+    help: 'TLS handshakes by channel (control, data) and result.',
+    labelNames: ['channel', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  tlsHandshake(channel: 'control' | 'data', ok: boolean): void {
+    this.tlsHandshakes.inc({ channel, result: ok ? 'ok' : 'failed' });
+  }
+
   tlsDataRefused(reason: 'not-resumed' | 'handshake-failed'): void {
     this.tlsDataRefusals.inc({ reason });
   }

@@ -211,11 +211,13 @@ async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): P
       ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
       return null;
     }
+    ctx.deps.metrics.tlsHandshake('data', false);
     ctx.deps.metrics.tlsDataRefused('handshake-failed');
     ctx.log.warn({ event: 'tls.data-handshake-failed', err: error }, 'data connection TLS handshake failed');
     ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS negotiation on the data connection failed.');
     return null;
   }
+  ctx.deps.metrics.tlsHandshake('data', true);
   const policy = ctx.deps.settings.tlsSessionReuse;
   if (!secured.resumed && policy !== 'disabled') {
     // Without this check anyone who reaches the passive port first can take the file

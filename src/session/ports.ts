@@ -152,6 +152,8 @@ export interface TransferLog {
 export interface SessionMetrics {
   command(verb: string): void;
   login(result: 'ok' | 'failed'): void;
+  /** A TLS handshake finished (or failed) on a control or data connection. */
+  tlsHandshake(channel: 'control' | 'data', ok: boolean): void;
   /** A data connection refused because its TLS session was not resumed (or its handshake failed). */
   tlsDataRefused(reason: 'not-resumed' | 'handshake-failed'): void;
   transfer(record: TransferRecord): void;
@@ -162,6 +164,7 @@ export const NOOP_METRICS: SessionMetrics = {
   command() {},
   login() {},
   tlsDataRefused() {},
+  tlsHandshake() {},
   transfer() {},
   passiveExhausted() {},
 };

@@ -77,6 +77,8 @@ describe('curl over FTPS (sessionReuse enforced)', () => {
     it(`explicit ${version.name}: uploads, downloads and lists over PROT P (EPSV), sha256 intact`, async (ctx) => {
       if (skipped(ctx)) return;
       const before = await refusals();
+      const handshakes = async (channel: string) => metricValue(t, 'kftpd_tls_handshakes_total', `channel="${channel}",result="ok"`);
+      const [controlBefore, dataBefore] = [await handshakes('control'), await handshakes('data')];
       const name = `explicit-${version.name}.bin`;
       const up = await curl(['--ssl-reqd', ...version.args, '-T', srcPath, explicitUrl(name)]);
       assert.match(up.stderr, version.banner);
@@ -96,6 +98,8 @@ describe('curl over FTPS (sessionReuse enforced)', () => {
       assert.ok(nlst.stdout.split(/\r?\n/).includes(name), nlst.stdout);
 
       assert.equal(await refusals(), before, 'curl\'s data connections were refused as not resumed');
+      assert.ok((await handshakes('control')) > controlBefore, 'control handshakes are counted');
+      assert.ok((await handshakes('data')) > dataBefore, 'data handshakes are counted');
     });
 
     it(`explicit ${version.name}: PASV (--disable-epsv) and resume both ways (-C -)`, async (ctx) => {
