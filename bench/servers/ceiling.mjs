@@ -1,0 +1,27 @@
+/**
+ * The ceiling: a trivial Node socket source/sink (ceiling-server.mjs), what Node itself can
+ * push through one loopback connection on this machine, plain and TLS 1.3. Only the stream
+ * metrics apply to it.
+ */
+import path from 'node:path';
+import { BENCH_DIR } from '../lib/env.mjs';
+
+export default {
+  name: 'ceiling',
+  role: 'ceiling',
+  reuse: 'n/a',
+
+  async prepare() {
+    return { version: `node ${process.version}` };
+  },
+
+  async start(env, { port, pasvMin }) {
+    const instance = await env.launch({
+      name: 'ceiling',
+      cmd: process.execPath,
+      args: [path.join(BENCH_DIR, 'servers', 'ceiling-server.mjs'), String(port), String(pasvMin), env.certFile, env.keyFile],
+      port,
+    });
+    return { ...instance, tlsPort: pasvMin };
+  },
+};

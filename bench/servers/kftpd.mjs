@@ -1,0 +1,57 @@
+/**
+ * kftpd, the server under test: `node dist/src/cli/main.js serve` with flags.
+ * The bench user is created with `kftpd user add --log-n 10` (scrypt N=2^10, r=8, p=1, about
+ * 2.4 ms here), close to the SHA-512-crypt cost (about 2 ms) the reference servers check.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PASSWORD, REPO_DIR, USER } from '../lib/env.mjs';
+
+const MAIN = path.join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+
+export default {
+  name: 'kftpd',
+  role: 'subject',
+  reuse: 'enforced (tls.sessionReuse: enforced, the default)',
+
+  async prepare(env) {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing (npm run build)`);
+    this.usersFile = path.join(env.workDir, 'kftpd-users.yaml');
+    const r = spawnSync(
+      process.execPath,
+      [MAIN, 'user', 'add', USER, '--file', this.usersFile, '--password', PASSWORD, '--home', '/', '--log-n', '10'],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`kftpd user add failed: ${(r.stderr || r.stdout).trim()}`);
+    const pkg = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8'));
+    const rev = spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim();
+    const dirty = spawnSync('git', ['-C', REPO_DIR, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout?.trim();
+    return { version: `${pkg.version}${rev ? ` (${rev}${dirty ? ', src modified' : ''})` : ''}` };
+  },
+
+  start(env, { port, pasvMin, pasvMax }) {
+    return env.launch({
+      name: 'kftpd',
+      cmd: process.execPath,
+      args: [
+        MAIN,
+        'serve',
+        '--listen.host=127.0.0.1',
+        `--listen.port=${port}`,
+        `--passive.portMin=${pasvMin}`,
+        `--passive.portMax=${pasvMax}`,
+        `--storage.root=${env.srvDir}`,
+        `--users.file=${this.usersFile}`,
+        `--stateDir=${path.join(env.workDir, 'kftpd-state')}`,
+        '--log.level=warn',
+        `--tls.certFile=${env.certFile}`,
+        `--tls.keyFile=${env.keyFile}`,
+        '--limits.maxSessions=20000',
+        '--limits.maxSessionsPerAddress=20000',
+        '--shutdown.drainTimeoutMs=500',
+      ],
+      port,
+    });
+  },
+};
