@@ -227,7 +227,9 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
         // TLS 1.2 for the batch client: curl (7.88, OpenSSL) cannot resume TLS 1.3 sessions on a
         // second data connection of a reused control connection (curl issue #4654, also with
         // vsftpd), which `tls.sessionReuse: enforced` rightly refuses.
-        const rate = ['--limit-rate', '1M', '--tls-max', '1.2'];
+        // --fail-early: with several URLs curl's exit code is the LAST transfer's, so a file
+        // refused with 421 mid-batch (the replica drains) would otherwise pass unnoticed.
+        const rate = ['--limit-rate', '1M', '--tls-max', '1.2', '--fail-early'];
         const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
         const downs = batch.flatMap((name) => ['-o', topo.clientFile(`${name}.down`), ftpUrlAt(name)]);
         const label = batch[0] as string;
@@ -318,7 +320,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       await sleep(1000);
       const batch = Array.from({ length: 12 }, (_, k) => `drain-batch-${String(k).padStart(2, '0')}.bin`);
       const sums = await Promise.all(batch.map((name, k) => writeRandomFile(topo.clientFile(name), 512 * 1024 + k)));
-      const rate = ['--limit-rate', '1M', '--tls-max', '1.2'];
+      const rate = ['--limit-rate', '1M', '--tls-max', '1.2', '--fail-early'];
       const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
       const running = curl([...rate, ...ups], 120_000);
       let victim: Replica | undefined;
