@@ -36,12 +36,12 @@ const MiB = 2 ** 20;
 
 const PROFILES = {
   quick: {
-    rounds: 1, bigBytes: 256 * MiB, smallCount: 500, smallDeadlineMs: 5_000, concurrency: [100], sessionsDeadlineMs: 45_000,
+    rounds: 1, bigBytes: 256 * MiB, smallCount: 500, smallDeadlineMs: 5_000, concurrency: [100], sessionsDeadlineMs: 30_000,
     idle: [2000], idleRounds: 1, idleDeadlineMs: 45_000,
   },
   full: {
-    rounds: 3, bigBytes: GiB, smallCount: 2000, smallDeadlineMs: 20_000, concurrency: [100, 500], sessionsDeadlineMs: 45_000,
-    idle: [2000, 10000], idleRounds: 1, idleDeadlineMs: 100_000,
+    rounds: 3, bigBytes: GiB, smallCount: 2000, smallDeadlineMs: 15_000, concurrency: [100, 500], sessionsDeadlineMs: 30_000,
+    idle: [2000, 10000], idleRounds: 1, idleDeadlineMs: 80_000,
   },
 };
 

@@ -166,6 +166,9 @@ export async function smallFiles(target, { count, size, dir, phaseDeadlineMs }) 
   }
 }
 
+/** A short session waiting this long for any reply has failed. */
+const SESSION_TIMEOUT_MS = 15_000;
+
 /**
  * Metric 3: `clients` concurrent clients, each running `perClient` short sessions one after
  * another: connect, login, TYPE I, PASV+LIST, PASV+RETR of the 64 KiB file, QUIT.
@@ -182,7 +185,7 @@ export async function shortSessions(target, { clients, perClient, deadlineMs, ra
   const deadline = Date.now() + deadlineMs;
   const one = async () => {
     const s0 = now();
-    const client = await FtpClient.connect({ host: HOST, port: target.port, timeoutMs: 30_000 });
+    const client = await FtpClient.connect({ host: HOST, port: target.port, timeoutMs: SESSION_TIMEOUT_MS });
     try {
       await client.login(target.user, target.password);
       await client.cmd('TYPE I', '2');
