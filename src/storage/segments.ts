@@ -5,7 +5,7 @@
  * adapter is an attack or a bug either way. Pure.
  */
 import { storageError } from './errors.js';
-import type { VirtualPath } from './types.js';
+import type { OpenWriteOptions, VirtualPath } from './types.js';
 
 /** Linux NAME_MAX / PATH_MAX, enforced up front so every backend agrees on what is too long. */
 export const MAX_NAME_BYTES = 255;
@@ -30,4 +30,16 @@ export function checkOffset(offset: number | undefined): number {
   const value = offset ?? 0;
   if (!Number.isSafeInteger(value) || value < 0) throw storageError('INVALID_OFFSET');
   return value;
+}
+
+/**
+ * The checks every adapter's openWrite starts with: a canonical path that is not the root,
+ * a valid resume offset, and a signal that has not fired yet.
+ */
+export function checkWriteRequest(p: VirtualPath, options: OpenWriteOptions): { segments: string[]; offset: number } {
+  const segments = splitVirtualPath(p);
+  if (segments.length === 0) throw storageError('IS_A_DIRECTORY');
+  const offset = options.mode === 'resume' ? checkOffset(options.offset) : 0;
+  options.signal?.throwIfAborted();
+  return { segments, offset };
 }

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
-import { checkOffset, splitVirtualPath } from '../segments.js';
+import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
 import type { StorageErrorCode } from '../errors.js';
 import type {
@@ -268,10 +268,7 @@ export class LocalStorage implements StorageBackend {
   }
 
   async openWrite(p: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle> {
-    const segments = splitVirtualPath(p);
-    if (segments.length === 0) throw fail('IS_A_DIRECTORY');
-    const offset = options.mode === 'resume' ? checkOffset(options.offset) : 0;
-    options.signal?.throwIfAborted();
+    const { segments, offset } = checkWriteRequest(p, options);
 
     let target: string;
     let exists: boolean;

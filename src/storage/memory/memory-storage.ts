@@ -9,7 +9,7 @@
  */
 import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
-import { checkOffset, splitVirtualPath } from '../segments.js';
+import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
 import type {
   Entry,
@@ -192,10 +192,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async openWrite(p: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle> {
-    const segments = splitVirtualPath(p);
-    if (segments.length === 0) throw fail('IS_A_DIRECTORY');
-    const offset = options.mode === 'resume' ? checkOffset(options.offset) : 0;
-    options.signal?.throwIfAborted();
+    const { segments, offset } = checkWriteRequest(p, options);
     const { parent, name } = this.#lookupParent(segments);
     const existing = parent.children.get(name);
     if (existing?.kind === 'directory') throw fail('IS_A_DIRECTORY');
