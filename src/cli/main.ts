@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { runCheckConfig } from './commands/check-config.js';
 import { runHashPassword } from './commands/hash-password.js';
+import { runRender } from './commands/render.js';
 import { runServe } from './commands/serve.js';
 import { runUserAdd } from './commands/user-add.js';
 import type { CliIo } from './io.js';
@@ -19,6 +20,8 @@ Commands:
   check-config          print the effective configuration (secrets redacted) or every problem
   hash-password         print a password hash for the users file (password from --password or stdin)
   user add <name>       add or update a user in a users file (--file users.yaml)
+  render <target>       print deployment artefacts generated from the config: kubernetes,
+                        f5-as3, f5-cis (see kftpd render --help)
   version               print the version
 
 Options for serve and check-config:
@@ -56,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCheckConfig(rest, io);
     case 'hash-password':
       return runHashPassword(rest, io);
+    case 'render':
+      return runRender(rest, io);
     case 'user':
       if (rest[0] === 'add') return runUserAdd(rest.slice(1), io);
       io.stderr('usage: kftpd user add <name> --file <users.yaml> [--password P] [--home /dir] [--permissions read-write]\n');

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { isCidrList } from '../core/cidr.js';
 import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
 import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
+import { deploySchema } from './deploy-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -224,6 +225,7 @@ export const configSchema = z
       .array(z.string())
       .default([])
       .describe('Names accepted by HOST (RFC 7151). Empty: any name is accepted.'),
+    deploy: deploySchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
