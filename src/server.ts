@@ -351,6 +351,7 @@ export class FtpServer {
         tlsSessionReuse: tlsConfig.sessionReuse,
         usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
         cccEnabled: tlsConfig.ccc,
+        replica: { ...this.passiveSlice, replicas: this.config.passive.replicas, portOffset: this.config.passive.portOffset },
       },
     });
     this.#connections.add(connection);

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { runCheckConfig } from './commands/check-config.js';
+import { runDoctor } from './commands/doctor.js';
 import { runHashPassword } from './commands/hash-password.js';
 import { runRender } from './commands/render.js';
 import { runServe } from './commands/serve.js';
@@ -20,6 +21,9 @@ Commands:
   check-config          print the effective configuration (secrets redacted) or every problem
   hash-password         print a password hash for the users file (password from --password or stdin)
   user add <name>       add or update a user in a users file (--file users.yaml)
+  doctor --external HOST:PORT
+                        check a deployment through its load balancer from a client's point of
+                        view (greeting, PROXY, TLS, login, PASV/EPSV data path; see kftpd doctor --help)
   render <target>       print deployment artefacts generated from the config: kubernetes,
                         f5-as3, f5-cis (see kftpd render --help)
   version               print the version
@@ -61,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
       return runHashPassword(rest, io);
     case 'render':
       return runRender(rest, io);
+    case 'doctor':
+      return runDoctor(rest, io);
     case 'user':
       if (rest[0] === 'add') return runUserAdd(rest.slice(1), io);
       io.stderr('usage: kftpd user add <name> --file <users.yaml> [--password P] [--home /dir] [--permissions read-write]\n');

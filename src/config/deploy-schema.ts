@@ -151,7 +151,12 @@ const f5Schema = z
       .min(0)
       .default(0)
       .describe('TCP idle timeout on the virtuals. 0: derived from limits.idleTimeoutMs plus a margin, so the balancer never cuts a session the server still keeps.'),
-    cisNamespace: kubernetesName.default('kube-system').describe('Namespace of the CIS AS3 ConfigMap (the one CIS watches).'),
+    cisNamespace: z
+      .string()
+      .max(52)
+      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, 'must be a lowercase DNS label or empty')
+      .default('')
+      .describe('Namespace of the CIS AS3 ConfigMap. Empty: deploy.kubernetes.namespace, where CIS finds the labelled Services (another namespace needs CIS in hub mode).'),
   })
   .describe('`kftpd render f5-as3` and `f5-cis`: BIG-IP virtual servers, pools, port lists and the PROXY iRule.');
 

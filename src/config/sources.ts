@@ -27,8 +27,12 @@ export interface ConfigLeaf {
 
 export const ENV_PREFIX = 'KFTPD_';
 
-/** KFTPD_* variables the CLI reads that are not config leaves (so not "unknown"). */
-export const NON_CONFIG_ENV: readonly string[] = ['KFTPD_CONFIG'];
+/**
+ * KFTPD_* variables the CLI reads that are not config leaves (so not "unknown"): the config
+ * file, and the doctor's password (a shell that exports it for `kftpd doctor` must still be
+ * able to start a server).
+ */
+export const NON_CONFIG_ENV: readonly string[] = ['KFTPD_CONFIG', 'KFTPD_DOCTOR_PASSWORD'];
 
 /** Minimal view of the JSON Schema nodes zod emits; only what the walk needs. */
 interface JsonNode {

@@ -12,9 +12,13 @@ import type { PassiveSlice } from '../data/passive-slices.js';
 
 /** Where things live inside the container (the Dockerfile and the StatefulSet agree on these). */
 export const CONTAINER_PATHS = Object.freeze({
-  /** The config file the entrypoint reads (ConfigMap key kftpd.yaml). */
-  configFile: '/etc/kftpd/kftpd.yaml',
-  configDir: '/etc/kftpd',
+  /**
+   * The config file the entrypoint reads (ConfigMap key kftpd.yaml). Config, users and TLS
+   * are sibling directories, never nested, so each volume mounts whole (no subPath, which
+   * would stop Kubernetes from updating it in place).
+   */
+  configFile: '/etc/kftpd/config/kftpd.yaml',
+  configDir: '/etc/kftpd/config',
   /** The users Secret is mounted here; key users.yaml. */
   usersDir: '/etc/kftpd/users',
   usersFile: '/etc/kftpd/users/users.yaml',
@@ -29,6 +33,15 @@ export const CONTAINER_PATHS = Object.freeze({
   /** Writable log directory for xferlog when it is enabled: an emptyDir. */
   logDir: '/var/log/kftpd',
 });
+
+/**
+ * The image's ENTRYPOINT (Dockerfile) and the container arguments the StatefulSet passes: the
+ * pod runs exactly `node /app/dist/src/cli/main.js serve --config /etc/kftpd/config/kftpd.yaml`.
+ * test/integration/container-entrypoint.test.ts checks the Dockerfile against these and runs
+ * that command in a read-only root filesystem as a non-root user.
+ */
+export const CONTAINER_ENTRYPOINT: readonly string[] = Object.freeze(['/nodejs/bin/node', '/app/dist/src/cli/main.js']);
+export const CONTAINER_ARGS: readonly string[] = Object.freeze(['serve', '--config', CONTAINER_PATHS.configFile]);
 
 /** Well-known ports clients and balancers use, whatever the container listens on. */
 export const PUBLIC_PORTS = Object.freeze({ control: 21, implicit: 990 });
@@ -114,7 +127,9 @@ export function deployLayout(config: Config): DeployLayout {
       admin: config.admin.port,
     },
     replicaLayouts,
-    advertisedAddress: passive.address !== '' ? passive.address : deploy.f5.virtualAddress,
+    // Behind BIG-IP's FTP profile the ALG rewrites the pod address in PASV replies, so the
+    // pods must advertise their own address; otherwise the VIP is the only address that works.
+    advertisedAddress: passive.address !== '' || deploy.f5.mode === 'ftp-profile' ? passive.address : deploy.f5.virtualAddress,
   };
 }
 
@@ -138,4 +153,46 @@ export function podConfig(config: Config): ConfigInput {
     log: { ...server.log, xferlog: server.log.xferlog === '' ? '' : `${CONTAINER_PATHS.logDir}/xferlog` },
     stateDir: CONTAINER_PATHS.stateDir,
   };
+}
+
+/**
+ * The AS3 pool the control virtual servers (21, and 990 for implicit TLS) forward to. The
+ * Kubernetes renderer labels the control Service with it (cis.f5.com/as3-pool) and the F5
+ * renderer declares the pool under this name, so F5 CIS can fill it from the Service.
+ */
+export function f5ControlPoolName(): string {
+  return 'controlPool';
+}
+
+/** The AS3 pool of replica `index`'s data virtual server (its passive slice); see f5ControlPoolName. */
+export function f5DataPoolName(index: number): string {
+  return `dataPool${index}`;
+}
+
+/**
+ * The AS3 pool the implicit FTPS virtual server (990) forwards to. It cannot share the control
+ * pool: a pool's members have one port, and CIS fills a pool from exactly one Service (one
+ * cis.f5.com/as3-pool label value), so under CIS it needs its own labelled Service exposing
+ * port 990 (targetPort: the implicit listener).
+ */
+export function f5ImplicitPoolName(): string {
+  return 'implicitPool';
+}
+
+/**
+ * The PersistentVolumeClaim mounted at CONTAINER_PATHS.dataDir by every replica: the
+ * operator's deploy.kubernetes.storage.existingClaim, or the one `kftpd render kubernetes`
+ * creates, "<name>-data".
+ */
+export function dataClaimName(config: Config): string {
+  const { existingClaim } = config.deploy.kubernetes.storage;
+  return existingClaim !== '' ? existingClaim : `${config.deploy.name}-data`;
+}
+
+/**
+ * The Service F5 CIS fills f5ImplicitPoolName() from (implicit FTPS with deploy.f5.poolMembers
+ * cis): "<name>-implicit", port PUBLIC_PORTS.implicit to the implicit listener.
+ */
+export function implicitServiceName(layout: DeployLayout): string {
+  return `${layout.name}-implicit`;
 }

@@ -7,6 +7,7 @@
 import type { Principal } from '../core/principal.js';
 import type { Permission } from '../core/permissions.js';
 import type { MlstFact } from '../protocol/listing.js';
+import type { ReplicaStatusInput } from '../protocol/replica-status.js';
 import type { StorageBackend } from '../storage/types.js';
 import type { Authenticator } from '../auth/types.js';
 import type { StorageProvider } from '../storage/types.js';
@@ -25,6 +26,11 @@ export interface SessionSettings {
   readonly tlsSessionReuse: 'disabled' | 'enabled' | 'enforced';
   readonly usernameFromCertificate: 'none' | 'commonName';
   readonly cccEnabled: boolean;
+  /**
+   * This replica and its passive slice, shown to logged-in users by STAT so `kftpd doctor` can
+   * tell which replica answered and check that announced ports belong to it.
+   */
+  readonly replica?: ReplicaStatusInput;
 }
 
 export interface SessionDeps {

@@ -11,7 +11,9 @@ import { stat } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { MiB, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
 import {
+  KFTPD_MAIN,
   READINESS_DELAY_MS,
+  USER,
   DRAIN_TIMEOUT_MS,
   announcedPorts,
   curlArgs,
@@ -23,6 +25,8 @@ import {
   type Replica,
 } from './cluster.js';
 import { Topology, topologySkipReason } from './fixture.js';
+import type { DoctorReport } from '../../src/doctor/diagnose.js';
+import { BROKEN_VIP, BrokenBalancer, NO_PROXY_PORT } from './broken-balancer.js';
 import { ADDR } from './netns.js';
 
 const skip = topologySkipReason();
@@ -398,6 +402,80 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       const proxyErrors = metrics.body.split('\n').filter((l) => l.startsWith('kftpd_proxy_protocol_errors_total{') && !l.endsWith(' 0'));
       assert.deepEqual(proxyErrors, [], `replica ${replica.index}: PROXY header errors`);
       assert.match(metrics.body, /^kftpd_logins_total\{result="ok"\} [1-9]/m);
+    }
+  });
+
+  // kftpd doctor: these two run last. The broken balancer's PROXY-less control virtual server
+  // makes the replicas log proxy.refused and count PROXY errors, which the tests above forbid.
+  const doctor = async (target: string, extra: readonly string[] = []): Promise<{ result: RunResult; report: DoctorReport }> => {
+    const result = await topo.net.exec(
+      'client',
+      process.execPath,
+      [KFTPD_MAIN, 'doctor', '--external', target, '--ca', topo.pki.caFile, '--user', USER.name, '--password', USER.password, '--json', ...extra],
+      { timeoutMs: 120_000 },
+    );
+    let report: DoctorReport;
+    try {
+      report = JSON.parse(result.stdout) as DoctorReport;
+    } catch {
+      throw new Error(`doctor printed no JSON report: ${tail(result)}`);
+    }
+    return { result, report };
+  };
+  const findingCodes = (report: DoctorReport, severity: 'ok' | 'warn' | 'fail'): string[] =>
+    report.findings.filter((f) => f.severity === severity).map((f) => f.code);
+
+  it('kftpd doctor through the healthy balancer: all OK, exit 0, every data port in the slice of the replica that answered', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    await sleep(1000); // HAProxy: rise 2 x 250 ms after the last restart
+    const { result, report } = await doctor(`${ADDR.vip}:21`);
+    const details = JSON.stringify(report.findings, null, 1);
+    assert.deepEqual(findingCodes(report, 'fail'), [], details);
+    assert.deepEqual(findingCodes(report, 'warn'), [], details);
+    assert.equal(result.code, 0, tail(result));
+    for (const code of ['CONTROL_OK', 'TLS_OK', 'LOGIN_OK', 'REPLICA_OK', 'PASV_OK', 'EPSV_OK']) assert.ok(findingCodes(report, 'ok').includes(code), `${code}: ${details}`);
+    assert.deepEqual(new Set(report.sessions.map((s) => s.replica?.index)), new Set([0, 1, 2]), 'round robin spread the three sessions over the replicas');
+    assert.equal(report.probes.length, 6);
+    for (const probe of report.probes) {
+      assert.equal(probe.outcome, 'ok', JSON.stringify(probe));
+      assert.equal(probe.tlsResumed, true, JSON.stringify(probe));
+      assert.equal(replicaOfPort(probe.port as number), probe.replica, `port ${String(probe.port)} belongs to replica ${String(probe.replica)}: ${JSON.stringify(probe)}`);
+    }
+    const forbidden = forbiddenEvents(topo);
+    assert.deepEqual(forbidden, [], forbidden.join('\n'));
+  });
+
+  it('kftpd doctor through a broken balancer: rotated passive slices give DATA_MISROUTED, a control virtual without PROXY gives PROXY_HEADER_MISSING', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    const broken = new BrokenBalancer(topo.net, topo.dir);
+    try {
+      await broken.start();
+      // Slices rotated: EPSV (the dialled VIP) reaches a replica where nothing listens on the
+      // port; PASV still names the healthy VIP, which works but differs from the one dialled.
+      // The certificate names the healthy VIP only: the doctor says so...
+      const wrongName = await doctor(`${BROKEN_VIP}:21`, ['--sessions', '1']);
+      assert.deepEqual(findingCodes(wrongName.report, 'fail'), ['TLS_CERT_UNTRUSTED'], JSON.stringify(wrongName.report.findings, null, 1));
+      // ...and is told which name to expect for the rest.
+      const misrouted = await doctor(`${BROKEN_VIP}:21`, ['--servername', ADDR.vip]);
+      const details = JSON.stringify(misrouted.report.findings, null, 1);
+      assert.equal(misrouted.result.code, 1, tail(misrouted.result));
+      assert.ok(findingCodes(misrouted.report, 'fail').includes('DATA_MISROUTED'), details);
+      assert.ok(findingCodes(misrouted.report, 'warn').includes('PASV_ADDRESS_MISMATCH'), details);
+      const epsv = misrouted.report.probes.filter((p) => p.mode === 'EPSV');
+      assert.ok(epsv.length > 0 && epsv.every((p) => p.outcome === 'dropped'), JSON.stringify(epsv));
+      for (const probe of misrouted.report.probes) assert.equal(replicaOfPort(probe.port as number), probe.replica, 'the replicas still announce their own slices');
+
+      const noProxy = await doctor(`${BROKEN_VIP}:${NO_PROXY_PORT}`, ['--sessions', '1', '--servername', ADDR.vip]);
+      assert.equal(noProxy.result.code, 1, tail(noProxy.result));
+      assert.deepEqual(findingCodes(noProxy.report, 'fail'), ['PROXY_HEADER_MISSING'], JSON.stringify(noProxy.report.findings, null, 1));
+      assert.ok(
+        topo.replicas.some((replica) => eventsOf(replica, 'proxy.refused').length > 0),
+        'a replica logged proxy.refused for the header-less control connection',
+      );
+    } finally {
+      await broken.stop();
     }
   });
 });

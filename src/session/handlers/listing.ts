@@ -10,6 +10,7 @@ import { formatListLine, formatMlsxLine, MLST_FACTS, type MlstFact } from '../..
 import { ReplyCode, sanitizeReplyText } from '../../protocol/reply.js';
 import { compileGlob, hasGlob } from '../../protocol/glob.js';
 import { baseName, parentPath } from '../../protocol/virtual-path.js';
+import { formatReplicaStatus } from '../../protocol/replica-status.js';
 import { StorageError } from '../../storage/errors.js';
 import type { Entry, StorageBackend } from '../../storage/types.js';
 import type { CommandSpec } from '../command-spec.js';
@@ -210,6 +211,9 @@ async function stat(ctx: SessionContext, arg: string): Promise<void> {
       `${ctx.deps.settings.serverName} status:`,
       `Connected to ${ctx.deps.control.localAddress} from ${ctx.deps.control.remoteAddress}`,
       login.phase === 'logged-in' ? `Logged in as ${login.principal.name}` : 'Not logged in',
+      // Which replica and passive slice (for `kftpd doctor`); logged-in users only, who see
+      // ports of the slice in every PASV reply anyway.
+      ...(login.phase === 'logged-in' && ctx.deps.settings.replica ? [formatReplicaStatus(ctx.deps.settings.replica)] : []),
       `TYPE: ${ctx.state.type === 'A' ? 'ASCII' : 'BINARY'}, STRUcture: File, MODE: Stream`,
     ];
     if (transfer) {

@@ -1,0 +1,33 @@
+# kftpd container image: multi-stage, non-root, no shell tools beyond what Node needs.
+# Build: docker build -t kftpd:0.1.0 .   (any OCI builder: docker, podman, buildah, kaniko)
+# The entrypoint is the one `kftpd render kubernetes` puts in the StatefulSet; the container
+# arguments there are `serve --config /etc/kftpd/config/kftpd.yaml` (test/unit/deploy/dockerfile.test.ts
+# checks that both agree and runs that very command).
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:20-bookworm-slim AS runtime-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Distroless: Node and its libraries only (no shell, no package manager), uid 65532 by default;
+# we run as 10001, the uid the rendered StatefulSet sets, so file ownership on volumes matches.
+FROM gcr.io/distroless/nodejs20-debian12 AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=runtime-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY package.json ./
+USER 10001:10001
+# Control (FTP and explicit FTPS), implicit FTPS, admin (health, metrics); the passive range
+# is published per replica by the rendered Services.
+EXPOSE 2121 9090
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli/main.js"]
+CMD ["serve", "--config", "/etc/kftpd/config/kftpd.yaml"]

@@ -1,0 +1,125 @@
+/**
+ * @module deploy/kubernetes/control-services
+ * The Services in front of every replica: the headless Service the StatefulSet needs (which
+ * also carries the admin port for Prometheus), the control Service clients or the balancer
+ * use for port 21 and implicit FTPS on 990, and, when F5 CIS fills the pools, a separate
+ * implicit FTPS Service for CIS's implicitPool (a pool's members have one port, and CIS takes
+ * a pool's members from exactly one Service). Pure.
+ */
+import type { Config } from '../../config/schema.js';
+import { f5ControlPoolName, f5ImplicitPoolName, implicitServiceName, keyValueList, PUBLIC_PORTS } from '../layout.js';
+import type { DeployLayout } from '../layout.js';
+import { cisLabels } from './cis-labels.js';
+import { PORT_NAMES } from './container.js';
+import { controlUsesNodePorts } from './node-ports.js';
+import { objectMeta } from './object-meta.js';
+import type { KubernetesObject } from './object-meta.js';
+import { serviceRoleLabel } from './service-roles.js';
+
+/** Annotations pinning a LoadBalancer address for MetalLB (>= 0.14) and F5 CIS (Service type LoadBalancer). */
+export const LOAD_BALANCER_IP_ANNOTATIONS = Object.freeze(['metallb.io/loadBalancerIPs', 'cis.f5.com/ip']);
+
+/** The operator's deploy.kubernetes.service.annotations, shared by the control and data Services. */
+export function serviceAnnotations(config: Config): Record<string, string> {
+  return keyValueList(config.deploy.kubernetes.service.annotations, 'deploy.kubernetes.service.annotations');
+}
+
+export function headlessService(layout: DeployLayout): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(layout, layout.headlessServiceName, serviceRoleLabel('headless')),
+    spec: {
+      clusterIP: 'None',
+      // Ready pods only: the per-pod DNS names and the scrape targets follow readiness.
+      publishNotReadyAddresses: false,
+      selector: { ...layout.selector },
+      ports: [{ name: PORT_NAMES.admin, port: layout.containerPorts.admin, targetPort: layout.containerPorts.admin, protocol: 'TCP' }],
+    },
+  };
+}
+
+/**
+ * The type of the Service CIS fills implicitPool from, or null when there is none (no
+ * implicit FTPS, or pools not filled by CIS: the control Service's port 990 then serves
+ * everyone). NodePort when the control Service is NodePort (CIS in nodeport member mode
+ * needs node ports), ClusterIP otherwise (CIS in cluster mode reads pod addresses).
+ */
+export function implicitServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
+  if (layout.containerPorts.implicit === null || config.deploy.f5.poolMembers !== 'cis') return null;
+  return config.deploy.kubernetes.service.type === 'NodePort' ? 'NodePort' : 'ClusterIP';
+}
+
+export function implicitService(config: Config, layout: DeployLayout): KubernetesObject | null {
+  const type = implicitServiceType(config, layout);
+  if (type === null || layout.containerPorts.implicit === null) return null;
+  const { service } = config.deploy.kubernetes;
+  const nodePort = type === 'NodePort';
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(layout, implicitServiceName(layout), { ...serviceRoleLabel('implicit'), ...cisLabels(config, f5ImplicitPoolName()) }, serviceAnnotations(config)),
+    spec: {
+      type,
+      selector: { ...layout.selector },
+      ports: [
+        {
+          name: PORT_NAMES.implicit,
+          // The AS3 pool member's servicePort is this public port; CIS maps it to targetPort.
+          port: PUBLIC_PORTS.implicit,
+          targetPort: layout.containerPorts.implicit,
+          protocol: 'TCP',
+          // The balancer targets this Service, so the operator's fixed implicit nodePort is here.
+          ...(nodePort && service.implicitNodePort !== 0 ? { nodePort: service.implicitNodePort } : {}),
+        },
+      ],
+      ...(nodePort ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
+    },
+  };
+}
+
+export function controlService(config: Config, layout: DeployLayout): KubernetesObject {
+  const { service } = config.deploy.kubernetes;
+  const nodePorts = controlUsesNodePorts(config);
+  const ports: Record<string, unknown>[] = [
+    {
+      name: PORT_NAMES.control,
+      port: PUBLIC_PORTS.control,
+      targetPort: layout.containerPorts.control,
+      protocol: 'TCP',
+      ...(nodePorts && service.controlNodePort !== 0 ? { nodePort: service.controlNodePort } : {}),
+    },
+  ];
+  if (layout.containerPorts.implicit !== null) {
+    ports.push({
+      name: PORT_NAMES.implicit,
+      port: PUBLIC_PORTS.implicit,
+      targetPort: layout.containerPorts.implicit,
+      protocol: 'TCP',
+      // A fixed implicit nodePort belongs to the implicit Service when that is a NodePort one
+      // (a nodePort can be claimed once); this port then gets one Kubernetes chooses.
+      ...(nodePorts && service.implicitNodePort !== 0 && implicitServiceType(config, layout) !== 'NodePort' ? { nodePort: service.implicitNodePort } : {}),
+    });
+  }
+  const fixedAddress = service.type === 'LoadBalancer' && service.loadBalancerIP !== '';
+  const annotations = {
+    ...(fixedAddress ? Object.fromEntries(LOAD_BALANCER_IP_ANNOTATIONS.map((key) => [key, service.loadBalancerIP])) : {}),
+    // The operator's annotations last: they may override the address annotations.
+    ...serviceAnnotations(config),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(layout, layout.controlServiceName, { ...serviceRoleLabel('control'), ...cisLabels(config, f5ControlPoolName()) }, annotations),
+    spec: {
+      type: service.type,
+      selector: { ...layout.selector },
+      ports,
+      // Only meaningful (and only accepted) for traffic arriving at node ports.
+      ...(nodePorts ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
+      // Deprecated in the API since 1.24 but still what most implementations read; the
+      // annotations above cover MetalLB and CIS.
+      ...(fixedAddress ? { loadBalancerIP: service.loadBalancerIP } : {}),
+    },
+  };
+}
