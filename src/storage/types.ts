@@ -67,6 +67,20 @@ export interface OpenReadOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * What openRead returns. `size` is the file's size when it was opened, for adapters that
+ * learn it while opening (the 150 reply announces it; a stat of its own would cost another
+ * path resolution per download).
+ */
+export type ReadSource = Readable & {
+  readonly size?: number;
+  /**
+   * Optional: the consumer is done with `chunk` (the socket wrote it), so the adapter may read
+   * into its memory again. Only chunks this stream emitted, each at most once.
+   */
+  release?(chunk: Buffer): void;
+};
+
 export interface StorageBackend {
   readonly capabilities: StorageCapabilities;
   /** Stat without following a final symlink out of the root. Throws StorageError NOT_FOUND. */
@@ -74,7 +88,7 @@ export interface StorageBackend {
   /** Lists a directory's entries (not "." or ".."), streamed. Throws NOT_FOUND / NOT_A_DIRECTORY. */
   list(dir: VirtualPath, options?: { signal?: AbortSignal }): AsyncIterable<Entry>;
   /** Opens a file for reading. Throws NOT_FOUND / IS_A_DIRECTORY before any byte is read. */
-  openRead(path: VirtualPath, options?: OpenReadOptions): Promise<Readable>;
+  openRead(path: VirtualPath, options?: OpenReadOptions): Promise<ReadSource>;
   /** Opens a file for writing; the parent directory must exist. */
   openWrite(path: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle>;
   /** Removes a file (not a directory). */

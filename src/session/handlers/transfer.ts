@@ -5,15 +5,15 @@
  * cannot be opened; everything after 150 goes through session/data-transfer.ts.
  */
 import { finished, pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import { ReplyCode } from '../../protocol/reply.js';
 import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
-import type { WriteHandle, WriteMode } from '../../storage/types.js';
+import type { Entry, ReadSource, WriteHandle, WriteMode } from '../../storage/types.js';
 import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { runDataTransfer } from '../data-transfer.js';
+import { pump } from '../pump.js';
 
 /** How many candidate names STOU tries before giving up. */
 const MAX_UNIQUE_NAME_ATTEMPTS = 100;
@@ -48,14 +48,21 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
   const path = ctx.resolvePath(arg);
   if (path === null || !ctx.checkPermission('download')) return;
   const { storage } = ctx.user();
-  const entry = await storage.stat(path);
-  if (entry.type === 'directory') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
-    return;
+  let source: ReadSource;
+  try {
+    // openRead checks the type and learns the size itself; a separate stat first would cost
+    // another path resolution per download.
+    source = await storage.openRead(path, { offset });
+  } catch (error) {
+    if (error instanceof StorageError && error.code === 'IS_A_DIRECTORY') {
+      ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
+      return;
+    }
+    throw error;
   }
-  const source: Readable = await storage.openRead(path, { offset });
   const ascii = ctx.state.type === 'A';
-  const remaining = Math.max(0, entry.size - offset);
+  const size = source.size ?? (await storage.stat(path).catch(() => null))?.size ?? offset;
+  const remaining = Math.max(0, size - offset);
   await runDataTransfer(ctx, {
     command: 'RETR',
     direction: 'download',
@@ -63,9 +70,8 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
     offset,
     openingText: `Opening ${modeName(ctx)} mode data connection for ${baseName(path)} (${remaining} bytes).`,
     successText: 'Transfer complete.',
-    bytes: () => (source as Readable & { bytesRead?: number }).bytesRead ?? 0,
-    pump: (socket, signal) =>
-      ascii ? pipeline(source, createToNetworkAscii(), socket, { signal }) : pipeline(source, socket, { signal }),
+    bytes: () => (source as ReadSource & { bytesRead?: number }).bytesRead ?? 0,
+    pump: (socket, signal) => (ascii ? pipeline(source, createToNetworkAscii(), socket, { signal }) : pump(source, socket, signal)),
     cleanup: async () => {
       source.destroy();
     },
@@ -84,15 +90,21 @@ interface UploadTarget {
 /** Checks an upload before 150 (550/553/554 answered here) and returns how to open it. */
 async function prepareUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<(() => Promise<WriteHandle>) | null> {
   const { storage, principal } = ctx.user();
-  const parent = await storage.stat(parentPath(path)).catch(() => null);
-  if (parent?.type !== 'directory') {
-    ctx.reply(ReplyCode.FileUnavailable, 'No such directory.');
-    return null;
+  // The target first: when it exists, its parent is a directory (the path resolved through
+  // it), so an overwrite costs one resolution instead of two. The parent is looked at only
+  // when the target cannot be stat'ed, and then decides first, as it always has.
+  let existing: Entry | null;
+  try {
+    existing = await storage.stat(path);
+  } catch (error) {
+    const parent = await storage.stat(parentPath(path)).catch(() => null);
+    if (parent?.type !== 'directory') {
+      ctx.reply(ReplyCode.FileUnavailable, 'No such directory.');
+      return null;
+    }
+    if (!(error instanceof StorageError && error.code === 'NOT_FOUND')) throw error;
+    existing = null;
   }
-  const existing = await storage.stat(path).catch((error: unknown) => {
-    if (error instanceof StorageError && error.code === 'NOT_FOUND') return null;
-    throw error;
-  });
   if (existing?.type === 'directory') {
     ctx.reply(ReplyCode.FileUnavailable, 'Is a directory.');
     return null;
@@ -144,7 +156,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
         await finished(sink);
         return;
       }
-      return ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pipeline(socket, sink, { signal });
+      return ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pump(socket, sink, signal);
     },
     // 226 only once every byte is on storage and the file is closed.
     finish: () => opened().commit(),
@@ -202,7 +214,14 @@ async function stou(ctx: SessionContext, arg: string): Promise<void> {
     // RFC 1123 §4.1.2.9: the 150 reply carries "FILE: <name>".
     // The unique name must be reserved before 150 announces it; the file is new and empty.
     const reserved = handle;
-    await upload(ctx, 'STOU', { path, open: async () => reserved }, 0, `FILE: ${name}`, `Transfer complete (unique file name: ${name}).`);
+    try {
+      await upload(ctx, 'STOU', { path, open: async () => reserved }, 0, `FILE: ${name}`, `Transfer complete (unique file name: ${name}).`);
+    } finally {
+      // The handle is open before the transfer starts: when the transfer ends before asking
+      // for it (no PASV/EPSV, PROT P required, data connection failed) nothing else closes
+      // it, and the fd would leak. abort() after a commit or an abort does nothing.
+      await reserved.abort(new Error('STOU ended')).catch(() => undefined);
+    }
     return;
   }
   ctx.reply(ReplyCode.FileNameNotAllowed, 'Could not create a unique file name.');

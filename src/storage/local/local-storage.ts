@@ -3,26 +3,30 @@
  * The local-filesystem storage adapter: maps virtual paths onto a directory tree under a
  * configured root and confines every operation to one user's home inside it.
  * Owns: virtual-path validation, symlink confinement (realpath checks + O_NOFOLLOW opens),
- * errno -> StorageError mapping, resumable/append writes and ranged reads.
+ * errno -> StorageError mapping, resumable/append and atomic writes, and ranged reads.
  * Must not: know about FTP, users or permissions; put host paths into error messages (they go
  * to clients); follow a symlink to anything outside the home.
  *
  * Symlinks are checked with realpath before use and files are then opened with O_NOFOLLOW on
- * the resolved path, so a final component swapped for a link after the check fails (ELOOP ->
- * OUTSIDE_ROOT). A directory higher up swapped between check and use is a remaining window
- * (Node has no openat2/RESOLVE_BENEATH); it needs a concurrent writer on the host.
+ * the resolved path (uploads: the resolved parent plus the final name, falling back to a full
+ * resolution when that name is a link), so a final component swapped for a link after the
+ * check fails (ELOOP -> OUTSIDE_ROOT). A directory higher up swapped between check and use
+ * (Node has no openat2/RESOLVE_BENEATH) is caught through /proc/self/fd: files are created
+ * relative to a proven parent directory fd, and every other open is proven inside before use
+ * (see #openConfined). Directory operations (mkdir, rename, delete) still rely on the realpath
+ * check alone; racing them needs a concurrent writer on the host.
  *
  * Known limit: hard links cannot be told apart from ordinary files cheaply, so a hard link
  * inside the home to a file elsewhere on the same filesystem is served like any other file.
  * Creating one needs access to both places on the host, so the admin has to keep untrusted
  * writers (other than through this server) away from the storage root.
  */
-import { constants, createReadStream, createWriteStream, promises as fsp } from 'node:fs';
-import type { Dir, Dirent, ReadStream, Stats, WriteStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import fs, { constants, createWriteStream, promises as fsp } from 'node:fs';
+import type { Dir, Dirent, Stats, WriteStream } from 'node:fs';
 import path from 'node:path';
-import { addAbortSignal } from 'node:stream';
-import type { Readable, Writable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
 import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
@@ -32,6 +36,7 @@ import type {
   EntryType,
   OpenReadOptions,
   OpenWriteOptions,
+  ReadSource,
   StorageBackend,
   StorageCapabilities,
   StorageProvider,
@@ -39,9 +44,28 @@ import type {
   WriteHandle,
 } from '../types.js';
 
+/**
+ * resumable: an upload writes the file in place and an interrupted one stays as a partial file
+ * for REST/APPE to continue. atomic: see LocalStorage.#openAtomicWrite.
+ */
+export type UploadMode = 'resumable' | 'atomic';
+
+/** Name prefix of atomic uploads in progress (hidden from listings). */
+export const ATOMIC_TEMP_PREFIX = '.kftpd-upload-';
+
+interface AtomicTarget {
+  readonly temp: string;
+  readonly target: string;
+  /** Fail instead of replacing an existing target (mode create). */
+  readonly exclusive: boolean;
+}
+
 /** Big chunks: fewer thread-pool round trips and syscalls per GiB transferred. */
 const STREAM_HIGH_WATER_MARK = 1024 * 1024;
-const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants;
+
+/** Linux's /proc/self/fd magic links: openat() and "which file is this fd" for Node. */
+const PROC_FD_AVAILABLE = fs.existsSync('/proc/self/fd');
 
 /**
  * O_NONBLOCK keeps an open() on a FIFO planted in the tree from hanging the session forever;
@@ -127,11 +151,13 @@ export class LocalStorage implements StorageBackend {
   readonly #home: string;
   readonly #homePrefix: string;
   readonly #fsync: boolean;
+  readonly #uploadMode: UploadMode;
 
-  constructor(options: { home: string; fsync?: boolean }) {
+  constructor(options: { home: string; fsync?: boolean; uploadMode?: UploadMode }) {
     this.#home = options.home;
     this.#homePrefix = options.home.endsWith(path.sep) ? options.home : options.home + path.sep;
     this.#fsync = options.fsync ?? false;
+    this.#uploadMode = options.uploadMode ?? 'resumable';
   }
 
   #inside(real: string): boolean {
@@ -147,7 +173,7 @@ export class LocalStorage implements StorageBackend {
   async #resolveExisting(segments: readonly string[]): Promise<string> {
     let real: string;
     try {
-      real = await fsp.realpath(this.#join(segments));
+      real = await realpath(this.#join(segments));
     } catch (error) {
       throw toStorageError(error);
     }
@@ -165,6 +191,50 @@ export class LocalStorage implements StorageBackend {
     if (name === undefined) throw fail('PERMISSION_DENIED');
     const parent = await this.#resolveExisting(segments.slice(0, -1));
     return path.join(parent, name);
+  }
+
+  /**
+   * Opens `hostPath` (flags without SAFE_OPEN; it is added) so that the file opened is proven
+   * to be inside the home by the kernel's own name for it (/proc/self/fd/N on Linux). The
+   * realpath check before the open cannot see a directory higher up swapped for a link in
+   * between (Node has no openat2/RESOLVE_BENEATH). So:
+   * - a write that may create the file first opens the parent directory, proves it inside, and
+   *   creates the file through /proc/self/fd/<dir>/<name>, i.e. relative to that very
+   *   directory (openat semantics): nothing is ever created outside;
+   * - any other open is proven after the fact, before a byte is read or written (O_TRUNC is
+   *   applied only after the proof).
+   * Without /proc the realpath check before the open is the only one.
+   */
+  async #openConfined(hostPath: string, flags: number): Promise<number> {
+    const truncate = (flags & O_TRUNC) !== 0;
+    const openFlags = (flags & ~O_TRUNC) | SAFE_OPEN;
+    let fd: number;
+    if ((flags & O_CREAT) !== 0 && PROC_FD_AVAILABLE) {
+      const dirFd = await openFile(path.dirname(hostPath), O_RDONLY | O_DIRECTORY | SAFE_OPEN);
+      try {
+        const dir = await openedPath(dirFd);
+        if (dir === null || !this.#inside(dir)) throw fail('OUTSIDE_ROOT');
+        fd = await openFile(`/proc/self/fd/${dirFd}/${path.basename(hostPath)}`, openFlags, 0o666);
+      } finally {
+        closeQuietly(dirFd);
+      }
+    } else {
+      fd = await openFile(hostPath, openFlags, 0o666);
+      const actual = await openedPath(fd);
+      if (actual !== null && !this.#inside(actual)) {
+        closeQuietly(fd);
+        throw fail('OUTSIDE_ROOT');
+      }
+    }
+    if (truncate) {
+      try {
+        await ftruncate(fd, 0);
+      } catch (error) {
+        closeQuietly(fd);
+        throw toStorageError(error);
+      }
+    }
+    return fd;
   }
 
   /** lstat that maps errors. */
@@ -192,7 +262,9 @@ export class LocalStorage implements StorageBackend {
     const segments = splitVirtualPath(p);
     const real = await this.#resolveExisting(segments);
     try {
-      return toEntry(segments[segments.length - 1] ?? '', await fsp.stat(real));
+      // lstat: `real` has no links left, so this is the same answer, except when the final
+      // component was swapped for a link after the check; then it must not describe the target.
+      return toEntry(segments[segments.length - 1] ?? '', await lstat(real));
     } catch (error) {
       throw toStorageError(error);
     }
@@ -226,6 +298,8 @@ export class LocalStorage implements StorageBackend {
   }
 
   async #listEntry(dirReal: string, dirent: Dirent): Promise<Entry | undefined> {
+    // Uploads in progress in atomic mode are not files yet.
+    if (dirent.name.startsWith(ATOMIC_TEMP_PREFIX)) return undefined;
     const hostPath = path.join(dirReal, dirent.name);
     try {
       // lstat rather than the dirent type: the entry may have been swapped for a link since.
@@ -241,35 +315,127 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<Readable> {
+  async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<ReadSource> {
     const segments = splitVirtualPath(p);
     const offset = checkOffset(options?.offset);
     options?.signal?.throwIfAborted();
     const real = await this.#resolveExisting(segments);
     // Open (and check the type) before creating the stream so NOT_FOUND / IS_A_DIRECTORY are
     // thrown before the session has sent a 150 reply.
-    const fh = await openFile(real, O_RDONLY | SAFE_OPEN);
+    const fd = await this.#openConfined(real, O_RDONLY);
+    let size: number;
     try {
-      const st = await fh.stat();
+      const st = await fstat(fd);
       if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
       if (!st.isFile()) throw fail('PERMISSION_DENIED');
+      size = st.size;
     } catch (error) {
-      await fh.close().catch(() => undefined);
+      closeQuietly(fd);
       throw toStorageError(error);
     }
-    const stream: ReadStream = createReadStream('', {
-      fd: fh,
-      start: offset,
-      highWaterMark: STREAM_HIGH_WATER_MARK,
-      autoClose: true,
-    });
+    // The file is sent up to the size it had when opened (like pure-ftpd's mmap of the size
+    // at open), so no extra read is needed to find the end.
+    const stream = new FileReadStream(fd, offset, size);
     if (options?.signal) addAbortSignal(options.signal, stream);
+    // Start the first read now: it overlaps with the 150 reply and the data connection.
+    stream.read(0);
     return stream;
   }
 
   async openWrite(p: VirtualPath, options: OpenWriteOptions): Promise<WriteHandle> {
     const { segments, offset } = checkWriteRequest(p, options);
+    if (this.#uploadMode === 'atomic') return this.#openAtomicWrite(segments, options, offset);
+    const flags = openFlags(options.mode, offset);
+    // The common case in one resolution: the parent's realpath, then the entry itself opened
+    // with O_NOFOLLOW inside it (a plain file, new or existing, is then known to be inside).
+    // Anything else (a symlink as the final component, a directory, a missing parent, the
+    // home itself) takes the full path below, which classifies it exactly.
+    let fd: number | null = null;
+    if (segments.length > 0) {
+      const name = segments[segments.length - 1] as string;
+      const parent = await this.#resolveExisting(segments.slice(0, -1)).catch(() => null);
+      if (parent !== null) fd = await this.#openConfined(path.join(parent, name), flags).catch(() => null);
+    }
+    fd ??= await this.#openWriteSlow(segments, flags);
+    try {
+      const st = await fstat(fd);
+      if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
+      if (!st.isFile()) throw fail('PERMISSION_DENIED');
+      if (options.mode === 'resume') {
+        if (offset > st.size) throw fail('INVALID_OFFSET');
+        if (offset < st.size) await ftruncate(fd, offset);
+      }
+    } catch (error) {
+      closeQuietly(fd);
+      throw toStorageError(error);
+    }
 
+    const stream = createWriteStream('', {
+      fd,
+      // With O_APPEND the kernel picks the position; otherwise write from the resume offset.
+      ...(options.mode === 'append' ? {} : { start: offset }),
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      // We close the fd ourselves so commit() can fsync first and report close errors.
+      autoClose: false,
+    });
+    if (options.signal) addAbortSignal(options.signal, stream);
+    return new LocalWriteHandle(stream, fd, this.#fsync);
+  }
+
+  /**
+   * Atomic upload: the bytes go to a hidden temporary file in the target's directory (same
+   * filesystem, so the final rename is atomic) and appear under the real name only on commit;
+   * an aborted or failed upload removes the temporary file, so no partial file ever shows.
+   * Resume and append start from a copy of the current file (a reflink where the filesystem
+   * can clone), so readers keep seeing the old complete file until the new one replaces it.
+   */
+  async #openAtomicWrite(segments: readonly string[], options: OpenWriteOptions, offset: number): Promise<WriteHandle> {
+    const target = await this.#resolveInParent(segments);
+    let existing: Stats | null = null;
+    try {
+      existing = await lstat(target);
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') throw toStorageError(error);
+    }
+    if (existing?.isDirectory()) throw fail('IS_A_DIRECTORY');
+    if (existing && !existing.isFile() && !existing.isSymbolicLink()) throw fail('PERMISSION_DENIED');
+    // A link as the final name is replaced by the new file, never written through; its
+    // target must still be inside (the link is an entry of the home the client could read).
+    if (existing) await this.#checkLinkTarget(target, existing);
+    if (options.mode === 'create' && existing) throw fail('ALREADY_EXISTS');
+    const continues = options.mode === 'append' || (options.mode === 'resume' && offset > 0);
+    if (continues && existing === null && options.mode === 'resume') throw fail('NOT_FOUND');
+    if (options.mode === 'resume' && existing && offset > existing.size) throw fail('INVALID_OFFSET');
+
+    const temp = path.join(path.dirname(target), `${ATOMIC_TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    if (continues && existing) {
+      try {
+        await fsp.copyFile(target, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      } catch (error) {
+        await fsp.rm(temp, { force: true }).catch(() => undefined);
+        throw toStorageError(error);
+      }
+    }
+    let fd: number;
+    try {
+      fd = await this.#openConfined(temp, continues && existing ? O_WRONLY | (options.mode === 'append' ? O_APPEND : 0) : O_WRONLY | O_CREAT | O_EXCL);
+      if (options.mode === 'resume' && existing && offset < existing.size) await ftruncate(fd, offset);
+    } catch (error) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw toStorageError(error);
+    }
+    const stream = createWriteStream('', {
+      fd,
+      ...(options.mode === 'append' ? {} : { start: continues ? offset : 0 }),
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      autoClose: false,
+    });
+    if (options.signal) addAbortSignal(options.signal, stream);
+    return new LocalWriteHandle(stream, fd, this.#fsync, { temp, target, exclusive: options.mode === 'create' });
+  }
+
+  /** Resolves the target through symlinks (confined), or its parent when it does not exist. */
+  async #openWriteSlow(segments: readonly string[], flags: number): Promise<number> {
     let target: string;
     let exists: boolean;
     try {
@@ -288,51 +454,7 @@ export class LocalStorage implements StorageBackend {
       });
       if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
     }
-
-    let flags: number;
-    switch (options.mode) {
-      case 'create':
-        flags = O_WRONLY | O_CREAT | O_EXCL;
-        break;
-      case 'overwrite':
-        flags = O_WRONLY | O_CREAT | O_TRUNC;
-        break;
-      case 'append':
-        flags = O_WRONLY | O_CREAT | O_APPEND;
-        break;
-      case 'resume':
-        // Only a fresh upload (offset 0) may create the file; resuming something that does not
-        // exist is NOT_FOUND.
-        flags = offset === 0 ? O_WRONLY | O_CREAT : O_WRONLY;
-        break;
-      default:
-        throw fail('UNSUPPORTED');
-    }
-
-    const fh = await openFile(target, flags | SAFE_OPEN, 0o666);
-    try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
-      if (!st.isFile()) throw fail('PERMISSION_DENIED');
-      if (options.mode === 'resume') {
-        if (offset > st.size) throw fail('INVALID_OFFSET');
-        if (offset < st.size) await fh.truncate(offset);
-      }
-    } catch (error) {
-      await fh.close().catch(() => undefined);
-      throw toStorageError(error);
-    }
-
-    const stream = createWriteStream('', {
-      fd: fh,
-      // With O_APPEND the kernel picks the position; otherwise write from the resume offset.
-      ...(options.mode === 'append' ? {} : { start: offset }),
-      highWaterMark: STREAM_HIGH_WATER_MARK,
-      // We close the handle ourselves so commit() can fsync first and report close errors.
-      autoClose: false,
-    });
-    if (options.signal) addAbortSignal(options.signal, stream);
-    return new LocalWriteHandle(stream, fh, this.#fsync);
+    return this.#openConfined(target, flags);
   }
 
   async remove(p: VirtualPath): Promise<void> {
@@ -410,11 +532,16 @@ export class LocalStorage implements StorageBackend {
     const segments = splitVirtualPath(p);
     if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw fail('INVALID_NAME');
     const real = await this.#resolveExisting(segments);
+    // Through an fd opened with O_NOFOLLOW, not utimes(path): utimes follows a final component
+    // swapped for a link after the check and would set the time of a file outside the home.
+    const fd = await openFile(real, O_RDONLY | SAFE_OPEN);
     try {
-      const st = await fsp.stat(real);
-      await fsp.utimes(real, st.atime, time);
+      const st = await fstat(fd);
+      await new Promise<void>((resolve, reject) => fs.futimes(fd, st.atime, time, (error) => (error ? reject(error) : resolve())));
     } catch (error) {
       throw toStorageError(error);
+    } finally {
+      closeQuietly(fd);
     }
   }
 
@@ -423,12 +550,63 @@ export class LocalStorage implements StorageBackend {
   }
 }
 
-async function openFile(hostPath: string, flags: number, mode?: number): Promise<FileHandle> {
-  try {
-    return await fsp.open(hostPath, flags, mode);
-  } catch (error) {
-    throw toStorageError(error);
+function openFlags(mode: OpenWriteOptions['mode'], offset: number): number {
+  switch (mode) {
+    case 'create':
+      return O_WRONLY | O_CREAT | O_EXCL;
+    case 'overwrite':
+      return O_WRONLY | O_CREAT | O_TRUNC;
+    case 'append':
+      return O_WRONLY | O_CREAT | O_APPEND;
+    case 'resume':
+      // Only a fresh upload (offset 0) may create the file; resuming something that does not
+      // exist is NOT_FOUND.
+      return offset === 0 ? O_WRONLY | O_CREAT : O_WRONLY;
+    default:
+      throw fail('UNSUPPORTED');
   }
+}
+
+// The callback fs API with plain fds: per call about half the CPU of fs.promises and
+// FileHandle (measured here: 9 µs against 19 µs for a stat), which adds up over the half
+// dozen calls of every small transfer.
+
+function realpath(hostPath: string): Promise<string> {
+  return new Promise((resolve, reject) => fs.realpath.native(hostPath, (error, real) => (error ? reject(error) : resolve(real))));
+}
+
+function openFile(hostPath: string, flags: number, mode?: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.open(hostPath, flags, mode, (error, fd) => (error ? reject(toStorageError(error)) : resolve(fd))),
+  );
+}
+
+/**
+ * The path the kernel has for an open fd, or null where /proc is not available (then the
+ * realpath check before the open is the only one).
+ */
+function openedPath(fd: number): Promise<string | null> {
+  return new Promise((resolve) => fs.readlink(`/proc/self/fd/${fd}`, (error, target) => resolve(error ? null : target)));
+}
+
+function lstat(hostPath: string): Promise<Stats> {
+  return new Promise((resolve, reject) => fs.lstat(hostPath, (error, st) => (error ? reject(error) : resolve(st))));
+}
+
+function fstat(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fs.fstat(fd, (error, st) => (error ? reject(error) : resolve(st))));
+}
+
+function ftruncate(fd: number, length: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.ftruncate(fd, length, (error) => (error ? reject(error) : resolve())));
+}
+
+function fsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+function closeQuietly(fd: number): void {
+  fs.close(fd, () => undefined);
 }
 
 async function checkDirectory(hostPath: string): Promise<void> {
@@ -441,35 +619,131 @@ async function checkDirectory(hostPath: string): Promise<void> {
   }
 }
 
+/** A read of a whole chunk; smaller reads (the end of a file, small files) are sized exactly. */
+const READ_CHUNK = STREAM_HIGH_WATER_MARK;
+/** Chunk buffers one download keeps for reuse: one being sent, one read ahead, one being read. */
+const MAX_FREE_CHUNKS = 3;
+
+/**
+ * A file range as a Readable, read with the callback fs API into a few reused buffers.
+ * fs.ReadStream allocates a fresh highWaterMark-sized buffer for every read: 1 MiB of
+ * external memory for a 4 KiB file (twice, counting the EOF probe), which made small
+ * downloads GC-bound, and for big files fresh memory on every chunk, whose page faults cost
+ * as much CPU as the copy from the page cache. A consumer that knows when a chunk is no
+ * longer referenced (the transfer pump: the socket's write callback) hands it back with
+ * release(), and the next read goes into it.
+ */
+class FileReadStream extends Readable implements ReadSource {
+  readonly size: number;
+  bytesRead = 0;
+  readonly #fd: number;
+  #pos: number;
+  #reading = false;
+  #closeWhenIdle: ((error?: Error | null) => void) | null = null;
+  readonly #free: Buffer[] = [];
+  /** Backing stores of the reusable chunk buffers this stream allocated. */
+  readonly #own = new WeakSet<ArrayBufferLike>();
+
+  constructor(fd: number, start: number, size: number) {
+    super({ highWaterMark: READ_CHUNK });
+    this.#fd = fd;
+    this.#pos = start;
+    this.size = size;
+  }
+
+  override _read(): void {
+    const want = Math.min(READ_CHUNK, this.size - this.#pos);
+    if (want <= 0) {
+      this.push(null);
+      return;
+    }
+    let buffer: Buffer;
+    if (want < READ_CHUNK) {
+      buffer = Buffer.allocUnsafe(want);
+    } else {
+      buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+      this.#own.add(buffer.buffer);
+    }
+    this.#reading = true;
+    fs.read(this.#fd, buffer, 0, want, this.#pos, (error, n) => {
+      this.#reading = false;
+      if (this.#closeWhenIdle) {
+        this.#closeWhenIdle(error);
+        return;
+      }
+      if (error) {
+        this.destroy(error);
+        return;
+      }
+      if (n === 0) {
+        // The file shrank since it was opened: send what there was.
+        this.push(null);
+        return;
+      }
+      this.#pos += n;
+      this.bytesRead += n;
+      this.push(n === buffer.length ? buffer : buffer.subarray(0, n));
+      if (this.#pos >= this.size) this.push(null);
+    });
+  }
+
+  /** The consumer no longer references `chunk` (pushed by this stream): reuse its memory. */
+  release(chunk: Buffer): void {
+    if (chunk.byteOffset !== 0 || chunk.length !== READ_CHUNK || !this.#own.has(chunk.buffer)) return;
+    if (this.#free.length < MAX_FREE_CHUNKS && !this.destroyed) this.#free.push(chunk);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#free.length = 0;
+    const close = (readError?: Error | null) => fs.close(this.#fd, (closeError) => callback(error ?? readError ?? closeError));
+    // Never close the fd under a read still running in the thread pool (it could read
+    // from whatever file gets that fd number next).
+    if (this.#reading) this.#closeWhenIdle = close;
+    else close();
+  }
+}
+
 /**
  * Drives one upload. The stream is created with autoClose: false so it does not close the file
  * when it finishes: persist() fsyncs if asked, and only then destroys the stream, which closes
- * the handle (the stream holds a reference on the FileHandle, so a direct fh.close() would wait
- * for it forever). Errors from writes or close are recorded by the shared life cycle.
+ * the fd once in-flight writes are done (fs streams close on destroy whatever autoClose says).
+ * Errors from writes or close are recorded by the shared life cycle.
  */
 class LocalWriteHandle extends StreamWriteHandle {
   readonly stream: Writable;
   readonly #ws: WriteStream;
-  readonly #fh: FileHandle;
+  readonly #fd: number;
   readonly #fsync: boolean;
+  readonly #atomic: AtomicTarget | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(ws: WriteStream, fh: FileHandle, fsync: boolean) {
+  constructor(ws: WriteStream, fd: number, fsync: boolean, atomic?: AtomicTarget) {
     super();
     this.stream = ws;
     this.#ws = ws;
-    this.#fh = fh;
+    this.#fd = fd;
     this.#fsync = fsync;
+    this.#atomic = atomic;
     this.watch(ws);
   }
 
   protected async persist(): Promise<void> {
-    if (this.#fsync) await this.#fh.sync();
+    if (this.#fsync) await fsync(this.#fd);
     await this.#close();
+    if (this.streamError !== undefined || this.#atomic === undefined) return;
+    const { temp, target, exclusive } = this.#atomic;
+    if (exclusive) {
+      // STOU/create: link() fails if the name was taken meanwhile, where rename would replace it.
+      await fsp.link(temp, target);
+      await fsp.unlink(temp).catch(() => undefined);
+    } else {
+      await fsp.rename(temp, target);
+    }
   }
 
-  protected release(): Promise<void> {
-    return this.#close();
+  protected async release(): Promise<void> {
+    await this.#close();
+    if (this.#atomic) await fsp.rm(this.#atomic.temp, { force: true }).catch(() => undefined);
   }
 
   protected toError(error: unknown): StorageError {
@@ -499,10 +773,12 @@ class LocalWriteHandle extends StreamWriteHandle {
 export class LocalStorageProvider implements StorageProvider {
   readonly #root: string;
   readonly #fsync: boolean;
+  readonly #uploadMode: UploadMode;
 
-  constructor(options: { root: string; fsync?: boolean }) {
+  constructor(options: { root: string; fsync?: boolean; uploadMode?: UploadMode }) {
     this.#root = path.resolve(options.root);
     this.#fsync = options.fsync ?? false;
+    this.#uploadMode = options.uploadMode ?? 'resumable';
   }
 
   async forHome(home: VirtualPath): Promise<LocalStorage> {
@@ -532,7 +808,7 @@ export class LocalStorageProvider implements StorageProvider {
       if (current !== rootReal && !current.startsWith(rootPrefix)) throw fail('OUTSIDE_ROOT');
     }
     await checkDirectory(current);
-    return new LocalStorage({ home: current, fsync: this.#fsync });
+    return new LocalStorage({ home: current, fsync: this.#fsync, uploadMode: this.#uploadMode });
   }
 
   async ping(): Promise<void> {

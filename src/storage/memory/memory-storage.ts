@@ -15,6 +15,7 @@ import type {
   Entry,
   OpenReadOptions,
   OpenWriteOptions,
+  ReadSource,
   StorageBackend,
   StorageCapabilities,
   StorageProvider,
@@ -173,7 +174,7 @@ export class MemoryStorage implements StorageBackend {
     }
   }
 
-  async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<Readable> {
+  async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<ReadSource> {
     const segments = splitVirtualPath(p);
     const offset = checkOffset(options?.offset);
     options?.signal?.throwIfAborted();
@@ -186,7 +187,7 @@ export class MemoryStorage implements StorageBackend {
         yield data.subarray(pos, Math.min(pos + CHUNK_SIZE, data.length));
       }
     }
-    const stream = Readable.from(chunks(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    const stream = Object.assign(Readable.from(chunks(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK }), { size: data.length });
     if (options?.signal) addAbortSignal(options.signal, stream);
     return stream;
   }

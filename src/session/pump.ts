@@ -1,0 +1,103 @@
+/**
+ * @module session/pump
+ * Moves the bytes of a binary transfer from a Readable to a Writable with backpressure, and
+ * settles once the destination has finished (every byte handed to the kernel or the file).
+ * It does what stream.pipeline does for two streams, without pipeline's per-call cost: an
+ * AbortController that pipeline always aborts on completion (building a DOMException), the
+ * end-of-stream bookkeeping on every stream and the extra ticks; for a 4 KiB file that was
+ * about a tenth of the server's CPU per transfer.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
+}
+
+/** Nothing may turn a late error of a settled transfer into an uncaught exception. */
+function ignore(): void {}
+
+/**
+ * Pipes `source` into `dest`. A source with a release() method (local files) gets every chunk
+ * back once `dest` has written it, to read into the same memory again. On failure (either stream errors or closes early, or `signal`
+ * aborts) both streams are destroyed and the promise rejects with the first error.
+ */
+export function pump(source: Readable & { release?(chunk: Buffer): void }, dest: Writable, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const cleanup = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('close', onSourceClose);
+      dest.off('drain', onDrain);
+      dest.off('finish', onFinish);
+      dest.off('close', onDestClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      // Without an error argument: the streams' own error listeners already saw the cause.
+      source.destroy();
+      dest.destroy();
+      reject(error);
+    };
+    // A source with reusable buffers gets each chunk back once the destination has let go of it.
+    const release = source.release?.bind(source);
+    const onData = (chunk: Buffer) => {
+      const more = release ? dest.write(chunk, () => release(chunk)) : dest.write(chunk);
+      if (!more) {
+        source.pause();
+        dest.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => source.resume();
+    const onEnd = () => {
+      dest.end();
+    };
+    const onFinish = () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve();
+    };
+    const onSourceClose = () => {
+      if (!source.readableEnded) fail((source.errored as Error | null) ?? prematureClose());
+    };
+    const onDestClose = () => fail((dest.errored as Error | null) ?? prematureClose());
+    const onAbort = () => fail(abortError(signal));
+
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    if (dest.destroyed || dest.writableEnded) {
+      fail((dest.errored as Error | null) ?? prematureClose());
+      return;
+    }
+    if (source.destroyed && !source.readableEnded) {
+      fail((source.errored as Error | null) ?? prematureClose());
+      return;
+    }
+    source.on('error', fail);
+    source.on('error', ignore);
+    dest.on('error', fail);
+    dest.on('error', ignore);
+    source.on('end', onEnd);
+    source.on('close', onSourceClose);
+    dest.on('finish', onFinish);
+    dest.on('close', onDestClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (source.readableEnded) {
+      dest.end();
+      return;
+    }
+    source.on('data', onData);
+    // A source paused by its producer (a data socket held until the transfer command) flows now.
+    source.resume();
+  });
+}
