@@ -19,9 +19,17 @@ import { computePassiveSlice, resolveReplicaIndex } from './data/passive-slices.
 import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
 import { acceptProxyHeader } from './net/proxy-protocol.js';
 import { CidrList } from './core/cidr.js';
+import { AddressPolicy } from './core/address-policy.js';
 import { AdminServer } from './observability/admin-http.js';
+import { bansRoute } from './observability/admin-bans.js';
+import { AdminToken } from './observability/admin-token.js';
+import type { Defender } from './security/defender.js';
+import { createDefender, sessionGuard } from './security/defender-wiring.js';
+import { PendingLogins } from './security/pending-logins.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { XferlogWriter } from './observability/xferlog.js';
+import { AuditFileSink, AuditLoggerSink, sessionAuditLog, type AuditSink } from './observability/audit-log.js';
+import { Semaphore } from './core/semaphore.js';
 import { normalizeAddress } from './protocol/address.js';
 import { ReplyCode, formatReply } from './protocol/reply.js';
 import type { Clock, Logger, TransferLogEntry } from './session/ports.js';
@@ -70,6 +78,20 @@ export class FtpServer {
   readonly #trustedProxies: CidrList;
   #xferlog: { write(entry: TransferLogEntry): void; close(): Promise<void> } | null = null;
   #storageReady: { at: number; ok: boolean } = { at: 0, ok: false };
+  /** log.audit: the audit trail's sink, opened in start() and flushed in close(). */
+  #audit: AuditSink | null = null;
+  /** limits.maxConcurrentHashes, shared by every session. */
+  readonly #hashSlots: Semaphore;
+  /** Logged-in sessions per user name (limits.maxSessionsPerUser). */
+  readonly #userSessions = new Map<string, number>();
+  /** Abuse scoring and bans (security/defender.ts); listed and lifted through the admin listener. */
+  readonly defender: Defender;
+  readonly #access: AddressPolicy;
+  /** Connections that have not logged in yet, oldest first (slow-loris defence). */
+  readonly #pending = new PendingLogins<ControlConnection>();
+  /** Connections told to go (421) to make room, still flushing: they no longer count. */
+  readonly #evicting = new Set<ControlConnection>();
+  #defenderSweep: NodeJS.Timeout | null = null;
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
 
@@ -78,7 +100,7 @@ export class FtpServer {
     this.#logger = deps.logger;
     this.metrics = deps.metrics ?? new ServerMetrics();
     this.#clock = deps.clock ?? SYSTEM_CLOCK;
-    this.#storage = deps.storage ?? new LocalStorageProvider({ root: config.storage.root });
+    this.#storage = deps.storage ?? new LocalStorageProvider({ root: config.storage.root, uploadMode: config.storage.uploadMode, fsync: config.storage.fsync });
     this.#auth =
       deps.authenticator ??
       new FileAuthenticator({
@@ -97,6 +119,9 @@ export class FtpServer {
     this.passiveSlice = { index: replicaIndex, ...computePassiveSlice({ portMin: passive.portMin, portMax: passive.portMax, replicas: passive.replicas, index: replicaIndex }) };
     this.#pool = new PassivePortPool({ min: this.passiveSlice.min, max: this.passiveSlice.max });
     this.#trustedProxies = new CidrList(config.proxy.trustedCidrs);
+    this.#hashSlots = new Semaphore(config.limits.maxConcurrentHashes);
+    this.#access = new AddressPolicy(config.access.allow, config.access.deny);
+    this.defender = createDefender(config, { logger: this.#logger, metrics: this.metrics, onBan: (ban) => this.#closeBanned(ban.address) });
     this.metrics.observePassivePorts(() => this.#pool.inUse);
     this.#data = new NetDataConnector({
       pool: this.#pool,
@@ -115,7 +140,11 @@ export class FtpServer {
       shareByClientAddress: config.passive.shareByClientAddress,
       connectTimeoutMs: config.active.connectTimeoutMs,
       proxy: { mode: config.proxy.passive, trusted: this.#trustedProxies, timeoutMs: config.proxy.headerTimeoutMs },
-      onProxyError: (reason) => this.metrics.proxyErrors.inc({ listener: 'passive', reason }),
+      onProxyError: (reason, peer) => {
+        this.metrics.proxyErrors.inc({ listener: 'passive', reason });
+        this.defender.record(peer, 'proxy-refused');
+      },
+      onForeignPeer: (peer) => this.defender.record(peer, 'data-refused'),
       logger: this.#logger,
     });
   }
@@ -151,6 +180,14 @@ export class FtpServer {
         close: () => writer.close(),
       };
     }
+    // Expired bans end (and are logged) even when their address never comes back.
+    this.#defenderSweep = setInterval(() => this.defender.sweep(), 5000);
+    this.#defenderSweep.unref();
+    const auditTarget = this.config.log.audit;
+    if (auditTarget === 'stdout') this.#audit = new AuditLoggerSink(this.#logger);
+    else if (auditTarget !== '') {
+      this.#audit = new AuditFileSink(auditTarget, (error) => this.#logger.error({ event: 'audit.error', err: error }, 'audit log write failed'));
+    }
     this.#listener = await this.#listen(this.config.listen.port, false);
     const { port } = this.address();
     this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port, passiveSlice: this.passiveSlice }, 'kftpd listening');
@@ -173,6 +210,13 @@ export class FtpServer {
         { name: 'not-draining', check: () => !this.#draining },
       ],
       onCheckError: (name, error) => this.#logger.warn({ event: 'readiness.check-failed', check: name, err: error }, 'readiness check failed'),
+      routes: [
+        bansRoute({
+          bans: this.defender,
+          token: new AdminToken(this.config.admin.tokenFile),
+          onAction: (action, detail) => this.#logger.warn({ event: `admin.${action}`, ...detail }, 'admin /bans request'),
+        }),
+      ],
     });
     const address = await admin.start();
     this.#admin = admin;
@@ -284,6 +328,7 @@ export class FtpServer {
         const listener = implicit ? 'implicit' : 'control';
         this.metrics.proxyErrors.inc({ listener, reason: outcome.reason });
         this.#logger.warn({ event: 'proxy.refused', listener, peer: socket.remoteAddress, reason: outcome.reason, detail: outcome.detail }, 'PROXY header refused');
+        this.defender.record(socket.remoteAddress ?? '', 'proxy-refused');
         socket.destroy();
         return;
       }
@@ -301,9 +346,10 @@ export class FtpServer {
     const remote = normalizeAddress(peer.remote);
     const limits = this.config.limits;
     const fromAddress = this.#perAddress.get(remote) ?? 0;
-    const reject = (reason: string, text: string) => {
+    const reject = (reason: string, text: string, refused = 1) => {
       this.metrics.sessionsRejected.inc({ reason });
-      this.#logger.warn({ event: 'session.rejected', remote, reason }, 'connection refused');
+      // A banned client hammering us gets one line per second with the count, not one per try.
+      if (refused > 0) this.#logger.warn({ event: 'session.rejected', remote, reason, ...(refused > 1 ? { refused } : {}) }, 'connection refused');
       socket.on('error', () => undefined);
       // An implicit-TLS client cannot read a clear-text reply.
       if (implicit) socket.destroy();
@@ -311,8 +357,25 @@ export class FtpServer {
       socket.setTimeout(5000, () => socket.destroy());
     };
     if (this.#listenersClosed) return reject('draining', 'Server shutting down, try again later.');
-    if (this.#connections.size >= limits.maxSessions) return reject('max-sessions', 'Too many connections, try again later.');
-    if (fromAddress >= limits.maxSessionsPerAddress) return reject('max-sessions-per-address', 'Too many connections from your address.');
+    // Bans first, at the cost of one Map lookup (none at all while nobody is banned).
+    const ban = this.defender.banFor(remote);
+    if (ban) return reject('banned', 'Too many failed attempts from your address, try again later.', this.defender.refusalsToLog(ban));
+    if (!this.#access.open && !this.#access.allows(remote)) return reject('access-denied', 'Access denied.');
+    const access = this.config.access;
+    // Connections told to go (evicted, banned) are only flushing their 421: they do not count.
+    if (this.#connections.size - this.#evicting.size >= limits.maxSessions) return reject('max-sessions', 'Too many connections, try again later.');
+    if (fromAddress >= limits.maxSessionsPerAddress) {
+      this.defender.record(remote, 'too-many-connections');
+      return reject('max-sessions-per-address', 'Too many connections from your address.');
+    }
+    if (this.#pending.countFor(remote) >= access.maxUnauthenticatedPerAddress) {
+      this.defender.record(remote, 'too-many-connections');
+      return reject('max-unauthenticated-per-address', 'Too many connections waiting to log in from your address.');
+    }
+    // Full of connections waiting to log in: the one that has waited longest makes room rather
+    // than the newcomer being refused (slow-loris). With access.maxUnauthenticated below
+    // limits.maxSessions, waiting connections can never take the slots of logged-in users.
+    if (this.#pending.size >= access.maxUnauthenticated) this.#evictOldestPending();
 
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
@@ -326,6 +389,7 @@ export class FtpServer {
       tls: this.#tlsSetup,
       implicit,
       onTlsHandshake: (ok) => this.metrics.tlsHandshake('control', ok),
+      onLoginChanged: (loggedIn) => (loggedIn ? this.#pending.delete(connection) : this.#pending.add(connection, remote)),
     });
     const tlsConfig = this.config.tls;
     const session = new Session({
@@ -338,7 +402,19 @@ export class FtpServer {
       logger,
       metrics: this.metrics,
       ...(this.#xferlog ? { transferLog: this.#xferlog } : {}),
+      ...(this.#audit
+        ? {
+            audit: sessionAuditLog(
+              this.#audit,
+              { session: sessionId, remote, ...(peer.balancer ? { via: normalizeAddress(peer.balancer) } : {}), replica: this.passiveSlice.index },
+              { sha256: this.config.log.auditSha256, now: () => this.#clock.now() },
+            ),
+          }
+        : {}),
+      hashSlots: this.#hashSlots,
+      userSessions: { claim: (user) => this.#claimUserSession(user) },
       sessionId,
+      guard: sessionGuard(this.defender, remote),
       settings: {
         serverName: this.config.serverName,
         hostNames: this.config.hostNames,
@@ -351,16 +427,25 @@ export class FtpServer {
         tlsSessionReuse: tlsConfig.sessionReuse,
         usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
         cccEnabled: tlsConfig.ccc,
+        maxCommandsBeforeLogin: this.config.defender.maxCommandsBeforeLogin,
         replica: { ...this.passiveSlice, replicas: this.config.passive.replicas, portOffset: this.config.passive.portOffset },
+        commandsPerSecond: limits.commandsPerSecond,
+        commandBurst: limits.commandBurst,
+        maxPathBytes: limits.maxPathBytes,
+        maxPathDepth: limits.maxPathDepth,
+        maxListEntries: limits.maxListEntries,
       },
     });
     this.#connections.add(connection);
     this.#perAddress.set(remote, fromAddress + 1);
+    this.#pending.add(connection, remote);
     this.metrics.sessions.inc();
     logger.info({ event: 'session.open', local: socket.localAddress }, 'session opened');
     const openedAt = Date.now();
     connection.onClosed(() => {
       this.#connections.delete(connection);
+      this.#pending.delete(connection);
+      this.#evicting.delete(connection);
       const left = (this.#perAddress.get(remote) ?? 1) - 1;
       if (left <= 0) this.#perAddress.delete(remote);
       else this.#perAddress.set(remote, left);
@@ -368,6 +453,43 @@ export class FtpServer {
       logger.info({ event: 'session.close', user: session.userName, durationMs: Date.now() - openedAt }, 'session closed');
     });
     connection.attach(session);
+  }
+
+  /** Closes the connection that has waited longest to log in, to make room for a new one. */
+  #evictOldestPending(): void {
+    const oldest = this.#pending.oldest();
+    if (!oldest) return;
+    this.#pending.delete(oldest);
+    this.#evicting.add(oldest);
+    this.metrics.sessionsRejected.inc({ reason: 'pre-login-evicted' });
+    this.#logger.info({ event: 'session.evicted', remote: oldest.remoteAddress, reason: 'max-unauthenticated' }, 'closed the connection waiting longest to log in, to make room');
+    oldest.closeWith(ReplyCode.ServiceNotAvailable, 'Too many connections waiting to log in, closing control connection.');
+  }
+
+  /** A new ban also ends the banned address's open sessions (ProFTPD's mod_ban does the same). */
+  #closeBanned(key: string): void {
+    for (const connection of this.#connections) {
+      if (this.#evicting.has(connection) || this.defender.keyOf(connection.remoteAddress) !== key) continue;
+      this.#evicting.add(connection);
+      this.#pending.delete(connection);
+      connection.closeWith(ReplyCode.ServiceNotAvailable, 'Too many failed attempts from your address, closing control connection.');
+    }
+  }
+
+  /** A slot of limits.maxSessionsPerUser for `user`, or null when the user has them all. */
+  #claimUserSession(user: string): (() => void) | null {
+    const max = this.config.limits.maxSessionsPerUser;
+    const count = this.#userSessions.get(user) ?? 0;
+    if (max > 0 && count >= max) return null;
+    this.#userSessions.set(user, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#userSessions.get(user) ?? 1) - 1;
+      if (left <= 0) this.#userSessions.delete(user);
+      else this.#userSessions.set(user, left);
+    };
   }
 
   /**
@@ -383,6 +505,7 @@ export class FtpServer {
     //    balancer marks this replica down before anyone is refused.
     this.#draining = true;
     this.metrics.draining.set(1);
+    if (this.#defenderSweep) clearInterval(this.#defenderSweep);
     this.#logger.info({ event: 'server.draining', sessions: this.#connections.size, readinessDelayMs, drainTimeoutMs }, 'draining');
     if (readinessDelayMs > 0) await sleep(readinessDelayMs);
     // 2. Stop accepting.
@@ -411,6 +534,8 @@ export class FtpServer {
     this.#certificates?.close();
     await this.#admin?.close();
     await this.#xferlog?.close();
+    // Every session is gone: the audit trail is complete; flush it before reporting closed.
+    await this.#audit?.close();
     this.#logger.info({ event: 'server.closed' }, 'closed');
   }
 }

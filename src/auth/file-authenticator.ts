@@ -4,8 +4,8 @@
  * fs.watchFile (stat follows symlinks, which is how Kubernetes swaps mounted Secret files via
  * its `..data` link) and reloads on change or on demand (SIGHUP). A bad file on reload keeps
  * the previous users.
- * Owns: anonymous logins, timing equalisation for unknown/disabled users, a small cache of
- * successful verifications.
+ * Owns: anonymous logins, timing equalisation for unknown/disabled users, per-user client
+ * address lists (allowFrom/denyFrom), a small cache of successful verifications.
  * Must not: tell clients why a login failed (reasons are for logs), log passwords or hashes,
  * or mutate principals it has already handed out.
  */
@@ -13,6 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fsp, unwatchFile, watchFile } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { expandPermissions } from '../core/permissions.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { Principal } from '../core/principal.js';
 import { DEFAULT_SCRYPT_LOG_N, hashPassword, passwordHashLogN, verifyPassword } from './password-hash.js';
 import type { AuthAttempt, AuthResult, Authenticator } from './types.js';
@@ -30,6 +31,14 @@ export interface FileAuthenticatorOptions {
 
 /** Bound on cached verifications: enough for every active user of a busy replica. */
 const CACHE_MAX_ENTRIES = 1000;
+
+/**
+ * scrypt runs on libuv's thread pool (4 threads by default), which file I/O shares. Without a
+ * bound, a password-guessing flood queues hundreds of hashes there and every legitimate
+ * user's file operations (even their home lookup at login) wait behind them; two at a time
+ * always leaves threads for storage.
+ */
+const MAX_CONCURRENT_VERIFICATIONS = 2;
 
 const ANONYMOUS_PERMISSIONS = expandPermissions(['read-only']);
 
@@ -51,6 +60,7 @@ export class FileAuthenticator implements Authenticator {
    */
   readonly #cache = new Map<string, true>();
   readonly #cacheSecret = randomBytes(32);
+  readonly #verifications = new Semaphore(MAX_CONCURRENT_VERIFICATIONS);
   #reloading: Promise<void> = Promise.resolve();
   #watcher: ((curr: Stats, prev: Stats) => void) | undefined;
   #ready = false;
@@ -152,13 +162,16 @@ export class FileAuthenticator implements Authenticator {
 
     const user = this.#users.get(username);
     if (!user) {
-      if (this.#dummyHash) await verifyPassword(password, this.#dummyHash);
+      if (this.#dummyHash) await this.#scrypt(password, this.#dummyHash);
       return { ok: false, reason: 'unknown-user' };
     }
     // Verify even for disabled users so the answer takes the same time either way.
     const valid = await this.#verify(user, password);
     if (!user.enabled) return { ok: false, reason: 'disabled' };
     if (!valid) return { ok: false, reason: 'bad-password' };
+    // Checked after the password so the log tells the operator that right credentials came
+    // from a network the user may not use (a leaked password?); the client gets the same 530.
+    if (user.network && !user.network.allows(attempt.remoteAddress)) return { ok: false, reason: 'address-not-allowed' };
     const principal: Principal = {
       name: user.name,
       home: user.home,
@@ -180,7 +193,7 @@ export class FileAuthenticator implements Authenticator {
       this.#cache.set(key, true);
       return true;
     }
-    const valid = await verifyPassword(password, user.passwordHash);
+    const valid = await this.#scrypt(password, user.passwordHash);
     if (valid) {
       this.#cache.set(key, true);
       if (this.#cache.size > CACHE_MAX_ENTRIES) {
@@ -189,6 +202,15 @@ export class FileAuthenticator implements Authenticator {
       }
     }
     return valid;
+  }
+
+  async #scrypt(password: string, hash: string): Promise<boolean> {
+    const release = await this.#verifications.acquire();
+    try {
+      return await verifyPassword(password, hash);
+    } finally {
+      release();
+    }
   }
 
   ready(): boolean {

@@ -11,7 +11,7 @@ export interface AuthAttempt {
   readonly tls: boolean;
 }
 
-export type AuthFailureReason = 'unknown-user' | 'bad-password' | 'disabled' | 'anonymous-disabled' | 'certificate-mismatch';
+export type AuthFailureReason = 'unknown-user' | 'bad-password' | 'disabled' | 'anonymous-disabled' | 'certificate-mismatch' | 'address-not-allowed';
 
 export type AuthResult =
   | { readonly ok: true; readonly principal: Principal }

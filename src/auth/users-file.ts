@@ -13,6 +13,8 @@ import { isMap, isSeq } from 'yaml';
 import { z } from 'zod';
 import { PERMISSIONS, PERMISSION_SHORTHANDS, expandPermissions } from '../core/permissions.js';
 import type { Permission } from '../core/permissions.js';
+import { AddressPolicy } from '../core/address-policy.js';
+import { parseCidr } from '../core/cidr.js';
 import { isPasswordHash } from './password-hash.js';
 
 export interface UserRecord {
@@ -22,6 +24,8 @@ export interface UserRecord {
   readonly home: string;
   readonly permissions: ReadonlySet<Permission>;
   readonly enabled: boolean;
+  /** allowFrom/denyFrom: the client addresses this user may log in from (absent: any). */
+  readonly network?: AddressPolicy;
 }
 
 export class UsersFileError extends Error {
@@ -88,6 +92,14 @@ const permissionsSchema = z.array(
   { error: 'must be a list of permission names' },
 );
 
+/** allowFrom / denyFrom: client networks in CIDR notation (IPv4 or IPv6). */
+const cidrListSchema = z.array(
+  z.string({ error: 'must be a string' }).refine((s) => parseCidr(s) !== null, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a CIDR or an IP address (e.g. 10.0.0.0/8, 2001:db8::/32)`,
+  }),
+  { error: 'must be a list of CIDRs' },
+);
+
 const userSchema = z.strictObject({
   name: nameSchema,
   password: passwordSchema,
@@ -97,6 +109,8 @@ const userSchema = z.strictObject({
     .optional(),
   permissions: permissionsSchema.default(['read-write']),
   enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  allowFrom: cidrListSchema.optional(),
+  denyFrom: cidrListSchema.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -167,6 +181,7 @@ export function parseUsersFile(text: string, source?: string): UserRecord[] {
     home: u.home ?? `/${u.name}`,
     permissions: expandPermissions(u.permissions),
     enabled: u.enabled,
+    ...(u.allowFrom?.length || u.denyFrom?.length ? { network: new AddressPolicy(u.allowFrom ?? [], u.denyFrom ?? []) } : {}),
   }));
 }
 
@@ -176,11 +191,13 @@ export interface UserFileEntry {
   readonly home?: string;
   readonly permissions?: readonly string[];
   readonly enabled?: boolean;
+  readonly allowFrom?: readonly string[];
+  readonly denyFrom?: readonly string[];
 }
 
 /**
  * Adds a user to a users file, or updates the user of that name: name and password are set,
- * and home / permissions / enabled are set when given (an existing user keeps the others).
+ * and home / permissions / enabled / allowFrom / denyFrom are set when given (an existing user keeps the others).
  * Comments and other users are preserved. The result is validated before anything is written,
  * then written atomically with mode 0600 (parent directories are created).
  */
@@ -217,6 +234,13 @@ export async function upsertUserInFile(file: string, entry: UserFileEntry): Prom
     target.set('permissions', node);
   }
   if (entry.enabled !== undefined) target.set('enabled', entry.enabled);
+  for (const key of ['allowFrom', 'denyFrom'] as const) {
+    const list = entry[key];
+    if (list === undefined) continue;
+    const node = doc.createNode([...list]);
+    node.flow = true;
+    target.set(key, node);
+  }
   if (!existing) users.items.push(target);
 
   const out = doc.toString();

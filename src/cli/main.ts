@@ -5,6 +5,7 @@
  * (exit codes, signals, stdin/stdout).
  */
 import { readFileSync } from 'node:fs';
+import { runBans } from './commands/bans.js';
 import { runCheckConfig } from './commands/check-config.js';
 import { runDoctor } from './commands/doctor.js';
 import { runHashPassword } from './commands/hash-password.js';
@@ -26,6 +27,8 @@ Commands:
                         view (greeting, PROXY, TLS, login, PASV/EPSV data path; see kftpd doctor --help)
   render <target>       print deployment artefacts generated from the config: kubernetes,
                         f5-as3, f5-cis (see kftpd render --help)
+  bans list|lift|add    list, lift or add bans of running replicas through their admin listeners
+                        (--admin URL --token-file F; see kftpd bans --help)
   version               print the version
 
 Options for serve and check-config:
@@ -71,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'add') return runUserAdd(rest.slice(1), io);
       io.stderr('usage: kftpd user add <name> --file <users.yaml> [--password P] [--home /dir] [--permissions read-write]\n');
       return 2;
+    case 'bans':
+      return runBans(rest, io);
     case 'version':
     case '--version':
       io.stdout(`${version()}\n`);

@@ -10,6 +10,7 @@ import { isCidrList } from '../core/cidr.js';
 import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
 import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
 import { deploySchema } from './deploy-schema.js';
+import { accessSchema, defenderSchema } from './security-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -90,6 +91,13 @@ const limitsSchema = z
       .describe('TCP keepalive on control connections: first probe after this much silence (keep it below the load balancer\'s idle timeout; 0 disables).'),
     failedLoginDelayMs: ms.default(1000).describe('Delay before answering a failed login (slows password guessing).'),
     maxCommandLineBytes: z.number().int().min(512).max(65536).default(4096).describe('Longest command line accepted (longer ones get 500).'),
+    maxSessionsPerUser: z.number().int().min(0).default(0).describe('Maximum concurrent logged-in sessions per user name, across this replica (0: unlimited). The login beyond it gets 530 and the connection stays open.'),
+    commandsPerSecond: z.number().min(0).default(100).describe('Commands per second per session (token bucket; 0: unlimited). Faster commands are delayed, not dropped; a client that floods on fills its 256-line queue and gets 421.'),
+    commandBurst: z.number().int().min(1).default(200).describe('Commands a session may send at once before commandsPerSecond applies.'),
+    maxPathBytes: z.number().int().min(0).default(4096).describe('Longest virtual path (UTF-8 bytes) a command may name; longer ones get 553 (0: no limit).'),
+    maxPathDepth: z.number().int().min(0).default(64).describe('Deepest virtual path (directory levels) a command may name; deeper ones get 553 (0: no limit).'),
+    maxListEntries: z.number().int().min(0).default(0).describe('Entries one LIST/NLST/MLSD may send; a bigger listing is cut off with 451 (0: no limit; listings are streamed in batches either way).'),
+    maxConcurrentHashes: z.number().int().min(0).default(2).describe('HASH/XCRC/XMD5/XSHA* computations running at once on this replica (each reads a whole file); more wait their turn (0: no limit).'),
   })
   .describe('Session limits.');
 
@@ -110,6 +118,14 @@ const anonymousSchema = z
 const storageSchema = z
   .strictObject({
     root: z.string().default('./data').describe('Directory served; users\' homes are inside it.'),
+    uploadMode: z
+      .enum(['resumable', 'atomic'])
+      .default('resumable')
+      .describe('resumable: uploads write in place and an interrupted upload stays as a partial file that REST/APPE can continue. atomic: uploads go to a hidden temporary file and appear under their name only when complete (an aborted upload never shows; resume and append copy the current file first).'),
+    fsync: z
+      .boolean()
+      .default(false)
+      .describe('Flush every upload to stable storage (fsync) before answering 226, so a confirmed file survives a node crash; costs throughput on real disks.'),
   })
   .describe('Local filesystem storage.');
 
@@ -117,6 +133,8 @@ const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
     xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer to this file (empty: off).'),
+    audit: z.string().default('').describe('Audit log (docs/audit-log.md): one JSON line per login attempt and file operation, appended to this file; "stdout": into the JSON logs as records with msg "audit" (empty: off).'),
+    auditSha256: z.boolean().default(false).describe('Compute the SHA-256 of each binary upload and download on the fly for the audit log (costs CPU on every transfer).'),
   })
   .describe('Structured JSON logs on stdout.');
 
@@ -199,6 +217,7 @@ const adminSchema = z
     enabled: z.boolean().default(false).describe('Serve /healthz, /readyz and /metrics (Prometheus) over HTTP.'),
     host: host.default('127.0.0.1').describe('Admin listener address (0.0.0.0 in a pod so probes and Prometheus reach it).'),
     port: port.default(9090).describe('Admin listener port.'),
+    tokenFile: z.string().default('').describe('File holding the bearer token for the /bans endpoints (mount it from a Kubernetes Secret; never put the token itself in the config). Empty: those endpoints answer 404.'),
   })
   .describe('Admin HTTP listener: liveness, readiness and metrics, on its own port.');
 
@@ -216,6 +235,8 @@ export const configSchema = z
     tls: tlsSchema.prefault({}),
     admin: adminSchema.prefault({}),
     proxy: proxySchema.prefault({}),
+    defender: defenderSchema.prefault({}),
+    access: accessSchema.prefault({}),
     stateDir: z
       .string()
       .default('./.kftpd')

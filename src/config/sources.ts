@@ -29,10 +29,10 @@ export const ENV_PREFIX = 'KFTPD_';
 
 /**
  * KFTPD_* variables the CLI reads that are not config leaves (so not "unknown"): the config
- * file, and the doctor's password (a shell that exports it for `kftpd doctor` must still be
- * able to start a server).
+ * file, the doctor's password, and the admin URL and token of `kftpd bans` (a shell that
+ * exports them must still be able to start a server).
  */
-export const NON_CONFIG_ENV: readonly string[] = ['KFTPD_CONFIG', 'KFTPD_DOCTOR_PASSWORD'];
+export const NON_CONFIG_ENV: readonly string[] = ['KFTPD_CONFIG', 'KFTPD_DOCTOR_PASSWORD', 'KFTPD_ADMIN_URL', 'KFTPD_ADMIN_TOKEN'];
 
 /** Minimal view of the JSON Schema nodes zod emits; only what the walk needs. */
 interface JsonNode {

@@ -32,7 +32,10 @@ export interface DataConnectorOptions {
   readonly connectTimeoutMs: number;
   /** PROXY protocol on passive data connections (from the balancer in front of them). */
   readonly proxy: { readonly mode: ProxyMode; readonly trusted: CidrList; readonly timeoutMs: number };
-  readonly onProxyError?: (reason: string) => void;
+  /** A PROXY header was refused; `peer` is the direct peer that sent (or failed to send) it. */
+  readonly onProxyError?: (reason: string, peer: string) => void;
+  /** A data connection from an address other than its session's client was refused (scored by the defender). */
+  readonly onForeignPeer?: (peer: string) => void;
   readonly logger: Logger;
 }
 
@@ -96,7 +99,7 @@ class PortListener {
     }
     void acceptProxyHeader(socket, proxy).then((outcome) => {
       if (!outcome.ok) {
-        this.#options.onProxyError?.(outcome.reason);
+        this.#options.onProxyError?.(outcome.reason, socket.remoteAddress ?? '');
         this.#options.logger.warn({ event: 'proxy.refused', listener: 'passive', port: this.port, reason: outcome.reason, detail: outcome.detail }, 'PROXY header refused on a data connection');
         socket.destroy();
         return;
@@ -119,6 +122,7 @@ class PortListener {
         { event: 'passive.foreign-peer', port: this.port, peer, expected: [...this.#leases.keys()] },
         'data connection from a foreign address refused',
       );
+      this.#options.onForeignPeer?.(peer);
       socket.destroy();
       return;
     }

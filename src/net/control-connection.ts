@@ -51,6 +51,8 @@ export interface ControlConnectionOptions {
   readonly implicit: boolean;
   /** Counts control-connection handshakes (metrics). */
   readonly onTlsHandshake?: (ok: boolean) => void;
+  /** The session logged in or out (REIN): admission tracks connections waiting to log in. */
+  readonly onLoginChanged?: (loggedIn: boolean) => void;
 }
 
 function once<T>(executor: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void, timeoutMs: number, signal?: AbortSignal): Promise<T> {
@@ -203,6 +205,7 @@ export class ControlConnection implements ControlChannel, SessionTls {
 
   loginChanged(): void {
     this.#armTimer();
+    if (this.#session) this.#options.onLoginChanged?.(this.#session.loggedIn);
   }
 
   close(): void {
@@ -276,6 +279,12 @@ export class ControlConnection implements ControlChannel, SessionTls {
     await new Promise<void>((resolve) => secured.end(() => resolve()));
     secured.destroy();
     this.#logger.info({ event: 'tls.control-cleared' }, 'control connection returned to clear text (CCC)');
+  }
+
+  controlTlsInfo(): { version: string; cipher: string } | undefined {
+    const socket = this.#transport;
+    if (!(socket instanceof tls.TLSSocket) || !this.#protected) return undefined;
+    return { version: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher()?.name ?? 'unknown' };
   }
 
   peerCommonName(): string | undefined {

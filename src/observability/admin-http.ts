@@ -2,8 +2,9 @@
  * @module observability/admin-http
  * The admin HTTP listener, on its own port: /healthz (the process is alive and its event loop
  * answers), /readyz (every readiness check passes: listeners bound, storage reachable, users
- * loaded, not draining) and /metrics (Prometheus text format). Nothing else is served, and no
- * check's internal error text reaches the response (the log has it).
+ * loaded, not draining) and /metrics (Prometheus text format), plus operator routes that
+ * authenticate themselves (/bans, observability/admin-bans.ts). Nothing else is served, and
+ * no check's internal error text reaches the response (the log has it).
  */
 import http from 'node:http';
 import type { Registry } from 'prom-client';
@@ -14,12 +15,20 @@ export interface ReadinessCheck {
   readonly check: () => boolean | Promise<boolean>;
 }
 
+/** An extra endpoint tree (e.g. /bans, observability/admin-bans.ts) that does its own auth. */
+export interface AdminRoute {
+  /** Serves this path and everything below it ("/bans", "/bans/..."). */
+  readonly prefix: string;
+  handle(request: http.IncomingMessage, response: http.ServerResponse, path: string): Promise<void>;
+}
+
 export interface AdminServerOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
   readonly readiness: readonly ReadinessCheck[];
   readonly onCheckError?: (name: string, error: unknown) => void;
+  readonly routes?: readonly AdminRoute[];
 }
 
 /** A check that hangs must not hang the probe: the kubelet's own timeout is usually 1 s. */
@@ -79,7 +88,12 @@ export class AdminServer {
   }
 
   async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const route = this.#options.routes?.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`));
+    if (route) {
+      await route.handle(request, response, path);
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -84,6 +84,34 @@ export class ServerMetrics implements SessionMetrics {
     registers: [this.registry],
   });
 
+  readonly defenderBans = new Counter({
+    name: 'kftpd_defender_bans_total',
+    help: 'Client addresses (IPv6: networks) banned by the defender or by hand.',
+    registers: [this.registry],
+  });
+
+  readonly defenderEvents = new Counter({
+    name: 'kftpd_defender_events_total',
+    help: 'Hostile events scored by the defender, by event.',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
+  #bannedCount: () => number = () => 0;
+  readonly defenderBanned = new Gauge({
+    name: 'kftpd_defender_banned_addresses',
+    help: 'Client addresses (IPv6: networks) banned now.',
+    registers: [this.registry],
+    collect: () => {
+      this.defenderBanned.set(this.#bannedCount());
+    },
+  });
+
+  /** Where the banned-addresses gauge reads its value at scrape time. */
+  observeBanned(count: () => number): void {
+    this.#bannedCount = count;
+  }
+
   tlsHandshake(channel: 'control' | 'data', ok: boolean): void {
     this.tlsHandshakes.inc({ channel, result: ok ? 'ok' : 'failed' });
   }

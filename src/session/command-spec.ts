@@ -16,5 +16,7 @@ export interface CommandSpec {
   readonly duringTransfer?: boolean;
   /** Keeps a pending RNFR alive (RFC 959 §4.1.3: RNTO must follow RNFR immediately). */
   readonly keepsRename?: boolean;
+  /** Keeps a pending RANG for the next HASH (draft-bryan-ftp-range: any other command clears it). */
+  readonly keepsRange?: boolean;
   readonly handle: (ctx: SessionContext, arg: string) => Promise<void> | void;
 }

@@ -7,6 +7,7 @@ import type { CommandSpec } from './command-spec.js';
 import { AUTH_COMMANDS } from './handlers/auth.js';
 import { DATA_SETUP_COMMANDS } from './handlers/data-setup.js';
 import { FILE_COMMANDS } from './handlers/files.js';
+import { HASH_COMMANDS } from './handlers/hash.js';
 import { LISTING_COMMANDS } from './handlers/listing.js';
 import { MISC_COMMANDS } from './handlers/misc.js';
 import { NAVIGATION_COMMANDS } from './handlers/navigation.js';
@@ -25,5 +26,6 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...DATA_SETUP_COMMANDS,
     ...TRANSFER_COMMANDS,
     ...LISTING_COMMANDS,
+    ...HASH_COMMANDS,
   ].map((spec) => [spec.verb, spec]),
 );

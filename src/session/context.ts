@@ -11,7 +11,8 @@ import type { ReplicaStatusInput } from '../protocol/replica-status.js';
 import type { StorageBackend } from '../storage/types.js';
 import type { Authenticator } from '../auth/types.js';
 import type { StorageProvider } from '../storage/types.js';
-import type { Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls, TransferLog } from './ports.js';
+import type { AuditLog, Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls, SessionGuard, TransferLog, UserSessions, WorkSlots } from './ports.js';
+import type { HashAlgorithm } from '../protocol/hash-reply.js';
 
 export interface SessionSettings {
   readonly serverName: string;
@@ -31,6 +32,16 @@ export interface SessionSettings {
    * tell which replica answered and check that announced ports belong to it.
    */
   readonly replica?: ReplicaStatusInput;
+  /** limits.commandsPerSecond / commandBurst: commands beyond the rate wait (0: off). */
+  readonly commandsPerSecond?: number;
+  readonly commandBurst?: number;
+  /** limits.maxPathBytes / maxPathDepth: longer or deeper paths get 553 (0: off). */
+  readonly maxPathBytes?: number;
+  readonly maxPathDepth?: number;
+  /** limits.maxListEntries: a listing with more entries is cut off with 451 (0: off). */
+  readonly maxListEntries?: number;
+  /** defender.maxCommandsBeforeLogin: one more command before login closes with 421 (0 or absent: off). */
+  readonly maxCommandsBeforeLogin?: number;
 }
 
 export interface SessionDeps {
@@ -45,6 +56,14 @@ export interface SessionDeps {
   readonly tls: SessionTls;
   /** Optional per-transfer log (xferlog). */
   readonly transferLog?: TransferLog;
+  /** Optional audit trail (log.audit); NOOP_AUDIT when absent. */
+  readonly audit?: AuditLog;
+  /** Bounded concurrency of HASH/XCRC... (limits.maxConcurrentHashes); unbounded when absent. */
+  readonly hashSlots?: WorkSlots;
+  /** Per-user session count (limits.maxSessionsPerUser); unlimited when absent. */
+  readonly userSessions?: UserSessions;
+  /** Abuse defence (defender) bound to this session's client address; absent in unit tests. */
+  readonly guard?: SessionGuard;
   readonly sessionId: string;
 }
 
@@ -85,6 +104,10 @@ export interface SessionState {
   prot: 'C' | 'P';
   /** CCC done: the control connection is clear again; PBSZ/PROT/AUTH can no longer change. */
   controlCleared: boolean;
+  /** OPTS HASH selection (draft-bryan-ftpext-hash §3.1). */
+  hashAlgorithm: HashAlgorithm;
+  /** RANG (draft-bryan-ftp-range), inclusive bytes; applies to the next HASH only. */
+  hashRange: { readonly start: number; readonly end: number } | null;
 }
 
 export interface SessionContext {
@@ -111,6 +134,11 @@ export interface SessionContext {
   closeControl(): void;
   /** Records a successful login and switches to the user's storage. */
   setLoggedIn(principal: Principal, storage: StorageBackend): void;
+  /**
+   * Takes one of the user's session slots (limits.maxSessionsPerUser) for this session; false
+   * when the user is at the limit. Released on logout (REIN) and when the session ends.
+   */
+  claimUserSlot(user: string): boolean;
   /**
    * Runs the body of a transfer command (RETR, STOR, LIST...) with `state.transfer` set and
    * an AbortSignal that ABOR or the end of the session triggers.

@@ -11,6 +11,8 @@ import { isStorageError, StorageError } from '../storage/errors.js';
 import type { DataEndpoint, SessionContext } from './context.js';
 import type { TransferDirection, TransferResult } from './ports.js';
 import { errorCode, mapErrorToReply } from './reply-map.js';
+import { audit } from './audit.js';
+import { tapSha256, type Sha256Tap } from './sha256-tap.js';
 
 export interface DataTransferSpec {
   readonly command: string;
@@ -82,6 +84,8 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
     let result: TransferResult = 'failed';
     let socket: Duplex | null = null;
     let dataError: unknown = null;
+    let failureCode: string | undefined;
+    let sha: Sha256Tap | null = null;
     try {
       if (endpoint.kind === 'none') {
         await spec.cleanup(new Error('no data endpoint'));
@@ -100,6 +104,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         socket = await connectData(ctx, endpoint, signal);
       } catch (error) {
         ctx.log.warn({ event: 'data.connect-failed', code: errorCode(error), err: error }, 'data connection failed');
+        failureCode = errorCode(error);
         await spec.cleanup(error instanceof Error ? error : new Error(String(error)));
         if (signal.aborted) {
           result = 'aborted';
@@ -120,6 +125,11 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         socket = secured;
       }
       const dataSocket = socket;
+      // log.auditSha256: the whole file's digest for the audit log, from the bytes on the
+      // data connection (binary type, no REST offset: otherwise it would not be the file's).
+      if (ctx.deps.audit?.sha256 && spec.direction !== 'list' && spec.offset === 0 && ctx.state.type === 'I') {
+        sha = tapSha256(dataSocket, spec.direction === 'upload' ? 'read' : 'write');
+      }
       dataSocket.on('error', (error) => {
         dataError ??= error;
       });
@@ -155,11 +165,12 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       } catch (error) {
         const reason = error instanceof Error ? error : new Error(String(error));
         await spec.cleanup(reason).catch(() => undefined);
+        failureCode = signal.aborted ? 'ABORTED' : errorCode(error);
         if (signal.aborted) {
           result = 'aborted';
           // RFC 959 §4.1.3 ABOR: 426 for the aborted command, then 226 for ABOR itself.
           ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
-        } else if (dataError !== null && !isStorageError(error) || isDataSideError(error, dataSocket)) {
+        } else if ((dataError !== null && !isStorageError(error) && !isStorageErrno(error)) || isDataSideError(error, dataSocket)) {
           ctx.log.warn({ event: 'data.failed', code: errorCode(error), err: error }, 'data connection failed');
           ctx.reply(ReplyCode.TransferAborted, 'Connection closed; transfer aborted.');
         } else {
@@ -194,6 +205,16 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           endedAt: ctx.deps.clock.now(),
         });
       }
+      if (spec.direction !== 'list' && login.phase === 'logged-in') {
+        const digest = sha?.finish();
+        audit(ctx, spec.direction, result === 'ok' ? 'success' : result === 'aborted' ? 'aborted' : 'failure', {
+          path: spec.path,
+          bytes: record.bytes,
+          durationMs,
+          ...(result !== 'ok' && failureCode ? { code: failureCode } : {}),
+          ...(result === 'ok' && digest ? { sha256: digest } : {}),
+        });
+      }
     }
   });
 }
@@ -224,6 +245,7 @@ async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): P
     // (vsftpd's require_ssl_reuse, ProFTPD's default).
     if (policy === 'enforced') {
       ctx.deps.metrics.tlsDataRefused('not-resumed');
+      ctx.deps.guard?.report('data-refused');
       ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol }, 'data connection refused: TLS session not resumed');
       secured.socket.destroy();
       ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS session of the data connection not resumed from the control connection.');
@@ -232,6 +254,15 @@ async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): P
     ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol, enforced: false }, 'data connection TLS session not resumed');
   }
   return secured.socket;
+}
+
+/**
+ * A native storage errno (ENOSPC...) from an adapter stream: stream.pipeline also destroys the
+ * socket with it, so the socket's error must not make it look like a lost connection (426).
+ */
+function isStorageErrno(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code in STORAGE_ERRNOS;
 }
 
 /** Errors raised by the data socket itself (reset, closed early) rather than by storage. */

@@ -46,6 +46,8 @@ export interface SessionTls {
   readonly clearable: boolean;
   /** CCC (RFC 4217 §6): ends TLS on the control connection, keeping TCP, after the 200 reply. */
   clearControl(): Promise<void>;
+  /** Protocol version and cipher of the control connection's TLS, when protected (audit log). */
+  controlTlsInfo?(): { readonly version: string; readonly cipher: string } | undefined;
 }
 
 /** No TLS at all (tests of the plain protocol, or tls.control off). */
@@ -168,3 +170,62 @@ export const NOOP_METRICS: SessionMetrics = {
   transfer() {},
   passiveExhausted() {},
 };
+
+/** What an audit event says happened (observability/audit-log.ts documents each field). */
+export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir';
+export type AuditResult = 'success' | 'failure' | 'refused' | 'aborted';
+
+/** One audit event as the session reports it; the AuditLog adds time, session, remote, via, replica. */
+export interface AuditEvent {
+  readonly event: AuditEventName;
+  readonly result: AuditResult;
+  /** The login name (as typed, for failed logins). */
+  readonly user?: string;
+  readonly tls: boolean;
+  readonly tlsVersion?: string;
+  readonly tlsCipher?: string;
+  /** Virtual path (never a host path). */
+  readonly path?: string;
+  /** Rename target. */
+  readonly toPath?: string;
+  readonly bytes?: number;
+  readonly durationMs?: number;
+  /** Stable reason or error code (KFTPD_STORAGE_*, a login refusal reason...). */
+  readonly code?: string;
+  /** Hex SHA-256 of the whole file, when computed on the fly during the transfer. */
+  readonly sha256?: string;
+}
+
+/** The audit trail of one session (a no-op when log.audit is off). */
+export interface AuditLog {
+  /** Compute sha256 of transfers on the fly (log.auditSha256). */
+  readonly sha256: boolean;
+  record(event: AuditEvent): void;
+}
+
+export const NOOP_AUDIT: AuditLog = { sha256: false, record() {} };
+
+/** Slots for expensive work shared by all sessions (HASH): bounded concurrency. */
+export interface WorkSlots {
+  /** Resolves with a release function; rejects when `signal` aborts first. */
+  acquire(signal?: AbortSignal): Promise<() => void>;
+}
+
+/** Server-wide count of logged-in sessions per user (limits.maxSessionsPerUser). */
+export interface UserSessions {
+  /** A release function, or null when the user already has the maximum number of sessions. */
+  claim(user: string): (() => void) | null;
+}
+
+/**
+ * Abuse defence as one session sees it, bound to the session's real client address
+ * (security/defender.ts behind it). Optional: without it failed logins wait
+ * settings.failedLoginDelayMs and nothing is scored.
+ */
+export interface SessionGuard {
+  /** A failed login: scores it and returns how long to wait before answering (ms). */
+  loginFailed(username: string): number;
+  loginSucceeded(username: string): void;
+  /** A hostile event of this session (too many commands before login, a refused data connection). */
+  report(event: 'commands-before-login' | 'data-refused'): void;
+}

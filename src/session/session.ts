@@ -8,6 +8,8 @@
 import { parseCommand } from '../protocol/command.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import { resolveVirtualPath } from '../protocol/virtual-path.js';
+import { DEFAULT_HASH_ALGORITHM } from '../protocol/hash-reply.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import type { Permission } from '../core/permissions.js';
 import type { Principal } from '../core/principal.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -39,6 +41,8 @@ function initialState(): SessionState {
     pbszDone: false,
     prot: 'C',
     controlCleared: false,
+    hashAlgorithm: DEFAULT_HASH_ALGORITHM,
+    hashRange: null,
   };
 }
 
@@ -53,10 +57,18 @@ export class Session implements SessionContext {
   #runningCommand: Promise<void> | null = null;
   #lastTransferEnd = 0;
   #draining = false;
+  #commandsBeforeLogin = 0;
+  /** limits.commandsPerSecond: paces commands (they wait, they are not dropped). */
+  readonly #commandBucket: TokenBucket | null;
+  #throttleLoggedAt = 0;
+  /** This session's slot in limits.maxSessionsPerUser, while logged in. */
+  #releaseUserSlot: (() => void) | null = null;
 
   constructor(deps: SessionDeps) {
     this.deps = deps;
     this.log = deps.logger;
+    const rate = deps.settings.commandsPerSecond ?? 0;
+    this.#commandBucket = rate > 0 ? new TokenBucket(rate, deps.settings.commandBurst ?? rate, deps.clock.now().getTime()) : null;
   }
 
   /** RFC 959 §5.4: the server greets with 220 on connect. */
@@ -140,7 +152,11 @@ export class Session implements SessionContext {
       return;
     }
     this.#running = true;
-    this.#runningCommand = this.#execute(command.verb, command.arg).finally(() => {
+    const waitMs = this.#commandBucket?.take(this.deps.clock.now().getTime()) ?? 0;
+    // Over limits.commandsPerSecond the command waits for its token (never dropped): a
+    // flood is paced, its queue fills, and past MAX_QUEUED_LINES it gets 421 (receiveLine).
+    const run = waitMs > 0 ? this.#throttle(waitMs).then(() => (this.#closed ? undefined : this.#execute(command.verb, command.arg))) : this.#execute(command.verb, command.arg);
+    this.#runningCommand = run.finally(() => {
       this.#running = false;
       this.#runningCommand = null;
       this.#drainQueue();
@@ -158,6 +174,30 @@ export class Session implements SessionContext {
     if (next !== undefined) this.#runNext(next);
   }
 
+  /**
+   * defender.maxCommandsBeforeLogin: a client that keeps talking without logging in (probing,
+   * or holding a slot) is closed and scored. Counted per connection, REIN included.
+   */
+  #overPreLoginLimit(): boolean {
+    const limit = this.deps.settings.maxCommandsBeforeLogin ?? 0;
+    if (limit <= 0 || ++this.#commandsBeforeLogin <= limit) return false;
+    this.log.warn({ event: 'session.commands-before-login', limit }, 'too many commands before login; closing');
+    this.deps.guard?.report('commands-before-login');
+    this.reply(ReplyCode.ServiceNotAvailable, 'Too many commands without logging in, closing control connection.');
+    this.closeControl();
+    return true;
+  }
+
+  async #throttle(waitMs: number): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    // One log line per second of throttling, not one per command.
+    if (now - this.#throttleLoggedAt >= 1000) {
+      this.#throttleLoggedAt = now;
+      this.log.warn({ event: 'command.throttled', waitMs, queued: this.#queue.length }, 'command rate limit: commands delayed');
+    }
+    await this.deps.clock.sleep(waitMs);
+  }
+
   async #execute(verb: string, arg: string): Promise<void> {
     const spec = COMMANDS.get(verb);
     this.log.info(
@@ -165,12 +205,14 @@ export class Session implements SessionContext {
       'command',
     );
     this.deps.metrics.command(spec ? verb : 'UNKNOWN');
+    if (this.state.login.phase !== 'logged-in' && this.#overPreLoginLimit()) return;
     if (!spec) {
       // The contract (and RFC 959 §4.2 "502 Command not implemented").
       this.reply(ReplyCode.NotImplemented, 'Command not implemented.');
       return;
     }
     if (!spec.keepsRename) this.state.renameFrom = null;
+    if (!spec.keepsRange) this.state.hashRange = null;
     if (spec.requiresLogin && this.state.login.phase !== 'logged-in') {
       this.reply(ReplyCode.NotLoggedIn, 'Please login with USER and PASS.');
       return;
@@ -212,7 +254,20 @@ export class Session implements SessionContext {
 
   resolvePath(arg: string): string | null {
     const path = resolveVirtualPath(this.state.cwd, arg);
-    if (path === null) this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
+    if (path === null) {
+      this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
+      return null;
+    }
+    // limits.maxPathBytes / maxPathDepth: bounded work for storage and listings, and no
+    // tree deeper than tools (and the filesystem's PATH_MAX) handle. RFC 959 §4.2: 553.
+    const { maxPathBytes = 0, maxPathDepth = 0 } = this.deps.settings;
+    const bytes = Buffer.byteLength(path, 'utf8');
+    const depth = path === '/' ? 0 : path.split('/').length - 1;
+    if ((maxPathBytes > 0 && bytes > maxPathBytes) || (maxPathDepth > 0 && depth > maxPathDepth)) {
+      this.log.warn({ event: 'path.refused', reason: bytes > maxPathBytes && maxPathBytes > 0 ? 'too-long' : 'too-deep', bytes, depth }, 'path beyond limits refused');
+      this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
+      return null;
+    }
     return path;
   }
 
@@ -257,12 +312,22 @@ export class Session implements SessionContext {
 
   resetToInitial(): void {
     this.resetDataEndpoint();
+    this.#releaseUserSlot?.();
+    this.#releaseUserSlot = null;
     const { hostName, pbszDone, prot, controlCleared } = this.state;
     this.state = initialState();
     // REIN logs out but the TLS layer (and its PBSZ/PROT, or a CCC) stays in force.
     Object.assign(this.state, { hostName, pbszDone, prot, controlCleared });
     this.log = this.deps.logger;
     this.deps.control.loginChanged?.();
+  }
+
+  claimUserSlot(user: string): boolean {
+    const registry = this.deps.userSessions;
+    if (!registry) return true;
+    this.#releaseUserSlot?.();
+    this.#releaseUserSlot = registry.claim(user);
+    return this.#releaseUserSlot !== null;
   }
 
   /** Called by handlers once login succeeds. */
@@ -279,6 +344,8 @@ export class Session implements SessionContext {
     this.#queue = [];
     this.#transferAbort?.abort(new Error('session closed'));
     this.resetDataEndpoint();
+    this.#releaseUserSlot?.();
+    this.#releaseUserSlot = null;
     this.deps.control.close();
   }
 
@@ -287,6 +354,8 @@ export class Session implements SessionContext {
     this.#closed = true;
     this.#queue = [];
     this.#transferAbort?.abort(new Error('control connection closed'));
+    this.#releaseUserSlot?.();
+    this.#releaseUserSlot = null;
     const endpoint = this.state.data;
     this.state.data = { kind: 'none' };
     if (endpoint.kind === 'passive') endpoint.lease.close();

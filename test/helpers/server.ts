@@ -13,6 +13,7 @@ import { parseConfigObject } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { FtpServer } from '../../src/server.js';
+import type { StorageProvider } from '../../src/storage/types.js';
 
 export interface TestUser {
   readonly name: string;
@@ -20,6 +21,9 @@ export interface TestUser {
   readonly home?: string;
   readonly permissions?: string[];
   readonly enabled?: boolean;
+  /** Per-user client address lists (users file allowFrom / denyFrom). */
+  readonly allowFrom?: string[];
+  readonly denyFrom?: string[];
 }
 
 export interface TestServerOptions {
@@ -27,6 +31,8 @@ export interface TestServerOptions {
   readonly config?: ConfigInput;
   /** Users to create; default one read-write user "alice" with home "/". */
   readonly users?: readonly TestUser[];
+  /** A storage provider instead of the local adapter on `root` (given the root, for wrappers). */
+  readonly storage?: (root: string) => StorageProvider;
 }
 
 export interface TestServer {
@@ -72,12 +78,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(user.home ? { home: user.home } : { home: '/' }),
       ...(user.permissions ? { permissions: user.permissions } : {}),
       ...(user.enabled === undefined ? {} : { enabled: user.enabled }),
+      ...(user.allowFrom ? { allowFrom: user.allowFrom } : {}),
+      ...(user.denyFrom ? { denyFrom: user.denyFrom } : {}),
     });
   }
   const defaults: Plain = {
     listen: { host: '127.0.0.1', port: 0 },
     passive: { portMin: 0, portMax: 0, acceptTimeoutMs: 5000 },
     limits: { failedLoginDelayMs: 0 },
+    // Tests retry wrong passwords from 127.0.0.1 on purpose; the defender's own tests connect
+    // from other 127.0.0.x addresses (or override safeList).
+    defender: { safeList: ['127.0.0.1', '::1'] },
     shutdown: { readinessDelayMs: 0 },
     users: { file: usersFile, reloadIntervalMs: 100 },
     storage: { root },
@@ -95,7 +106,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   });
   const logger = createLogger({ level: config.log.level, destination });
-  const server = new FtpServer(config, { logger });
+  const server = new FtpServer(config, { logger, ...(options.storage ? { storage: options.storage(root) } : {}) });
   await server.start();
   const first = users[0] ?? DEFAULT_USER;
   return {

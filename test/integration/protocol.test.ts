@@ -119,7 +119,8 @@ describe('protocol (raw control connection)', () => {
     const names = features.map((line) => line.trim().split(' ')[0]).sort();
     // tls.control defaults to optional (with a self-signed certificate), so RFC 4217's
     // AUTH TLS, PBSZ and PROT are advertised too.
-    assert.deepEqual(names, ['AUTH', 'EPSV', 'HOST', 'MDTM', 'MFMT', 'MLST', 'PBSZ', 'PROT', 'REST', 'SIZE', 'TVFS', 'UTF8']);
+    assert.deepEqual(names, ['AUTH', 'EPSV', 'HASH', 'HOST', 'MDTM', 'MFMT', 'MLST', 'PBSZ', 'PROT', 'REST', 'SIZE', 'TVFS', 'UTF8']);
+    assert.ok(features.includes(' HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32'), reply.text);
     assert.ok(features.includes(' REST STREAM'), reply.text);
     assert.ok(features.includes(' AUTH TLS'), reply.text);
     assert.match(features.find((l) => l.startsWith(' MLST')) ?? '', /^ MLST (\w[\w.]*\*?;)+$/);

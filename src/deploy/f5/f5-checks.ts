@@ -5,6 +5,7 @@
  * some balancer designs (PROXY protocol behind SNAT, TLS through the FTP ALG, port offsets).
  * Impossible combinations throw DeployLayoutError; risky ones become render warnings. Pure.
  */
+import { defenderSharedAddressWarning } from '../shared-address-warning.js';
 import { isIP } from 'node:net';
 import type { Config } from '../../config/schema.js';
 import { parseCidr } from '../../core/cidr.js';
@@ -42,6 +43,8 @@ export function checkF5Config(config: Config, poolMembers: PoolMembersMode): str
   if (f5.monitor !== 'http-readyz') {
     warnings.push(`deploy.f5.monitor ${f5.monitor} cannot see a draining replica: new sessions reach it until its listeners close; http-readyz takes it out of the pools first`);
   }
+  const defenderWarning = defenderSharedAddressWarning(config);
+  if (defenderWarning !== null) warnings.push(defenderWarning);
   if (f5.mode === 'passthrough') warnings.push(...passthroughChecks(config));
   else warnings.push(...ftpProfileChecks(config));
   return warnings;

@@ -6,12 +6,15 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { DeployLayout } from '../layout.js';
+import { defenderSharedAddressWarning } from '../shared-address-warning.js';
 import { ANNOTATIONS_MAX_BYTES } from './api-limits.js';
 import { balancerMonitorSources } from './network-policy.js';
 import type { KubernetesObject } from './object-meta.js';
 
-function advertisedAddress(layout: DeployLayout): string | null {
+function advertisedAddress(config: Config, layout: DeployLayout): string | null {
   if (layout.advertisedAddress !== '') return null;
+  // Behind BIG-IP's FTP profile the ALG rewrites the pod address: advertising it is the point.
+  if (config.deploy.f5.mode === 'ftp-profile' && config.deploy.f5.virtualAddress !== '') return null;
   return 'passive.address and deploy.f5.virtualAddress are both empty: PASV replies will carry each pod\'s own address, which clients outside the cluster cannot reach, so only EPSV clients will work; set passive.address to the balancer\'s address or DNS name';
 }
 
@@ -59,13 +62,14 @@ function monitorBlocked(config: Config): string | null {
 /** Warnings about the config as a whole. */
 export function configWarnings(config: Config, layout: DeployLayout): string[] {
   return [
-    advertisedAddress(layout),
+    advertisedAddress(config, layout),
     sharedStorage(config),
     disruptionBudget(config),
     dataSourceAddress(config),
     balancerSnat(config),
     imageTag(config),
     monitorBlocked(config),
+    defenderSharedAddressWarning(config),
   ].filter((warning): warning is string => warning !== null);
 }
 

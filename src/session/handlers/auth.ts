@@ -5,6 +5,7 @@
 import { ReplyCode } from '../../protocol/reply.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
+import { auditLogin } from '../audit.js';
 
 const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
 
@@ -21,6 +22,7 @@ async function user(ctx: SessionContext, arg: string): Promise<void> {
   if (ctx.deps.settings.tlsControl === 'required' && !ctx.deps.tls.controlProtected) {
     // The password would follow in clear text: refuse before it is sent (RFC 4217 §4).
     ctx.log.warn({ event: 'login.tls-required', user: arg }, 'USER before AUTH TLS refused');
+    auditLogin(ctx, arg, 'refused', 'tls-required');
     ctx.reply(ReplyCode.NotLoggedIn, 'TLS required: send AUTH TLS before USER.');
     return;
   }
@@ -53,17 +55,29 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
         tls: deps.tls.controlProtected,
       });
   if (result.ok) {
+    if (!ctx.claimUserSlot(result.principal.name)) {
+      // limits.maxSessionsPerUser: 530 and the connection stays (ProFTPD's MaxClientsPerUser);
+      // not a failed password, so it does not count towards maxFailedLogins.
+      ctx.state.login = { phase: 'anonymous' };
+      ctx.log.warn({ event: 'login', result: 'refused', user: result.principal.name, reason: 'max-sessions-per-user' }, 'login refused: too many sessions for this user');
+      auditLogin(ctx, result.principal.name, 'refused', 'max-sessions-per-user');
+      ctx.reply(ReplyCode.NotLoggedIn, 'Too many sessions for this user, try again later.');
+      return;
+    }
     try {
       const storage = await deps.storage.forHome(result.principal.home);
       ctx.setLoggedIn(result.principal, storage);
     } catch (error) {
       ctx.state.login = { phase: 'anonymous' };
       ctx.log.error({ event: 'login.storage-failed', user: login.username, err: error }, 'home not available');
+      auditLogin(ctx, login.username, 'failure', 'home-unavailable');
       ctx.reply(ReplyCode.NotLoggedIn, 'Login failed: home directory not available.');
       return;
     }
     deps.metrics.login('ok');
+    deps.guard?.loginSucceeded(login.username);
     ctx.log.info({ event: 'login', result: 'ok', user: result.principal.name }, 'login ok');
+    auditLogin(ctx, result.principal.name, 'success');
     ctx.reply(ReplyCode.LoggedIn, 'Login successful.');
     return;
   }
@@ -74,8 +88,10 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
     { event: 'login', result: 'failed', user: login.username, reason: result.reason, failures: ctx.state.failedLogins },
     'login failed',
   );
-  // A delay before every failure slows online guessing (vsftpd's delay_failed_login).
-  await deps.clock.sleep(deps.settings.failedLoginDelayMs);
+  auditLogin(ctx, login.username, 'failure', result.reason);
+  // A delay before every failure slows online guessing (vsftpd's delay_failed_login); the
+  // defender (guard) scores the failure and makes the delay grow for a hostile address.
+  await deps.clock.sleep(deps.guard ? deps.guard.loginFailed(login.username) : deps.settings.failedLoginDelayMs);
   if (ctx.state.failedLogins >= deps.settings.maxFailedLogins) {
     ctx.reply(ReplyCode.ServiceNotAvailable, 'Too many failed logins, closing control connection.');
     ctx.closeControl();

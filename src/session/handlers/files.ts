@@ -9,6 +9,7 @@ import { quotePath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
+import { audited } from '../audit.js';
 
 function requireArg(ctx: SessionContext, arg: string, verb: string): boolean {
   if (arg !== '') return true;
@@ -21,7 +22,7 @@ async function mkd(ctx: SessionContext, arg: string): Promise<void> {
   const path = ctx.resolvePath(arg);
   if (path === null || !ctx.checkPermission('mkdir')) return;
   try {
-    await ctx.user().storage.makeDirectory(path);
+    await audited(ctx, 'mkdir', { path }, () => ctx.user().storage.makeDirectory(path));
   } catch (error) {
     if (error instanceof StorageError && error.code === 'ALREADY_EXISTS') {
       ctx.reply(ReplyCode.FileUnavailable, 'Directory already exists.');
@@ -42,7 +43,7 @@ async function rmd(ctx: SessionContext, arg: string): Promise<void> {
     ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
     return;
   }
-  await ctx.user().storage.removeDirectory(path);
+  await audited(ctx, 'rmdir', { path }, () => ctx.user().storage.removeDirectory(path));
   ctx.log.info({ event: 'file.rmdir', path }, 'directory removed');
   ctx.reply(ReplyCode.FileActionOk, 'Directory removed.');
 }
@@ -51,7 +52,7 @@ async function dele(ctx: SessionContext, arg: string): Promise<void> {
   if (!requireArg(ctx, arg, 'DELE')) return;
   const path = ctx.resolvePath(arg);
   if (path === null || !ctx.checkPermission('delete')) return;
-  await ctx.user().storage.remove(path);
+  await audited(ctx, 'delete', { path }, () => ctx.user().storage.remove(path));
   ctx.log.info({ event: 'file.delete', path }, 'file deleted');
   ctx.reply(ReplyCode.FileActionOk, 'File deleted.');
 }
@@ -86,7 +87,7 @@ async function rnto(ctx: SessionContext, arg: string): Promise<void> {
     ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
     return;
   }
-  await storage.rename(from, to);
+  await audited(ctx, 'rename', { path: from, toPath: to }, () => storage.rename(from, to));
   ctx.log.info({ event: 'file.rename', from, to }, 'renamed');
   ctx.reply(ReplyCode.FileActionOk, 'Rename successful.');
 }

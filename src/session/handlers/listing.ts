@@ -49,9 +49,18 @@ async function exists(storage: StorageBackend, path: string): Promise<boolean> {
 
 type LineFormatter = (entry: Entry) => string;
 
-async function* batched(lines: AsyncIterable<string>): AsyncGenerator<Buffer> {
+/**
+ * Groups lines into ~64 KiB buffers; the consumer pulls one at a time (backpressure reaches
+ * storage.list), so a directory of any size costs one batch of memory. Past `maxEntries`
+ * (limits.maxListEntries, 0: none) the listing fails: the transfer answers 451.
+ */
+async function* batched(lines: AsyncIterable<string>, maxEntries = 0): AsyncGenerator<Buffer> {
   let batch = '';
+  let count = 0;
   for await (const line of lines) {
+    if (maxEntries > 0 && ++count > maxEntries) {
+      throw new StorageError('UNAVAILABLE', `listing has more than ${maxEntries} entries (limits.maxListEntries)`);
+    }
     batch += `${line}\r\n`;
     if (batch.length >= LISTING_BATCH_BYTES) {
       yield Buffer.from(batch, 'utf8');
@@ -94,7 +103,7 @@ async function sendListing(ctx: SessionContext, command: string, path: string, l
     pump: async (socket, signal) => {
       const source = Readable.from(
         (async function* () {
-          for await (const chunk of batched(lines(signal))) {
+          for await (const chunk of batched(lines(signal), ctx.deps.settings.maxListEntries)) {
             bytes += chunk.length;
             yield chunk;
           }

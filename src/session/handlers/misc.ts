@@ -8,6 +8,7 @@ import { ReplyCode } from '../../protocol/reply.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { COMMANDS } from '../command-table.js';
+import { hashFeatLine } from './hash.js';
 
 function noop(ctx: SessionContext): void {
   ctx.reply(ReplyCode.Ok, 'NOOP ok.');
@@ -27,6 +28,8 @@ export function featureLines(ctx: SessionContext): string[] {
     // RFC 2428 EPRT only when active mode can actually be used.
     ...(ctx.deps.settings.activeEnabled ? ['EPRT'] : []),
     'EPSV',
+    // draft-bryan-ftpext-hash-02 §3.1; RANG applies to HASH only, so no "RANG STREAM".
+    hashFeatLine(ctx),
     'HOST',
     'MDTM',
     'MFMT',

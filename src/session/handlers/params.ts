@@ -7,6 +7,7 @@ import { ReplyCode } from '../../protocol/reply.js';
 import { parseMlstOpts } from '../../protocol/listing.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
+import { optsHash } from './hash.js';
 
 function type(ctx: SessionContext, arg: string): void {
   const parts = arg.trim().toUpperCase().split(/\s+/);
@@ -84,6 +85,10 @@ function opts(ctx: SessionContext, arg: string): void {
     else ctx.reply(ReplyCode.ArgumentSyntaxError, 'OPTS UTF8 takes ON or OFF.');
     return;
   }
+  if (name === 'HASH') {
+    optsHash(ctx, value);
+    return;
+  }
   if (name === 'MLST') {
     // RFC 3659 §7.9: reply with the facts now selected.
     ctx.state.mlstFacts = parseMlstOpts(value);
@@ -99,5 +104,5 @@ export const PARAM_COMMANDS: readonly CommandSpec[] = [
   { verb: 'MODE', requiresLogin: true, syntax: 'MODE S', handle: mode },
   { verb: 'STRU', requiresLogin: true, syntax: 'STRU F', handle: stru },
   { verb: 'ALLO', requiresLogin: true, syntax: 'ALLO <bytes>', handle: allo },
-  { verb: 'OPTS', requiresLogin: false, syntax: 'OPTS <UTF8 ON|MLST facts>', handle: opts },
+  { verb: 'OPTS', requiresLogin: false, syntax: 'OPTS <UTF8 ON|MLST facts|HASH algorithm>', handle: opts },
 ];
