@@ -49,6 +49,10 @@ export default {
         `--tls.keyFile=${env.keyFile}`,
         '--limits.maxSessions=20000',
         '--limits.maxSessionsPerAddress=20000',
+        // Every load-generator connection comes from 127.0.0.1: lift the per-address caps on
+        // connections not yet logged in, as the references run with no per-IP limit.
+        '--access.maxUnauthenticated=20000',
+        '--access.maxUnauthenticatedPerAddress=20000',
         '--shutdown.drainTimeoutMs=500',
       ],
       port,
