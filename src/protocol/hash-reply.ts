@@ -34,7 +34,7 @@ export interface HashResult {
   readonly algorithm: HashAlgorithm;
   /** First byte hashed. */
   readonly start: number;
-  /** One past the last byte hashed (the whole file: its size), as ProFTPD and FileZilla answer. */
+  /** The last byte hashed, inclusive (draft §3.4: a 100-byte file is "0-99"). */
   readonly end: number;
   /** Lower-case hex digest. */
   readonly hex: string;

@@ -73,12 +73,12 @@ describe('HASH and the X* digest commands', () => {
     assert.equal((await expectCode(c, 'OPTS HASH', 200)).text, '200 MD5', 'an unknown algorithm leaves the selection');
   });
 
-  it('HASH answers 213 <alg> 0-<size> <hex> <path> for every algorithm', async () => {
+  it('HASH answers 213 <alg> 0-<size-1> <hex> <path> for every algorithm (draft §3.4: the end is the last byte)', async () => {
     const c = await login();
     for (const algorithm of ['SHA-256', 'SHA-512', 'SHA-1', 'MD5', 'CRC32']) {
       await expectCode(c, `OPTS HASH ${algorithm}`, 200);
       const reply = await expectCode(c, 'HASH data.bin', 213);
-      assert.deepEqual(parseHashReply(reply.text.slice(4)), { algorithm, start: 0, end: data.length, hex: digest(algorithm, data), path: 'data.bin' }, reply.text);
+      assert.deepEqual(parseHashReply(reply.text.slice(4)), { algorithm, start: 0, end: data.length - 1, hex: digest(algorithm, data), path: 'data.bin' }, reply.text);
     }
     await expectCode(c, 'OPTS HASH SHA-256', 200);
     const empty = await expectCode(c, 'HASH empty.bin', 213);
@@ -89,16 +89,16 @@ describe('HASH and the X* digest commands', () => {
     const c = await login();
     assert.equal((await expectCode(c, 'RANG 1000 1999', 350)).code, 350);
     const ranged = parseHashReply((await expectCode(c, 'HASH data.bin', 213)).text.slice(4));
-    assert.deepEqual(ranged, { algorithm: 'SHA-256', start: 1000, end: 2000, hex: digest('SHA-256', data.subarray(1000, 2000)), path: 'data.bin' });
+    assert.deepEqual(ranged, { algorithm: 'SHA-256', start: 1000, end: 1999, hex: digest('SHA-256', data.subarray(1000, 2000)), path: 'data.bin' });
     // The range applied once; the next HASH is the whole file again.
     assert.equal(parseHashReply((await expectCode(c, 'HASH data.bin', 213)).text.slice(4))?.start, 0);
     await expectCode(c, 'REST 123456', 350);
     const rested = parseHashReply((await expectCode(c, 'HASH data.bin', 213)).text.slice(4));
-    assert.deepEqual([rested?.start, rested?.end, rested?.hex], [123456, data.length, digest('SHA-256', data.subarray(123456))]);
+    assert.deepEqual([rested?.start, rested?.end, rested?.hex], [123456, data.length - 1, digest('SHA-256', data.subarray(123456))]);
     // Another command between RANG and HASH clears the range (draft-bryan-ftp-range).
     await expectCode(c, 'RANG 0 9', 350);
     await expectCode(c, 'NOOP', 200);
-    assert.equal(parseHashReply((await expectCode(c, 'HASH data.bin', 213)).text.slice(4))?.end, data.length);
+    assert.equal(parseHashReply((await expectCode(c, 'HASH data.bin', 213)).text.slice(4))?.end, data.length - 1);
     await expectCode(c, 'RANG 5 4', 501);
     await expectCode(c, 'RANG 1 0', 350);
     await expectCode(c, `REST ${data.length + 1}`, 350);
@@ -122,6 +122,8 @@ describe('HASH and the X* digest commands', () => {
     await expectCode(c, 'XCRC missing.bin', 550);
     await expectCode(c, 'XCRC /', 550);
     await expectCode(c, 'HASH missing.bin', 550);
+    // draft-bryan-ftpext-hash-02 §3.5: a directory has no hash.
+    await expectCode(c, 'HASH /', 553);
     await expectCode(c, 'HASH', 501);
   });
 
@@ -170,7 +172,7 @@ describe('HASH and the X* digest commands', () => {
     const result = await run('python3', ['-c', script], { timeoutMs: 30_000 });
     assert.equal(result.code, 0, describeRun(result));
     const lines = result.stdout.trim().split('\n');
-    assert.equal(lines[1], `213 SHA-1 0-${data.length} ${digest('SHA-1', data)} data.bin`);
+    assert.equal(lines[1], `213 SHA-1 0-${data.length - 1} ${digest('SHA-1', data)} data.bin`);
     assert.equal(lines[2], `250 ${digest('SHA-256', data)}`);
   });
 });
@@ -187,7 +189,7 @@ describe('HASH and the idle timer', () => {
       const reply = await c.send('HASH big.bin', 120_000);
       const elapsed = Date.now() - started;
       assert.equal(reply.code, 213, reply.text);
-      assert.equal(parseHashReply(reply.text.slice(4))?.end, 512 * 1024 * 1024);
+      assert.equal(parseHashReply(reply.text.slice(4))?.end, 512 * 1024 * 1024 - 1);
       // Only meaningful when the hash outlasted the timeout, which it does on any normal machine.
       if (elapsed > 300) assert.ok(!t.logs.some((r) => r.event === 'session.idle-timeout'), `idle timeout during a ${elapsed} ms hash`);
       await expectCode(c, 'NOOP', 200);

@@ -71,7 +71,9 @@ async function hashFile(ctx: SessionContext, request: HashRequest): Promise<{ he
   const { storage } = ctx.user();
   const entry = await storage.stat(request.path);
   if (entry.type !== 'file') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
+    // draft-bryan-ftpext-hash-02 §3.5: the hash of a directory is not defined (553); the older
+    // X* commands answer 550 like their peers.
+    ctx.reply(request.verb === 'HASH' && entry.type === 'directory' ? ReplyCode.FileNameNotAllowed : ReplyCode.FileUnavailable, 'Not a plain file.');
     return null;
   }
   const end = Math.min(request.end ?? entry.size, entry.size);
@@ -157,8 +159,11 @@ async function hash(ctx: SessionContext, arg: string): Promise<void> {
     upperCrc: false,
   });
   if (!result) return;
-  // draft-bryan-ftpext-hash-02 §3.2: 213 <algorithm> <start>-<end> <hash> <pathname>.
-  ctx.reply(ReplyCode.FileStatus, formatHashReply({ algorithm: ctx.state.hashAlgorithm, start: result.start, end: result.end, hex: result.hex, path: arg }));
+  // draft-bryan-ftpext-hash-02 §3: 213 <algorithm> <start>-<end> <hash> <pathname>, the end
+  // being the last byte hashed (§3.4: "RANG 0 49" answers "0-49", a 100-byte file "0-99").
+  // An empty range still needs end >= start, so an empty file answers "0-0".
+  const last = Math.max(result.start, result.end - 1);
+  ctx.reply(ReplyCode.FileStatus, formatHashReply({ algorithm: ctx.state.hashAlgorithm, start: result.start, end: last, hex: result.hex, path: arg }));
 }
 
 function rang(ctx: SessionContext, arg: string): void {
