@@ -14,6 +14,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { FtpServer } from '../../src/server.js';
 import type { StorageProvider } from '../../src/storage/types.js';
+import { RawClient } from './raw-client.js';
 
 export interface TestUser {
   readonly name: string;
@@ -123,4 +124,23 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `body` against a fresh server with a raw-client factory; every client it made and the
+ * server are closed afterwards, whatever the body did.
+ */
+export async function withTestServer(options: TestServerOptions, body: (t: TestServer, connect: () => Promise<RawClient>) => Promise<void>): Promise<void> {
+  const t = await startTestServer(options);
+  const clients: RawClient[] = [];
+  try {
+    await body(t, async () => {
+      const c = await RawClient.connect(t.port, t.host);
+      clients.push(c);
+      return c;
+    });
+  } finally {
+    for (const c of clients) c.close();
+    await t.close();
+  }
 }

@@ -6,30 +6,25 @@
  * client's session and transfer are not disturbed.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, it } from 'node:test';
+import { connectSocket, waitClosed, waitFor } from '../helpers/integration.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { assertTransferOk, expectCode, rawDownload } from '../helpers/raw-transfer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Connects from `localAddress`, sends `bytes`, and waits until the server closes. */
-function sendAndWaitClose(port: number, localAddress: string, bytes: string): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => socket.write(bytes));
-    socket.on('error', () => undefined);
-    socket.on('data', () => undefined);
-    socket.once('close', () => resolve());
-    setTimeout(() => socket.destroy(), 5000).unref();
-  });
+async function sendAndWaitClose(port: number, localAddress: string, bytes: string): Promise<void> {
+  const socket = await connectSocket(port, '127.0.0.1', { localAddress });
+  socket.write(bytes);
+  await waitClosed(socket, 5000);
 }
 
 function bansOf(t: TestServer, address: string): Record<string, unknown>[] {
   return t.logs.filter((record) => record.event === 'defender.ban' && record.address === address);
 }
 
-async function waitForBan(t: TestServer, address: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (bansOf(t, address).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+function waitForBan(t: TestServer, address: string): Promise<void> {
+  return waitFor(() => bansOf(t, address).length > 0, 5000, `a ban of ${address}`);
 }
 
 describe('defender events other than failed logins', () => {

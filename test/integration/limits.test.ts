@@ -8,29 +8,13 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { RawClient } from '../helpers/raw-client.js';
-import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import { withTestServer } from '../helpers/server.js';
 import { MiB, randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import { collect, controlClosed, expectCode, expectNext } from '../helpers/raw-transfer.js';
 
-async function withServer(options: TestServerOptions, body: (t: TestServer, connect: () => Promise<RawClient>) => Promise<void>): Promise<void> {
-  const t = await startTestServer(options);
-  const clients: RawClient[] = [];
-  try {
-    await body(t, async () => {
-      const c = await RawClient.connect(t.port, t.host);
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.close();
-    await t.close();
-  }
-}
-
 describe('limits', () => {
   it('maxSessionsPerAddress: the extra connection gets 421 and is closed; a slot frees on disconnect', async () => {
-    await withServer({ config: { limits: { maxSessionsPerAddress: 2 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxSessionsPerAddress: 2 } } }, async (t, connect) => {
       const a = await connect();
       const b = await connect();
       assert.equal((await a.read()).code, 220);
@@ -52,7 +36,7 @@ describe('limits', () => {
   });
 
   it('maxSessions: the connection beyond the total gets 421', async () => {
-    await withServer({ config: { limits: { maxSessions: 1 } } }, async (_t, connect) => {
+    await withTestServer({ config: { limits: { maxSessions: 1 } } }, async (_t, connect) => {
       const a = await connect();
       assert.equal((await a.read()).code, 220);
       const b = await connect();
@@ -63,7 +47,7 @@ describe('limits', () => {
   });
 
   it('maxFailedLogins: 530 for each failure, then 421 and the connection closes', async () => {
-    await withServer({ config: { limits: { maxFailedLogins: 3 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxFailedLogins: 3 } } }, async (t, connect) => {
       const c = await connect();
       await c.read();
       for (let i = 0; i < 2; i++) {
@@ -81,7 +65,7 @@ describe('limits', () => {
   });
 
   it('a failed login is delayed by limits.failedLoginDelayMs', async () => {
-    await withServer({ config: { limits: { failedLoginDelayMs: 400 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { failedLoginDelayMs: 400 } } }, async (t, connect) => {
       const c = await connect();
       await c.read();
       await c.send('USER alice');
@@ -96,7 +80,7 @@ describe('limits', () => {
   });
 
   it('loginTimeoutMs: a connection that does not log in gets 421 and is closed', async () => {
-    await withServer({ config: { limits: { loginTimeoutMs: 400 } } }, async (_t, connect) => {
+    await withTestServer({ config: { limits: { loginTimeoutMs: 400 } } }, async (_t, connect) => {
       const idle = await connect();
       assert.equal((await idle.read()).code, 220);
       const started = Date.now();
@@ -108,7 +92,7 @@ describe('limits', () => {
   });
 
   it('loginTimeoutMs does not close a session that has logged in and then stays quiet', async () => {
-    await withServer({ config: { limits: { loginTimeoutMs: 400 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { loginTimeoutMs: 400 } } }, async (t, connect) => {
       const user = await connect();
       await user.login(t.user, t.password);
       // Quiet for longer than the login timeout (the idle timeout is 15 minutes).
@@ -123,7 +107,7 @@ describe('limits', () => {
   });
 
   it('idleTimeoutMs closes a quiet logged-in session with 421; commands keep it alive', async () => {
-    await withServer({ config: { limits: { idleTimeoutMs: 600 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { idleTimeoutMs: 600 } } }, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       for (let i = 0; i < 4; i++) {
@@ -140,7 +124,7 @@ describe('limits', () => {
   });
 
   it('idleTimeoutMs never fires during a stalled transfer, and does once it is over', async () => {
-    await withServer({ config: { limits: { idleTimeoutMs: 500, loginTimeoutMs: 300 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { idleTimeoutMs: 500, loginTimeoutMs: 300 } } }, async (t, connect) => {
       const big = randomBuffer(24 * MiB);
       await writeFile(path.join(t.root, 'big.bin'), big);
       const c = await connect();
@@ -164,7 +148,7 @@ describe('limits', () => {
   });
 
   it('maxCommandLineBytes is configurable: a longer line gets 500, the session continues', async () => {
-    await withServer({ config: { limits: { maxCommandLineBytes: 512 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxCommandLineBytes: 512 } } }, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       assert.equal((await c.send(`NOOP ${'a'.repeat(507)}`)).code, 200);
@@ -174,7 +158,7 @@ describe('limits', () => {
   });
 
   it('a client flooding pipelined commands behind a transfer is cut off with 421', async () => {
-    await withServer({}, async (t, connect) => {
+    await withTestServer({}, async (t, connect) => {
       await writeFile(path.join(t.root, 'f.bin'), randomBuffer(16 * MiB));
       const c = await connect();
       await c.login(t.user, t.password);

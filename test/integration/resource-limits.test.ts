@@ -10,31 +10,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { RawClient } from '../helpers/raw-client.js';
 import { controlClosed, expectCode, expectNext, rawDownload } from '../helpers/raw-transfer.js';
-import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import { withTestServer } from '../helpers/server.js';
 import { makeTempDir, removeDir, waitClosed, waitFor, withTimeout } from '../helpers/integration.js';
 import { createTestPki } from '../helpers/pki.js';
 import { ALICE, FtpsClient, startFtpsServer } from '../helpers/ftps-support.js';
 
-async function withServer(options: TestServerOptions, body: (t: TestServer, connect: () => Promise<RawClient>) => Promise<void>): Promise<void> {
-  const t = await startTestServer(options);
-  const clients: RawClient[] = [];
-  try {
-    await body(t, async () => {
-      const c = await RawClient.connect(t.port, t.host);
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.close();
-    await t.close();
-  }
-}
-
 describe('resource limits', () => {
   it('maxSessionsPerUser: the login beyond it gets 530, the connection stays, QUIT and REIN free a slot', async () => {
-    await withServer({ config: { limits: { maxSessionsPerUser: 2 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxSessionsPerUser: 2 } } }, async (t, connect) => {
       const a = await connect();
       await a.login(t.user, t.password);
       const b = await connect();
@@ -57,7 +41,7 @@ describe('resource limits', () => {
   });
 
   it('a new PASV/EPSV releases the previous unused reservation: one pending port per session', async () => {
-    await withServer({}, async (t, connect) => {
+    await withTestServer({}, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       for (let i = 0; i < 30; i++) await expectCode(c, i % 2 === 0 ? 'PASV' : 'EPSV', i % 2 === 0 ? 227 : 229);
@@ -68,7 +52,7 @@ describe('resource limits', () => {
   });
 
   it('commandsPerSecond: commands beyond the burst are delayed, none dropped', async () => {
-    await withServer({ config: { limits: { commandsPerSecond: 20, commandBurst: 5 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { commandsPerSecond: 20, commandBurst: 5 } } }, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       // Wait for the bucket to refill after the login commands.
@@ -84,7 +68,7 @@ describe('resource limits', () => {
   });
 
   it('a command flood beyond the rate fills the queue and gets 421', async () => {
-    await withServer({ config: { limits: { commandsPerSecond: 5, commandBurst: 1 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { commandsPerSecond: 5, commandBurst: 1 } } }, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       // Sent in several writes: paced at 5/s, the 256-line queue overflows.
@@ -98,7 +82,7 @@ describe('resource limits', () => {
   });
 
   it('maxPathBytes and maxPathDepth: 553 and a log line, nothing reaches storage', async () => {
-    await withServer({ config: { limits: { maxPathBytes: 64, maxPathDepth: 3 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxPathBytes: 64, maxPathDepth: 3 } } }, async (t, connect) => {
       const c = await connect();
       await c.login(t.user, t.password);
       await expectCode(c, 'MKD a', 257);
@@ -115,7 +99,7 @@ describe('resource limits', () => {
   });
 
   it('maxListEntries: a bigger listing ends with 451; one within the limit is complete', async () => {
-    await withServer({ config: { limits: { maxListEntries: 10 } } }, async (t, connect) => {
+    await withTestServer({ config: { limits: { maxListEntries: 10 } } }, async (t, connect) => {
       await mkdir(path.join(t.root, 'ten'));
       await mkdir(path.join(t.root, 'eleven'));
       for (let i = 0; i < 10; i++) await writeFile(path.join(t.root, 'ten', `f${i}`), 'x');

@@ -14,7 +14,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'basic-ftp';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { randomBuffer } from '../helpers/integration.js';
+import { randomBuffer, waitFor } from '../helpers/integration.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { assertTransferOk, expectCode, rawUpload } from '../helpers/raw-transfer.js';
 
@@ -38,15 +38,6 @@ async function download(client: Client, name: string): Promise<Buffer> {
     name,
   );
   return Buffer.concat(chunks);
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Starts an upload fed by hand; the caller writes parts and ends (or abandons) it. */
@@ -76,7 +67,7 @@ describe('storage.uploadMode atomic', () => {
       const { source, done } = startUpload(uploader, 'ledger.csv');
       source.write(first);
       // The bytes are on disk, in the hidden temporary file only.
-      await waitFor(async () => (await readdir(t.root)).some((name) => name.startsWith(ATOMIC_PREFIX)), 'the temporary file');
+      await waitFor(async () => (await readdir(t.root)).some((name) => name.startsWith(ATOMIC_PREFIX)), 10_000, 'the temporary file');
       assert.ok(!(await readdir(t.root)).includes('ledger.csv'), 'the file is not on disk under its name mid-upload');
       const listed = (await observer.list()).map((entry) => entry.name);
       assert.ok(!listed.includes('ledger.csv'), 'a listing does not show the upload in progress');
@@ -105,7 +96,7 @@ describe('storage.uploadMode atomic', () => {
         data.on('error', () => undefined);
         assert.equal((await c.send(`STOR ${name}`)).code, 150);
         data.write(randomBuffer(128 * 1024));
-        await waitFor(async () => (await readdir(t.root)).some((entry) => entry.startsWith(ATOMIC_PREFIX)), 'the temporary file');
+        await waitFor(async () => (await readdir(t.root)).some((entry) => entry.startsWith(ATOMIC_PREFIX)), 10_000, 'the temporary file');
         if (cut === 'reset') {
           // The network fails mid-transfer: RST, not an orderly end of file.
           data.resetAndDestroy();
@@ -116,7 +107,7 @@ describe('storage.uploadMode atomic', () => {
           assert.deepEqual(codes, [426, 226]);
           data.destroy();
         }
-        await waitFor(async () => !(await readdir(t.root)).some((entry) => entry.startsWith(ATOMIC_PREFIX)), 'the temporary file to be removed');
+        await waitFor(async () => !(await readdir(t.root)).some((entry) => entry.startsWith(ATOMIC_PREFIX)), 10_000, 'the temporary file to be removed');
         assert.ok(!(await readdir(t.root)).includes(name), `${cut}: no partial file shows under the name`);
       }
     } finally {
@@ -133,7 +124,7 @@ describe('storage.uploadMode atomic', () => {
       const fresh = randomBuffer(300_000);
       const { source, done } = startUpload(uploader, 'rates.csv');
       source.write(fresh.subarray(0, 150_000));
-      await waitFor(async () => (await readdir(t.root)).some((name) => name.startsWith(ATOMIC_PREFIX)), 'the temporary file');
+      await waitFor(async () => (await readdir(t.root)).some((name) => name.startsWith(ATOMIC_PREFIX)), 10_000, 'the temporary file');
       assert.deepEqual(await download(reader, 'rates.csv'), old, 'a reader mid-upload gets the old file whole');
       source.end(fresh.subarray(150_000));
       assert.ok(!((await done) instanceof Error));
@@ -213,7 +204,7 @@ describe('storage.uploadMode resumable (default)', () => {
       } catch {
         return false;
       }
-    }, 'the partial bytes on disk');
+    }, 10_000, 'the partial bytes on disk');
     uploader.close();
     await done;
     const client = await connect(t);

@@ -42,17 +42,28 @@ export async function runRender(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   let output: string | undefined;
+  let outputGiven = false;
   const remaining: string[] = [];
   for (let i = 0; i < afterTarget.length; i++) {
     const arg = afterTarget[i] as string;
-    if (arg === '--output' || arg === '-o') output = afterTarget[++i];
-    else if (arg.startsWith('--output=')) output = arg.slice('--output='.length);
-    else remaining.push(arg);
+    if (arg === '--output' || arg === '-o') {
+      outputGiven = true;
+      output = afterTarget[++i];
+    } else if (arg.startsWith('--output=')) {
+      outputGiven = true;
+      output = arg.slice('--output='.length);
+    } else {
+      remaining.push(arg);
+    }
+  }
+  if (outputGiven && !output) {
+    io.stderr('kftpd render: --output needs a file\n');
+    return 2;
   }
   const { configFile, rest } = takeConfigFlag(remaining);
   const extra = flagOverrides(rest).rest;
-  if (extra.length > 0 || (remaining.length !== afterTarget.length && !output)) {
-    io.stderr(`kftpd render: unexpected argument ${extra[0] ?? '--output without a file'}\n`);
+  if (extra.length > 0) {
+    io.stderr(`kftpd render: unexpected argument ${extra[0]}\n`);
     return 2;
   }
   try {
