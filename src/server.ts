@@ -17,6 +17,7 @@ import { PassiveAddressResolver } from './data/passive-address.js';
 import { PassivePortPool } from './data/passive-port-pool.js';
 import { computePassiveSlice, resolveReplicaIndex } from './data/passive-slices.js';
 import { ControlConnection, type ControlTlsSetup } from './net/control-connection.js';
+import { TlsResumptionRegistry } from './tls/resumption-registry.js';
 import { acceptProxyHeader } from './net/proxy-protocol.js';
 import { CidrList } from './core/cidr.js';
 import { AddressPolicy } from './core/address-policy.js';
@@ -271,8 +272,10 @@ export class FtpServer {
     await store.start();
     this.#certificates = store;
     this.#tlsSetup = {
-      material: () => store.current(),
-      contextOptions: { minVersion: tlsConfig.minVersion, ciphers: tlsConfig.ciphers },
+      registry: new TlsResumptionRegistry({
+        material: () => store.current(),
+        contextOptions: { minVersion: tlsConfig.minVersion, ciphers: tlsConfig.ciphers },
+      }),
       handshakeTimeoutMs: tlsConfig.handshakeTimeoutMs,
       clientCertificates: tlsConfig.clientCertificates.mode,
       ccc: tlsConfig.ccc,
@@ -513,14 +516,23 @@ export class FtpServer {
     const listenersClosed = Promise.all(
       [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)),
     );
-    // 3. Idle sessions get 421 now; a session with a running transfer gets it as soon as
-    //    the transfer ends (before any next command), or at the deadline, so its client
-    //    reconnects to another replica.
-    const deadline = Date.now() + drainTimeoutMs;
-    for (const connection of this.#connections) connection.session.drain();
+    // 3. Sessions go on while their clients keep them busy and get 421 once idle for
+    //    drainIdleMs, so a short session (STOR, RETR, QUIT) finishes here. From half the
+    //    drain time on, every session gets 421 as soon as its running command ends, so a
+    //    client with an endless queue moves to another replica at a command boundary
+    //    instead of losing a transfer at the deadline.
+    const started = Date.now();
+    const deadline = started + drainTimeoutMs;
+    const closeBetweenCommandsAt = started + drainTimeoutMs / 2;
+    let betweenCommands = shutdown.drainIdleMs === 0;
+    for (const connection of this.#connections) connection.session.drain(shutdown.drainIdleMs);
     for (;;) {
       this.metrics.drainingSessions.set(this.#connections.size);
       if (this.#connections.size === 0 || Date.now() >= deadline) break;
+      if (!betweenCommands && Date.now() >= closeBetweenCommandsAt) {
+        betweenCommands = true;
+        for (const connection of this.#connections) connection.session.drain(0);
+      }
       await sleep(DRAIN_POLL_MS);
     }
     for (const connection of this.#connections) {

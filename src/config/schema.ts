@@ -143,7 +143,10 @@ const shutdownSchema = z
     readinessDelayMs: ms
       .default(5000)
       .describe('On SIGTERM/SIGINT, /readyz fails at once but listeners keep accepting this long, so the load balancer sees "not ready" before connections are refused (only with admin.enabled: without a readiness probe there is nothing to wait for).'),
-    drainTimeoutMs: ms.default(30_000).describe('After the listeners close, how long running transfers may continue before their sessions get 421.'),
+    drainTimeoutMs: ms.default(30_000).describe('After the listeners close, how long sessions may go on working before they get 421 (from half of this time on, every session is closed as soon as its running command ends).'),
+    drainIdleMs: ms
+      .default(2000)
+      .describe('During a drain, a session is served while its client keeps sending commands (a short session finishes its STOR, RETR and QUIT) and gets 421 once it has sent none for this long. 0: close every session as soon as it is idle.'),
   })
   .describe('Graceful shutdown.');
 

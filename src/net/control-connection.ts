@@ -5,7 +5,6 @@
  * handshakes with the session's own context) and one close path. The idle timer never fires
  * while a transfer is moving data (ftp-srv kills long transfers; we do not).
  */
-import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -14,7 +13,9 @@ import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { Session } from '../session/session.js';
 import type { ControlChannel, Logger, SecuredData, SessionTls } from '../session/ports.js';
 import { ClearableStream } from './clearable-stream.js';
-import { createSessionContext, type CertificateMaterial, type TlsContextOptions } from '../tls/session-context.js';
+import { secureDataSocket, sessionIdCallbacks } from '../tls/data-tls.js';
+import { serverHandshake } from '../tls/handshake.js';
+import type { TlsResumptionRegistry, TlsScope } from '../tls/resumption-registry.js';
 
 /** A client that stops reading replies must not make us buffer without bound. */
 const MAX_PENDING_REPLY_BYTES = 1024 * 1024;
@@ -29,9 +30,8 @@ export interface ControlTimers {
 
 /** What a connection needs to speak TLS; null when TLS is off. */
 export interface ControlTlsSetup {
-  /** The certificate in force now (it may be renewed between sessions). */
-  readonly material: () => CertificateMaterial;
-  readonly contextOptions: TlsContextOptions;
+  /** Contexts per control connection, and which sessions a data connection may resume. */
+  readonly registry: TlsResumptionRegistry;
   readonly handshakeTimeoutMs: number;
   readonly clientCertificates: 'off' | 'optional' | 'required';
   /** CCC allowed: the control TLS runs over a ClearableStream so it can be removed later. */
@@ -55,73 +55,6 @@ export interface ControlConnectionOptions {
   readonly onLoginChanged?: (loggedIn: boolean) => void;
 }
 
-function once<T>(executor: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let cleanup = () => {};
-    const timer = setTimeout(() => finish(() => reject(new Error('TLS handshake timed out'))), timeoutMs);
-    const onAbort = () => finish(() => reject(new Error('aborted')));
-    const finish = (action: () => void) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      cleanup();
-      action();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    cleanup = executor(
-      (value) => finish(() => resolve(value)),
-      (error) => finish(() => reject(error)),
-    );
-  });
-}
-
-/** TLS sessions one FTP session keeps for session-ID resumption (a handful is plenty). */
-const MAX_CACHED_TLS_SESSIONS = 32;
-
-/**
- * A per-FTP-session TLS session-ID cache. Clients that resume by session ID instead of
- * tickets (curl with OpenSSL on TLS 1.2 disables tickets) need a server-side cache; Node
- * only consults one through a `server` object's newSession/resumeSession events. Giving
- * each FTP session its own cache keeps resumption scoped to that session, exactly like the
- * per-session ticket keys.
- */
-function createSessionIdCache(): EventEmitter {
-  const sessions = new Map<string, Buffer>();
-  const cache = new EventEmitter();
-  cache.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
-    if (sessions.size >= MAX_CACHED_TLS_SESSIONS) {
-      const oldest = sessions.keys().next().value;
-      if (oldest !== undefined) sessions.delete(oldest);
-    }
-    sessions.set(id.toString('hex'), data);
-    done();
-  });
-  cache.on('resumeSession', (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
-    done(null, sessions.get(id.toString('hex')) ?? null);
-  });
-  return cache;
-}
-
-/** Waits for the server side of a TLS handshake. */
-function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  return once<void>(
-    (resolve, reject) => {
-      const onSecure = () => resolve();
-      const onError = (error: Error) => reject(error);
-      const onClose = () => reject(new Error('connection closed during the TLS handshake'));
-      socket.once('secure', onSecure);
-      socket.once('error', onError);
-      socket.once('close', onClose);
-      return () => {
-        socket.off('secure', onSecure);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-      };
-    },
-    timeoutMs,
-    signal,
-  );
-}
-
 export class ControlConnection implements ControlChannel, SessionTls {
   readonly remoteAddress: string;
   readonly localAddress: string;
@@ -135,8 +68,8 @@ export class ControlConnection implements ControlChannel, SessionTls {
   #timer: NodeJS.Timeout | null = null;
   #lastLineAt = Date.now();
   #closedHandlers: (() => void)[] = [];
-  #context: tls.SecureContext | null = null;
-  #sessionIds: EventEmitter | null = null;
+  /** This connection's TLS keys and session IDs (created on first TLS use). */
+  #scope: TlsScope | null = null;
   #protected = false;
   #clearable: ClearableStream | null = null;
   /** After CCC: TLS records (the client's close_notify) still to skip before clear text. */
@@ -179,6 +112,12 @@ export class ControlConnection implements ControlChannel, SessionTls {
       return;
     }
     this.#startTls()
+      // TLS 1.3 session tickets go out after the 'secure' event: a greeting written inside it
+      // would reach the client first. GnuTLS clients (wget) save the session right after the
+      // handshake, waiting about one round trip for a ticket, and read only one record for it:
+      // the greeting there makes them save a session without a ticket, so their data
+      // connections cannot resume. One turn of the event loop lets the tickets out first.
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
       .then(() => session.greet())
       .catch((error: unknown) => {
         this.#logger.info({ event: 'tls.implicit-handshake-failed', err: error }, 'implicit TLS handshake failed');
@@ -205,6 +144,9 @@ export class ControlConnection implements ControlChannel, SessionTls {
 
   loginChanged(): void {
     this.#armTimer();
+    // The user a data connection's sibling TLS session must belong to (resumption-registry).
+    const user = this.#session?.userName;
+    if (user !== undefined && this.#scope) this.#scope.user = user;
     if (this.#session) this.#options.onLoginChanged?.(this.#session.loggedIn);
   }
 
@@ -244,15 +186,9 @@ export class ControlConnection implements ControlChannel, SessionTls {
     await this.#startTls();
   }
 
-  async secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData> {
-    const secured = new tls.TLSSocket(socket as net.Socket, this.#tlsOptions(false));
-    try {
-      await handshake(secured, this.#setup().handshakeTimeoutMs, signal);
-    } catch (error) {
-      secured.destroy();
-      throw error;
-    }
-    return { socket: secured, resumed: secured.isSessionReused(), protocol: secured.getProtocol() ?? 'unknown' };
+  secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData> {
+    const setup = this.#setup();
+    return secureDataSocket(socket, { registry: setup.registry, scope: this.#tlsScope(), handshakeTimeoutMs: setup.handshakeTimeoutMs }, signal);
   }
 
   get clearable(): boolean {
@@ -300,33 +236,37 @@ export class ControlConnection implements ControlChannel, SessionTls {
     return setup;
   }
 
-  /** The session's own context: created on first use, kept for the session's lifetime. */
-  #sessionContext(): tls.SecureContext {
-    this.#context ??= createSessionContext(this.#setup().material(), this.#setup().contextOptions);
-    return this.#context;
+  /** The connection's TLS scope: created on first use, kept for the connection's lifetime. */
+  #tlsScope(): TlsScope {
+    if (!this.#scope) {
+      this.#scope = this.#setup().registry.open(this.remoteAddress);
+      const user = this.#session?.userName;
+      if (user !== undefined) this.#scope.user = user;
+    }
+    return this.#scope;
   }
 
-  /** Server-side options; client certificates are asked for on the control connection only. */
-  #tlsOptions(control: boolean): tls.TLSSocketOptions {
-    const mode = this.#setup().clientCertificates;
-    this.#sessionIds ??= createSessionIdCache();
+  /** Control-connection options: a full handshake always (client certificates are checked). */
+  #controlTlsOptions(): tls.TLSSocketOptions {
+    const setup = this.#setup();
+    const mode = setup.clientCertificates;
+    const scope = this.#tlsScope();
     return {
       isServer: true,
-      secureContext: this.#sessionContext(),
-      // Node reads only emit() and listenerCount() of `server` for the session callbacks.
-      server: this.#sessionIds as unknown as net.Server,
-      requestCert: control && mode !== 'off',
-      rejectUnauthorized: control && mode === 'required',
+      secureContext: scope.context ?? undefined,
+      server: sessionIdCallbacks(setup.registry, scope, false),
+      requestCert: mode !== 'off',
+      rejectUnauthorized: mode === 'required',
     };
   }
 
   async #startTls(): Promise<void> {
     const setup = this.#setup();
     const below = setup.ccc ? (this.#clearable = new ClearableStream(this.#raw)) : this.#raw;
-    const secured = new tls.TLSSocket(below as net.Socket, this.#tlsOptions(true));
+    const secured = new tls.TLSSocket(below as net.Socket, this.#controlTlsOptions());
     secured.on('error', (error) => this.#logger.debug({ event: 'control.tls-error', err: error }, 'control TLS error'));
     try {
-      await handshake(secured, setup.handshakeTimeoutMs);
+      await serverHandshake(secured, setup.handshakeTimeoutMs);
       this.#checkClientCertificate(secured, setup.clientCertificates);
     } catch (error) {
       this.#options.onTlsHandshake?.(false);
@@ -454,6 +394,7 @@ export class ControlConnection implements ControlChannel, SessionTls {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#session?.dispose();
+    if (this.#scope) this.#options.tls?.registry.close(this.#scope);
     for (const handler of this.#closedHandlers) handler();
     this.#closedHandlers = [];
   }

@@ -115,7 +115,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         return;
       }
       if (ctx.state.prot === 'P') {
-        const secured = await protect(ctx, socket, signal);
+        const secured = await protect(ctx, socket, signal, spec.direction);
         if (!secured) {
           socket.destroy();
           await spec.cleanup(new Error('data connection TLS refused'));
@@ -223,10 +223,13 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
  * PROT P: the TLS handshake on the data connection and the session-reuse policy. Answers the
  * command itself (522, or 426 on ABOR) and returns null when the connection is refused.
  */
-async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): Promise<Duplex | null> {
+async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal, direction: DataTransferSpec['direction']): Promise<Duplex | null> {
   let secured;
   try {
     secured = await ctx.deps.tls.secureData(raw, signal);
+    // An empty upload from a client that ends the stream as soon as it believes the
+    // handshake done (basic-ftp with a resumed session): nothing was sent, nothing is lost.
+    if (secured.endedBeforeHandshake && direction !== 'upload') throw new Error('client closed the data connection during the TLS handshake');
   } catch (error) {
     if (signal.aborted) {
       ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
@@ -238,20 +241,30 @@ async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal): P
     ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS negotiation on the data connection failed.');
     return null;
   }
+  if (secured.endedBeforeHandshake) {
+    ctx.log.info({ event: 'tls.data-ended-before-handshake' }, 'empty upload: the client closed the data connection before the TLS handshake ended');
+    raw.destroy();
+    return secured.socket;
+  }
   ctx.deps.metrics.tlsHandshake('data', true);
   const policy = ctx.deps.settings.tlsSessionReuse;
+  if (secured.sibling) ctx.log.debug({ event: 'tls.data-resumed-sibling', protocol: secured.protocol }, 'data connection resumed a sibling control connection\'s TLS session');
   if (!secured.resumed && policy !== 'disabled') {
     // Without this check anyone who reaches the passive port first can take the file
-    // (vsftpd's require_ssl_reuse, ProFTPD's default).
+    // (vsftpd's require_ssl_reuse, ProFTPD's default). Allowed: the session's own TLS
+    // session, or one of the same user's from the same address (tls/resumption-registry).
+    const detail = { event: 'tls.data-not-resumed', protocol: secured.protocol, reason: secured.refusal ?? 'fresh-handshake' };
     if (policy === 'enforced') {
       ctx.deps.metrics.tlsDataRefused('not-resumed');
       ctx.deps.guard?.report('data-refused');
-      ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol }, 'data connection refused: TLS session not resumed');
+      ctx.log.warn(detail, 'data connection refused: TLS session not resumed');
       secured.socket.destroy();
-      ctx.reply(ReplyCode.TlsNegotiationFailed, 'TLS session of the data connection not resumed from the control connection.');
+      // The setting is named so a client's operator knows what to ask for (a client that
+      // cannot resume TLS sessions, such as Python's stock ftplib, needs tls.sessionReuse: enabled).
+      ctx.reply(ReplyCode.TlsNegotiationFailed, 'Data connection must resume the TLS session of the control connection (tls.sessionReuse: enforced).');
       return null;
     }
-    ctx.log.warn({ event: 'tls.data-not-resumed', protocol: secured.protocol, enforced: false }, 'data connection TLS session not resumed');
+    ctx.log.warn({ ...detail, enforced: false }, 'data connection TLS session not resumed');
   }
   return secured.socket;
 }

@@ -25,8 +25,20 @@ export interface ControlChannel {
 /** A data connection after its TLS handshake (RFC 4217 §8, PROT P). */
 export interface SecuredData {
   readonly socket: Duplex;
-  /** The TLS session was resumed from this session's control connection. */
+  /**
+   * The TLS session was resumed from this session's control connection, or from a sibling's:
+   * another control connection of the same user from the same address (tls/resumption-registry).
+   */
   readonly resumed: boolean;
+  /** Resumed from a sibling control connection (logged). */
+  readonly sibling?: boolean;
+  /** Why the offered TLS session could not be resumed (logged, never sent to the client). */
+  readonly refusal?: string;
+  /**
+   * The client offered a session it may resume and closed its side before the handshake
+   * ended, sending nothing: `socket` is an empty ended stream. Only an upload can use it.
+   */
+  readonly endedBeforeHandshake?: boolean;
   readonly protocol: string;
 }
 

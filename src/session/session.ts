@@ -56,7 +56,10 @@ export class Session implements SessionContext {
   #transferAbort: AbortController | null = null;
   #runningCommand: Promise<void> | null = null;
   #lastTransferEnd = 0;
-  #draining = false;
+  /** Set by drain(): idle time after which the draining session is closed; 0 = close at once when idle. */
+  #draining: { readonly idleMs: number } | null = null;
+  /** When the last command arrived or finished (drain idle time). */
+  #lastActivity = 0;
   #commandsBeforeLogin = 0;
   /** limits.commandsPerSecond: paces commands (they wait, they are not dropped). */
   readonly #commandBucket: TokenBucket | null;
@@ -67,6 +70,7 @@ export class Session implements SessionContext {
   constructor(deps: SessionDeps) {
     this.deps = deps;
     this.log = deps.logger;
+    this.#lastActivity = deps.clock.now().getTime();
     const rate = deps.settings.commandsPerSecond ?? 0;
     this.#commandBucket = rate > 0 ? new TokenBucket(rate, deps.settings.commandBurst ?? rate, deps.clock.now().getTime()) : null;
   }
@@ -99,13 +103,31 @@ export class Session implements SessionContext {
   }
 
   /**
-   * The server is shutting down: close now when idle, or right after the running command
-   * (a transfer finishes first), so a client with a queue of files reconnects to another
-   * replica instead of starting its next transfer here.
+   * The server is shutting down. The session keeps being served while its client is busy (a
+   * short session's STOR, RETR, QUIT all finish here) and gets 421 once no command has come
+   * for `idleMs` (a parked session goes quickly), or at once when it is already idle that
+   * long. `idleMs` 0: close when idle or right after the running command (a transfer
+   * finishes first), so a client with an endless queue reconnects to another replica.
    */
-  drain(): void {
-    this.#draining = true;
-    if (!this.#running) this.#closeForDrain();
+  drain(idleMs = 0): void {
+    this.#draining = { idleMs };
+    this.#closeWhenIdle();
+  }
+
+  /** While draining: closes the session if it has been idle long enough, or checks again later. */
+  #closeWhenIdle(): void {
+    const draining = this.#draining;
+    if (!draining || this.#closed || this.#running || this.#queue.length > 0) return;
+    const wait = draining.idleMs - (this.deps.clock.now().getTime() - this.#lastActivity);
+    if (wait <= 0) {
+      this.#closeForDrain();
+      return;
+    }
+    const mark = this.#lastActivity;
+    void this.deps.clock.sleep(wait).then(() => {
+      // A command in between re-checks when it finishes.
+      if (this.#lastActivity === mark) this.#closeWhenIdle();
+    });
   }
 
   #closeForDrain(): void {
@@ -121,10 +143,11 @@ export class Session implements SessionContext {
 
   receiveLine(line: string): void {
     if (this.#closed) return;
-    if (this.#draining && !this.#running) {
+    if (this.#draining?.idleMs === 0 && !this.#running) {
       this.#closeForDrain();
       return;
     }
+    this.#lastActivity = this.deps.clock.now().getTime();
     const command = parseCommand(line);
     if (!command) return;
     const spec = COMMANDS.get(command.verb);
@@ -159,19 +182,21 @@ export class Session implements SessionContext {
     this.#runningCommand = run.finally(() => {
       this.#running = false;
       this.#runningCommand = null;
+      this.#lastActivity = this.deps.clock.now().getTime();
       this.#drainQueue();
     });
   }
 
   #drainQueue(): void {
     if (this.#closed || this.#running) return;
-    if (this.#draining) {
+    if (this.#draining?.idleMs === 0) {
       // The command that was running (a transfer) is answered; nothing new starts here.
       this.#closeForDrain();
       return;
     }
     const next = this.#queue.shift();
     if (next !== undefined) this.#runNext(next);
+    else this.#closeWhenIdle();
   }
 
   /**

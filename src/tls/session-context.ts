@@ -1,9 +1,9 @@
 /**
  * @module tls/session-context
- * One SecureContext per FTP session, with its own random ticket keys. Data connections are
- * wrapped with their session's context, so a TLS session (ticket) can only be resumed on the
- * session that issued it: that is what makes "data TLS session must be resumed from the
- * control connection" a real check (../shared/docs/tls-session-reuse.md, observation 1).
+ * One SecureContext per control connection, with its own ticket keys: a ticket presented to a
+ * context with other keys is not resumed (a full handshake happens), which is what makes "the
+ * data connection's TLS session must be resumed" a real check. tls/resumption-registry
+ * decides which context a data connection is handed.
  * The certificate comes from the store at creation time, so a renewed certificate is used by
  * new sessions while running ones keep theirs.
  */
@@ -25,15 +25,16 @@ export interface TlsContextOptions {
 
 const DEFAULT_SESSION_TIMEOUT_SECONDS = 24 * 3600;
 
-export function createSessionContext(material: CertificateMaterial, options: TlsContextOptions): tls.SecureContext {
+/** `ticketKeys`: 48 bytes; random when not given (a context nobody else can open tickets of). */
+export function createSessionContext(material: CertificateMaterial, options: TlsContextOptions, ticketKeys: Buffer = randomBytes(48)): tls.SecureContext {
   return tls.createSecureContext({
     key: material.key,
     cert: material.cert,
     ...(material.ca ? { ca: material.ca } : {}),
     minVersion: options.minVersion,
     ...(options.ciphers ? { ciphers: options.ciphers } : {}),
-    // 48 random bytes: tickets of this session are unreadable to every other session.
-    ticketKeys: randomBytes(48),
+    // Tickets sealed with these keys are unreadable to every context with other keys.
+    ticketKeys,
     sessionTimeout: options.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
   });
 }

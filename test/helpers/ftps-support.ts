@@ -201,8 +201,8 @@ export class FtpsClient {
   }
 
   /** A clear-text control connection (the 220 greeting is left unread). */
-  static async connect(port: number, host = '127.0.0.1'): Promise<FtpsClient> {
-    const raw = net.connect({ port, host });
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<FtpsClient> {
+    const raw = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await withTimeout(
       new Promise<void>((resolve, reject) => {
         raw.once('connect', resolve);

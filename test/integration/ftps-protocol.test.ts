@@ -3,9 +3,11 @@
  * FTPS at the byte level with a raw Node client (RFC 4217): AUTH/PBSZ/PROT sequencing and
  * reply codes, PROT P transfers whose data-channel TLS session is resumed from the control
  * connection (TLS 1.2 and 1.3, handshake at connect or after 150, EPSV and PASV), and the
- * default "enforced" session-reuse policy: a fresh data session, a session from another
- * user's control connection, or from another session of the same user gets 522 and is
- * counted in kftpd_tls_data_refused_total. Also AUTH TLS-P, the STARTTLS command-injection
+ * default "enforced" session-reuse policy: a data connection may resume its own control
+ * connection's TLS session or a sibling's (same user, same client address: clients with one
+ * session cache per process); a fresh session, or one issued to another user, to another
+ * address, or to a connection that never logged in gets 522 and is counted in
+ * kftpd_tls_data_refused_total. Also AUTH TLS-P, the STARTTLS command-injection
  * case (commands pipelined with AUTH TLS are discarded) and implicit TLS.
  */
 import assert from 'node:assert/strict';
@@ -46,15 +48,15 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
     return { ca: pki.caPem, ...(version ? { minVersion: version, maxVersion: version } : {}) };
   }
 
-  async function connect(): Promise<FtpsClient> {
-    const client = await FtpsClient.connect(t.port);
+  async function connect(localAddress?: string): Promise<FtpsClient> {
+    const client = await FtpsClient.connect(t.port, '127.0.0.1', localAddress);
     clients.push(client);
     return client;
   }
 
   /** A logged-in alice (or `user`) with PROT P, on the given TLS version. */
-  async function secureSession(version?: tls.SecureVersion, user = ALICE): Promise<FtpsClient> {
-    const client = await connect();
+  async function secureSession(version?: tls.SecureVersion, user = ALICE, localAddress?: string): Promise<FtpsClient> {
+    const client = await connect(localAddress);
     await client.secureLogin(user.name, user.password, trust(version));
     return client;
   }
@@ -147,30 +149,65 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
       await client.quit();
     });
 
-    it(`${version}: a data connection resuming another control connection's session is refused (522)`, async () => {
+    it(`${version}: a data connection may resume a sibling's session (same user, same address), never another user's, address's or an anonymous connection's (522)`, async () => {
       const alice = await secureSession(version);
       const bob = await secureSession(version, BOB);
       const otherAlice = await secureSession(version);
+      // The same user from another client address (127.0.0.2 is loopback too on Linux).
+      const farAlice = await secureSession(version, ALICE, '127.0.0.2');
+      // A connection that negotiated TLS but never logged in (a thief's own session).
+      const anonymous = await connect();
+      await anonymous.expectNext(220);
+      await anonymous.authTls(trust(version));
       const bobSession = await bob.waitSession();
       const otherSession = await otherAlice.waitSession();
+      const farSession = await farAlice.waitSession();
+      const anonymousSession = await anonymous.waitSession();
 
       const before = await metricValue(t, REFUSED, 'reason="not-resumed"');
       const withBob = await alice.transfer('RETR payload.bin', { session: bobSession });
       assert.equal(withBob.first.code, 150, withBob.first.text);
       assert.equal(withBob.final?.code, 522, withBob.final?.text);
+      assert.match(withBob.final?.text ?? '', /tls\.sessionReuse/);
       assert.equal(withBob.data.length, 0);
       assert.notEqual(withBob.resumed, true, 'bob\'s TLS session was resumed on alice\'s data connection');
 
-      const withOther = await alice.transfer('RETR payload.bin', { session: otherSession, handshake: 'after-150' });
-      assert.equal(withOther.final?.code, 522, withOther.final?.text);
-      assert.equal(withOther.data.length, 0);
-      assert.equal(await metricValue(t, REFUSED, 'reason="not-resumed"'), before + 2);
+      const withFar = await alice.transfer('RETR payload.bin', { session: farSession, handshake: 'after-150' });
+      assert.equal(withFar.final?.code, 522, withFar.final?.text);
+      assert.equal(withFar.data.length, 0);
+
+      // The unlogged connection's ticket: the data connection waits for that login, which
+      // never comes; the connection closes, and the data connection is refused.
+      setTimeout(() => anonymous.close(), 300);
+      const withAnonymous = await alice.transfer('RETR payload.bin', { session: anonymousSession });
+      assert.equal(withAnonymous.final?.code, 522, withAnonymous.final?.text);
+      assert.equal(withAnonymous.data.length, 0);
+      assert.equal(await metricValue(t, REFUSED, 'reason="not-resumed"'), before + 3);
+      const reasons = events(t, 'tls.data-not-resumed').map((event) => event['reason']);
+      for (const reason of ['other-user', 'other-address', 'not-logged-in']) assert.ok(reasons.includes(reason), `no refusal logged with reason ${reason}: ${reasons.join(', ')}`);
+
+      // A sibling's session (alice's other control connection from the same address) resumes.
+      const withSibling = await alice.transfer('RETR payload.bin', { session: otherSession, handshake: 'after-150' });
+      assert.equal(withSibling.final?.code, 226, withSibling.final?.text);
+      assert.equal(withSibling.resumed, true);
+      assert.equal(sha256(withSibling.data), sha256(payload));
 
       // Each session's own ticket still works on its own data connections.
       const own = await bob.transfer('RETR payload.bin');
       assert.equal(own.final?.code, 226, own.final?.text);
       assert.equal(sha256(own.data), sha256(payload));
-      for (const client of [alice, bob, otherAlice]) await client.quit();
+      for (const client of [alice, bob, otherAlice, farAlice]) await client.quit();
+    });
+
+    it(`${version}: a sibling's session still resumes after that control connection has closed`, async () => {
+      const alice = await secureSession(version);
+      const sibling = await secureSession(version);
+      const siblingSession = await sibling.waitSession();
+      await sibling.quit();
+      const result = await alice.transfer('RETR payload.bin', { session: siblingSession });
+      assert.equal(result.final?.code, 226, result.final?.text);
+      assert.equal(sha256(result.data), sha256(payload));
+      await alice.quit();
     });
   }
 
