@@ -30,13 +30,6 @@ function disruptionBudget(config: Config): string | null {
   return 'deploy.kubernetes.maxUnavailable is 0: the PodDisruptionBudget blocks every voluntary eviction, so node drains and cluster upgrades hang until it is changed';
 }
 
-function dataSourceAddress(config: Config): string | null {
-  const { dataServiceType, service } = config.deploy.kubernetes;
-  if (dataServiceType !== 'NodePort' || service.externalTrafficPolicy !== 'Cluster') return null;
-  if (config.proxy.passive !== 'off' || !config.passive.requireSameAddress) return null;
-  return 'NodePort data Services with externalTrafficPolicy Cluster masquerade data connections as a node address, so passive.requireSameAddress refuses them: use externalTrafficPolicy Local, or the PROXY protocol on passive connections (proxy.passive)';
-}
-
 function balancerSnat(config: Config): string | null {
   const { f5 } = config.deploy;
   if (f5.virtualAddress === '' || f5.snat === 'none' || config.proxy.control !== 'off') return null;
@@ -65,7 +58,6 @@ export function configWarnings(config: Config, layout: DeployLayout): string[] {
     advertisedAddress(config, layout),
     sharedStorage(config),
     disruptionBudget(config),
-    dataSourceAddress(config),
     balancerSnat(config),
     imageTag(config),
     monitorBlocked(config),

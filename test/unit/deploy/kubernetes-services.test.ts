@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ANNOTATIONS_MAX_BYTES, ENDPOINT_SLICE_MAX_PORTS } from '../../../src/deploy/kubernetes/api-limits.js';
 import { CIS_LABEL_KEYS } from '../../../src/deploy/kubernetes/cis-labels.js';
-import { DeployLayoutError, deployLayout, f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName, PUBLIC_PORTS } from '../../../src/deploy/layout.js';
+import { DeployLayoutError, deployLayout, f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName, f5TenantName, PUBLIC_PORTS } from '../../../src/deploy/layout.js';
 import { all, only, render, scenario, SCENARIOS } from './kubernetes-fixtures.js';
 import type { Loose } from './kubernetes-fixtures.js';
 
@@ -72,7 +72,9 @@ test('CIS discovery labels: one Service per pool, pool names shared with the F5 
     const labels = service.metadata.labels;
     const pool = labels[CIS_LABEL_KEYS.pool];
     if (pool === undefined) continue;
-    assert.equal(labels[CIS_LABEL_KEYS.tenant], config.deploy.f5.tenant);
+    // The tenant defaults to the release name (deploy.f5.tenant empty).
+    assert.equal(labels[CIS_LABEL_KEYS.tenant], f5TenantName(config));
+    assert.equal(labels[CIS_LABEL_KEYS.tenant], config.deploy.name);
     assert.equal(labels[CIS_LABEL_KEYS.application], config.deploy.f5.application);
     assert.ok(!byPool.has(pool), `CIS fails discovery when two Services carry pool ${pool}`);
     byPool.set(pool, service.metadata.name);
