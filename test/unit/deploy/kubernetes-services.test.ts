@@ -137,7 +137,8 @@ test('implicit FTPS: 990 on the control Service, and its own Service for CIS\'s 
   // Not needed when CIS does not fill the pools: the control Service's 990 serves everyone.
   const noCis = render({ ...input, deploy: { ...input.deploy, f5: { virtualAddress: '203.0.113.10', poolMembers: 'static', memberAddresses: ['10.2.0.1', '10.2.0.2', '10.2.0.3'] } } });
   assert.equal(all(noCis.objects, 'Service').filter((service: Loose) => service.metadata.name === 'kftpd-implicit').length, 0);
-  // With NodePort (CIS in nodeport mode) the fixed implicit nodePort goes to the Service CIS reads.
+  // With NodePort (CIS in nodeport mode) the fixed implicit nodePort goes to the Service CIS
+  // reads, but BIG-IP in front of node ports is refused (issue 16: every node in every pool).
   const nodePort = render({
     ...input,
     passive: { ...input.passive, portMin: 30100, portMax: 30111 },
@@ -149,16 +150,20 @@ test('implicit FTPS: 990 on the control Service, and its own Service for CIS\'s 
   assert.equal(nodePortImplicit.spec.externalTrafficPolicy, 'Local');
   const nodePortControl = only(nodePort.objects, 'Service', 'kftpd');
   assert.deepEqual(nodePortControl.spec.ports.map((port: Loose) => port.nodePort), [30021, undefined]);
+  assert.equal(nodePort.errors.length, 1);
+  assert.match(nodePort.errors[0] ?? '', /--pool-member-type=cluster/);
 });
 
 test('NodePort: requested node ports inside 30000-32767, passive nodePort == port, no clashes', () => {
-  const { objects, warnings } = render(scenario('NodePort data Services'));
+  const { objects, warnings, errors } = render(scenario('NodePort data Services'));
   const control = only(objects, 'Service', 'kftpd');
   assert.equal(control.spec.type, 'NodePort');
   assert.equal(control.spec.ports[0].nodePort, 30021);
-  assert.equal(control.spec.externalTrafficPolicy, 'Local');
+  assert.equal(control.spec.externalTrafficPolicy, 'Cluster');
   assert.equal(only(objects, 'Service', 'kftpd-data-1').spec.type, 'NodePort');
+  assert.equal(only(objects, 'Service', 'kftpd-data-1').spec.externalTrafficPolicy, 'Cluster');
   assert.deepEqual(warnings, []);
+  assert.deepEqual(errors, []);
   const outside = { passive: { portMin: 50000, portMax: 50099, replicas: 2, address: 'ftp.example.com' }, deploy: { kubernetes: { dataServiceType: 'NodePort' as const } } };
   assert.throws(() => render(outside), (error: unknown) => error instanceof DeployLayoutError && /outside the node-port range 30000-32767/.test(error.message));
   const straddling = { ...outside, passive: { ...outside.passive, portMin: 32700, portMax: 32799 } };
