@@ -34,7 +34,7 @@ const serviceSchema = z
     externalTrafficPolicy: z
       .enum(['Cluster', 'Local'])
       .default('Local')
-      .describe('For NodePort and LoadBalancer: Local keeps the client address (no masquerade) and sends traffic only to pods on the receiving node.'),
+      .describe('For NodePort and LoadBalancer: Local keeps the client address (no masquerade) and sends traffic only to pods on the receiving node. NodePort data Services need Cluster (render refuses Local: only the replica\'s own node would answer its passive ports) and then passive.requireSameAddress false.'),
     controlNodePort: port.default(0).describe('nodePort for the control port with type NodePort (0: Kubernetes chooses).'),
     implicitNodePort: port.default(0).describe('nodePort for the implicit TLS port with type NodePort (0: Kubernetes chooses).'),
     annotations: z
@@ -74,7 +74,7 @@ const kubernetesSchema = z
     dataServiceType: z
       .enum(['ClusterIP', 'NodePort'])
       .default('ClusterIP')
-      .describe('Type of the per-replica data Services. NodePort needs the passive range inside the node-port range (30000-32767): each nodePort equals its passive port so the advertised port is the one the balancer forwards.'),
+      .describe('Type of the per-replica data Services. NodePort (no BIG-IP in front: render refuses node ports behind deploy.f5) needs the passive range inside the node-port range (30000-32767): each nodePort equals its passive port so the advertised port is the one the balancer forwards.'),
     storage: storageSchema.prefault({}),
     resources: resourcesSchema.prefault({}),
     usersSecretName: kubernetesName.default('kftpd-users').describe('Secret holding the users file under the key users.yaml (create it with kftpd user add, then kubectl create secret generic).'),
