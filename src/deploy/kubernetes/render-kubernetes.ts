@@ -21,7 +21,7 @@ import type { KubernetesObject } from './object-meta.js';
 import { serviceMonitor } from './service-monitor.js';
 import { statefulSet } from './statefulset.js';
 import { dataClaim } from './storage.js';
-import { configWarnings, sizeWarnings } from './warnings.js';
+import { configErrors, configWarnings, sizeWarnings } from './warnings.js';
 import { toYaml } from './yaml-text.js';
 
 export interface KubernetesManifests {
@@ -52,7 +52,7 @@ export function kubernetesManifests(config: Config): KubernetesManifests {
     networkPolicy(config, layout),
     serviceMonitor(config, layout),
   ].filter((object): object is KubernetesObject => object !== null);
-  return { objects, warnings: [...configWarnings(config, layout), ...sizeWarnings(objects)], errors: nodeAddressErrors(config) };
+  return { objects, warnings: [...configWarnings(config, layout), ...sizeWarnings(objects)], errors: [...nodeAddressErrors(config), ...configErrors(config)] };
 }
 
 /** The objects as one YAML stream: a header comment, then documents separated by `---`. */

@@ -49,7 +49,12 @@ function monitorBlocked(config: Config): string | null {
   // Only when BIG-IP is in use at all (the F5 renderers need its virtual address).
   if (!config.deploy.kubernetes.networkPolicy.enabled || f5.virtualAddress === '' || f5.monitor !== 'http-readyz') return null;
   if (balancerMonitorSources(config).length > 0) return null;
-  return 'deploy.f5.monitor http-readyz probes the admin port from the balancer, but neither deploy.kubernetes.networkPolicy.allowFrom nor proxy.trustedCidrs says where the balancer is, so the NetworkPolicy admits only in-cluster namespaces there; BIG-IP (outside the cluster) would mark every replica down';
+  return 'deploy.f5.monitor http-readyz probes the admin port from the balancer, but neither deploy.kubernetes.networkPolicy.allowFrom nor proxy.trustedCidrs says where the balancer is, so the NetworkPolicy admits only in-cluster namespaces there; BIG-IP (outside the cluster) would mark every replica down: list BIG-IP\'s self/SNAT addresses in networkPolicy.allowFrom';
+}
+
+/** Designs that render but cannot work (kftpd render refuses them unless --force). */
+export function configErrors(config: Config): string[] {
+  return [monitorBlocked(config)].filter((error): error is string => error !== null);
 }
 
 /** Warnings about the config as a whole. */
@@ -60,7 +65,6 @@ export function configWarnings(config: Config, layout: DeployLayout): string[] {
     disruptionBudget(config),
     balancerSnat(config),
     imageTag(config),
-    monitorBlocked(config),
     defenderSharedAddressWarning(config),
   ].filter((warning): warning is string => warning !== null);
 }

@@ -190,3 +190,12 @@ test('defect 7: every docs/ path named by the deploy generators, examples and re
   // The one the issue found.
   assert.match(await readFile(join(REPO_ROOT, 'examples', 'f5-passthrough.yaml'), 'utf8'), /see docs\/kubernetes\.md/);
 });
+
+test('a /readyz monitor the NetworkPolicy would block is an error (BIG-IP would mark every replica down)', () => {
+  const blind = passthrough({}, { proxy: {}, passive: { portMin: 40000, portMax: 40299, replicas: 3, address: VIP, requireSameAddress: false } });
+  const errors = renderKubernetes(blind).errors;
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0] ?? '', /http-readyz probes the admin port .* mark every replica down/);
+  const told = passthrough({ kubernetes: { networkPolicy: { allowFrom: ['10.1.0.0/24'] } } }, { proxy: {}, passive: { portMin: 40000, portMax: 40299, replicas: 3, address: VIP, requireSameAddress: false } });
+  assert.deepEqual(renderKubernetes(told).errors, []);
+});
