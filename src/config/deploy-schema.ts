@@ -34,7 +34,7 @@ const serviceSchema = z
     externalTrafficPolicy: z
       .enum(['Cluster', 'Local'])
       .default('Local')
-      .describe('For NodePort and LoadBalancer: Local keeps the client address (no masquerade) and sends traffic only to pods on the receiving node.'),
+      .describe('For NodePort and LoadBalancer: Local keeps the client address (no masquerade) and sends traffic only to pods on the receiving node. NodePort data Services need Cluster (render refuses Local: only the replica\'s own node would answer its passive ports) and then passive.requireSameAddress false.'),
     controlNodePort: port.default(0).describe('nodePort for the control port with type NodePort (0: Kubernetes chooses).'),
     implicitNodePort: port.default(0).describe('nodePort for the implicit TLS port with type NodePort (0: Kubernetes chooses).'),
     annotations: z
@@ -74,7 +74,7 @@ const kubernetesSchema = z
     dataServiceType: z
       .enum(['ClusterIP', 'NodePort'])
       .default('ClusterIP')
-      .describe('Type of the per-replica data Services. NodePort needs the passive range inside the node-port range (30000-32767): each nodePort equals its passive port so the advertised port is the one the balancer forwards.'),
+      .describe('Type of the per-replica data Services. NodePort (no BIG-IP in front: render refuses node ports behind deploy.f5) needs the passive range inside the node-port range (30000-32767): each nodePort equals its passive port so the advertised port is the one the balancer forwards.'),
     storage: storageSchema.prefault({}),
     resources: resourcesSchema.prefault({}),
     usersSecretName: kubernetesName.default('kftpd-users').describe('Secret holding the users file under the key users.yaml (create it with kftpd user add, then kubectl create secret generic).'),
@@ -121,7 +121,11 @@ const f5Schema = z
       .refine((value) => value === '' || isIP(value) !== 0, 'must be an IP address')
       .default('')
       .describe('The BIG-IP virtual address (VIP) clients connect to. Needed by the f5 renderers; also what passive.address should advertise.'),
-    tenant: z.string().regex(/^[A-Za-z][0-9A-Za-z_.-]{0,63}$/).default('kftpd').describe('AS3 tenant (BIG-IP partition).'),
+    tenant: z
+      .string()
+      .regex(/^([A-Za-z][0-9A-Za-z_.-]{0,63})?$/, 'must start with a letter (letters, digits, _ . -), at most 64 characters')
+      .default('')
+      .describe('AS3 tenant (BIG-IP partition). Empty: the release name (deploy.name). AS3 replaces a tenant as a whole, so each release needs its own: a tenant that does not contain the release name is refused.'),
     application: z.string().regex(/^[A-Za-z][0-9A-Za-z_.-]{0,63}$/).default('ftp').describe('AS3 application name.'),
     mode: z
       .enum(['passthrough', 'ftp-profile'])
@@ -130,11 +134,11 @@ const f5Schema = z
     poolMembers: z
       .enum(['cis', 'static'])
       .default('cis')
-      .describe('cis: pools left empty for F5 Container Ingress Services to fill from the Service labels (AS3 ConfigMap mode). static: memberAddresses, one per replica in ordinal order.'),
+      .describe('cis: pools left empty for F5 Container Ingress Services to fill from the Service labels (AS3 ConfigMap mode, --pool-member-type=cluster; render f5-cis). static: memberAddresses, one pod address per replica in ordinal order (render f5-as3).'),
     memberAddresses: z
       .array(z.string())
       .default([])
-      .describe('Pod (or node) addresses of replicas 0..N-1 for poolMembers static.'),
+      .describe('Pod addresses of replicas 0..N-1 for poolMembers static (never node addresses: a node does not own a replica\'s passive slice).'),
     allowFrom: z
       .array(z.string())
       .default([])
@@ -151,6 +155,16 @@ const f5Schema = z
       .min(0)
       .default(0)
       .describe('TCP idle timeout on the virtuals. 0: derived from limits.idleTimeoutMs plus a margin, so the balancer never cuts a session the server still keeps.'),
+    as3Version: z
+      .string()
+      .regex(/^3\.[0-9]{1,3}(\.[0-9]{1,3})?$/, 'an AS3 version such as 3.52 or 3.56.0')
+      .default('3.52')
+      .describe('The AS3 version that receives the declaration: the BIG-IP\'s AS3 package for f5-as3; for f5-cis the AS3 schema CIS validates ConfigMaps against (CIS 2.18-2.20.3: 3.52, CIS 2.20.4: 3.56). The declaration carries the lowest schemaVersion its features need; render refuses one that needs more than this.'),
+    tmosVersion: z
+      .string()
+      .regex(/^[0-9]{2}\.[0-9]{1,2}(\.[0-9]{1,2})*$/, 'a BIG-IP TMOS version such as 15.1 or 17.1.1')
+      .default('15.1')
+      .describe('The BIG-IP (TMOS) version. Port-list virtuals (passthrough) need 14.1, the FTP profile fields of ftp-profile mode 14.0, and AS3 3.50 or later 15.1: render refuses what the version cannot run.'),
     cisNamespace: z
       .string()
       .max(52)

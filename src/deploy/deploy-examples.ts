@@ -3,7 +3,8 @@
  * The example configs under examples/ and what `npm run render:deploy` renders from each into
  * deploy/<example>/. The committed deploy/ tree is checked against this in CI
  * (test/unit/deploy/deploy-drift.test.ts), so hand edits there, or a generator change not
- * followed by a re-render, fail the build.
+ * followed by a re-render, fail the build. An example is what operators copy, so it must
+ * render without a single warning or error: rendering the tree throws otherwise.
  */
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
@@ -16,9 +17,10 @@ export interface DeployExample {
 }
 
 export const DEPLOY_EXAMPLES: readonly DeployExample[] = Object.freeze([
-  { name: 'f5-passthrough', targets: ['kubernetes', 'f5-as3', 'f5-cis'] },
+  // CIS-filled pools: f5-cis only (f5-as3 would be a declaration with empty pools).
+  { name: 'f5-passthrough', targets: ['kubernetes', 'f5-cis'] },
   { name: 'f5-static-members', targets: ['kubernetes', 'f5-as3'] },
-  { name: 'f5-ftp-profile', targets: ['kubernetes', 'f5-as3', 'f5-cis'] },
+  { name: 'f5-ftp-profile', targets: ['kubernetes', 'f5-cis'] },
   { name: 'nodeport', targets: ['kubernetes'] },
 ]);
 
@@ -36,7 +38,10 @@ export async function renderDeployTree(repoRoot: string): Promise<Map<string, st
     for (const targetName of example.targets) {
       const target = RENDER_TARGETS[targetName];
       if (target === undefined) throw new Error(`deploy example ${example.name}: unknown render target ${targetName}`);
-      files.set(join('deploy', example.name, target.fileName), target.render(config).text);
+      const output = target.render(config);
+      const problems = [...output.errors.map((error) => `error: ${error}`), ...output.warnings.map((warning) => `warning: ${warning}`)];
+      if (problems.length > 0) throw new Error(`examples/${example.name}.yaml, render ${targetName}:\n${problems.join('\n')}`);
+      files.set(join('deploy', example.name, target.fileName), output.text);
     }
   }
   return files;

@@ -156,6 +156,16 @@ export function podConfig(config: Config): ConfigInput {
 }
 
 /**
+ * The AS3 tenant (BIG-IP partition) of this release: deploy.f5.tenant, or the release name
+ * when that is empty. AS3 treats a tenant as the whole desired state of its partition, so a
+ * tenant shared by two releases would let each one's declaration delete the other's objects.
+ * The F5 renderer declares it and the Kubernetes renderer puts it on the CIS labels.
+ */
+export function f5TenantName(config: Config): string {
+  return config.deploy.f5.tenant !== '' ? config.deploy.f5.tenant : config.deploy.name;
+}
+
+/**
  * The AS3 pool the control virtual servers (21, and 990 for implicit TLS) forward to. The
  * Kubernetes renderer labels the control Service with it (cis.f5.com/as3-pool) and the F5
  * renderer declares the pool under this name, so F5 CIS can fill it from the Service.

@@ -9,8 +9,15 @@ import type { Config } from '../config/schema.js';
 export interface RenderOutput {
   /** The artefact, ready for a file or `kubectl apply -f -` (ends with a newline). */
   readonly text: string;
-  /** Things the operator should know (a missing VIP, a NodePort range clash...). */
+  /** Things the operator should know but that do not stop the artefact from working. */
   readonly warnings: readonly string[];
+  /**
+   * Why the artefact, although it could be written, cannot work as rendered (a declaration
+   * the target AS3 refuses, pools nobody fills, Services that drop data connections...).
+   * `kftpd render` prints these and writes nothing unless --force. Configs that cannot be
+   * rendered at all throw DeployLayoutError instead.
+   */
+  readonly errors: readonly string[];
 }
 
 export interface RenderTarget {

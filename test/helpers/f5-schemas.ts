@@ -1,7 +1,9 @@
 /**
  * @module test/helpers/f5-schemas
  * Validators for rendered F5 objects, compiled from the vendored F5 schemas: the AS3 3.56
- * request schema (vendor/f5/as3-schema-3.56.0.json) and the openAPIV3Schema of the CIS
+ * request schema (vendor/f5/as3-schema-3.56.0.json), the AS3 3.52 schema CIS 2.18-2.20.3
+ * bundle and check every AS3 ConfigMap against (vendor/f5/as3-schema-3.52.0-5-cis.json),
+ * and the openAPIV3Schema of the CIS
  * TransportServer CRD (vendor/f5/cis-crd-transportservers.cis.f5.com.yaml). Ajv runs with
  * strict off because both schemas carry vendor keywords (f5PostProcess, errorMessage,
  * x-kubernetes-*) that only F5's and Kubernetes' own validators act on; the formats F5 defines
@@ -46,12 +48,38 @@ function newAjv(): Ajv {
 }
 
 let as3: ValidateFunction | undefined;
+let cisAs3: ValidateFunction | undefined;
 let transportServer: ValidateFunction | undefined;
 
-/** The AS3 request/declaration validator (compiled once; the schema is 1.2 MB). */
+function compileVendored(file: string): ValidateFunction {
+  return newAjv().compile(JSON.parse(readFileSync(new URL(file, VENDOR), 'utf8')) as object);
+}
+
+/** The AS3 3.56 request/declaration validator (compiled once; the schema is 1.2 MB). */
 export function as3Validator(): ValidateFunction {
-  as3 ??= newAjv().compile(JSON.parse(readFileSync(new URL('as3-schema-3.56.0.json', VENDOR), 'utf8')) as object);
+  as3 ??= compileVendored('as3-schema-3.56.0.json');
   return as3;
+}
+
+/** The AS3 3.52.0-5 schema CIS 2.18-2.20.3 validate every AS3 ConfigMap against. */
+export function cisBundledAs3Validator(): ValidateFunction {
+  cisAs3 ??= compileVendored('as3-schema-3.52.0-5-cis.json');
+  return cisAs3;
+}
+
+/**
+ * Validates an AS3 request against both vendored AS3 schemas; returns one readable block per
+ * schema that rejects it (empty: accepted by both).
+ */
+export function as3SchemaErrors(request: unknown): string[] {
+  const problems: string[] = [];
+  for (const [name, validate] of [
+    ['AS3 3.56.0', as3Validator()],
+    ['AS3 3.52.0-5 bundled with CIS 2.18-2.20.3', cisBundledAs3Validator()],
+  ] as const) {
+    if (!validate(request)) problems.push(`${name}:\n${describeErrors(validate.errors)}`);
+  }
+  return problems;
 }
 
 /** The schema of a TransportServer, as the CRD's first version declares it. */

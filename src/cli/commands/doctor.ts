@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { diagnose, type DoctorOptions, type TlsMode } from '../../doctor/diagnose.js';
 import { formatReportJson, formatReportText, reportExitCode } from '../../doctor/report.js';
+import { runRenderCheck } from './doctor-render-check.js';
 import { firstLine } from './hash-password.js';
 
 export interface DoctorIo {
@@ -22,6 +23,8 @@ export interface DoctorIo {
 
 export const DOCTOR_USAGE = [
   'usage: kftpd doctor --external HOST:PORT [options]',
+  '       kftpd doctor --render-check --config FILE --cluster-state FILE [--declaration FILE]',
+  '         (compare a deployment with kftpd render; see kftpd doctor --render-check --help)',
   '',
   'Checks a kftpd deployment from a client\'s point of view, through the load balancer: greeting,',
   'PROXY header, TLS, login, which replica answered (STAT), then PASV and EPSV probes that connect',
@@ -64,6 +67,7 @@ function positiveInt(value: string | undefined, fallback: number, max: number): 
 const TLS_MODES: readonly string[] = ['auto', 'explicit', 'implicit', 'none'];
 
 export async function runDoctor(args: string[], io: DoctorIo): Promise<number> {
+  if (args.includes('--render-check')) return runRenderCheck(args, io);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({

@@ -19,13 +19,14 @@ export function renderUsage(): string {
     .map(([name, target]) => `  ${name.padEnd(width)}  ${target.description}`)
     .join('\n');
   return [
-    'usage: kftpd render <target> [--config <file>] [--output <file>] [--<setting>=<value> ...]',
+    'usage: kftpd render <target> [--config <file>] [--output <file>] [--force] [--<setting>=<value> ...]',
     '',
     'Targets:',
     targets,
     '',
     'The config is read as `kftpd serve` reads it; the deploy.* settings (docs/configuration.md)',
     'choose names, images, Services and BIG-IP objects. Output goes to stdout unless --output.',
+    'A design that renders but cannot work is an error (exit 2, nothing written) unless --force.',
   ].join('\n');
 }
 
@@ -43,10 +44,13 @@ export async function runRender(args: string[], io: CliIo): Promise<number> {
   }
   let output: string | undefined;
   let outputGiven = false;
+  let force = false;
   const remaining: string[] = [];
   for (let i = 0; i < afterTarget.length; i++) {
     const arg = afterTarget[i] as string;
-    if (arg === '--output' || arg === '-o') {
+    if (arg === '--force') {
+      force = true;
+    } else if (arg === '--output' || arg === '-o') {
       outputGiven = true;
       output = afterTarget[++i];
     } else if (arg.startsWith('--output=')) {
@@ -70,6 +74,11 @@ export async function runRender(args: string[], io: CliIo): Promise<number> {
     const loaded = await loadConfig({ ...(configFile ? { file: configFile } : {}), env: io.env, args: rest });
     const result = target.render(loaded.config);
     for (const warning of result.warnings) io.stderr(`kftpd render ${targetName}: warning: ${warning}\n`);
+    for (const problem of result.errors) io.stderr(`kftpd render ${targetName}: ${force ? 'forced past error' : 'error'}: ${problem}\n`);
+    if (result.errors.length > 0 && !force) {
+      io.stderr(`kftpd render ${targetName}: nothing written: the output cannot work as configured (--force writes it anyway)\n`);
+      return 2;
+    }
     if (output) await writeFile(output, result.text);
     else io.stdout(result.text);
     return 0;

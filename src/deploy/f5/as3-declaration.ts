@@ -1,7 +1,8 @@
 /**
  * @module deploy/f5/as3-declaration
  * Builds the AS3 request for kftpd behind BIG-IP from the one config, in one of two designs
- * (docs: /work/shared/docs/kubernetes-f5.md §6, design C, and §2.5):
+ * (docs/kubernetes.md; F5's pattern for FTPS through BIG-IP is a separate data virtual per
+ * port range, techdocs "Enabling FTPS on the FTP ALG profile"):
  *
  * - passthrough: BIG-IP forwards TCP and never reads FTP, so TLS runs end to end. A control
  *   virtual on VIP:21 (and VIP:990 for implicit FTPS) balances sessions over every replica;
@@ -16,7 +17,7 @@
  * labelled with the pool names, AS3 ConfigMap mode) or listed statically. Pure: no I/O.
  */
 import type { Config } from '../../config/schema.js';
-import { DeployLayoutError, PUBLIC_PORTS, deployLayout } from '../layout.js';
+import { DeployLayoutError, PUBLIC_PORTS, deployLayout, f5TenantName } from '../layout.js';
 import type { DeployLayout } from '../layout.js';
 import { AS3_NAMES, dataPoolName, dataPortListName, dataVirtualName } from './as3-names.js';
 import type {
@@ -36,9 +37,7 @@ import type { PoolMembersMode } from './f5-checks.js';
 import { idleTimeouts, monitorTiming } from './f5-timeouts.js';
 import { dataHealthMonitor, healthMonitor } from './health-monitor.js';
 import { PROXY_V1_IRULE } from './proxy-irule.js';
-
-/** The AS3 schema the declaration is written for (and tested against). */
-export const AS3_SCHEMA_VERSION = '3.56.0';
+import { requirementsOf, schemaVersionFor, tmosVersionFor, versionErrors } from './f5-versions.js';
 
 export interface As3BuildOptions {
   /** Overrides deploy.f5.poolMembers (f5-cis always wants CIS discovery). */
@@ -48,11 +47,11 @@ export interface As3BuildOptions {
 export interface As3Build {
   readonly request: As3Request;
   readonly warnings: readonly string[];
+  /** Why the declaration cannot work as rendered (see RenderOutput.errors). */
+  readonly errors: readonly string[];
+  /** The lowest BIG-IP version its features need (null: any that runs its AS3). */
+  readonly tmosVersion: string | null;
 }
-
-/** Names AS3 reserves at the ADC and Tenant levels; a tenant or application named so would be misread. */
-const RESERVED_TENANTS = new Set(['class', 'updateMode', 'schemaVersion', 'id', 'target', 'label', 'remark', 'constants', 'Common', 'controls', 'scratch']);
-const RESERVED_APPLICATIONS = new Set(['class', 'label', 'remark', 'verifiers', 'enable', 'defaultRouteDomain', 'useCommonRouteDomainTenant', 'Shared', 'constants', 'controls', 'optimisticLockKey']);
 
 const SNAT_KEYWORDS: ReadonlySet<string> = new Set(['auto', 'none', 'self']);
 
@@ -221,13 +220,11 @@ function ftpProfileObjects(config: Config, layout: DeployLayout, base: VirtualBa
   };
 }
 
-/** The AS3 request (class AS3, action deploy) for `config`. Throws DeployLayoutError when it cannot work. */
+/** The AS3 request (class AS3, action deploy) for `config`. Throws DeployLayoutError when it cannot be built. */
 export function buildAs3Request(config: Config, options: As3BuildOptions = {}): As3Build {
   const { f5 } = config.deploy;
   const poolMembers = options.poolMembers ?? f5.poolMembers;
-  if (RESERVED_TENANTS.has(f5.tenant)) throw new DeployLayoutError(`deploy.f5.tenant "${f5.tenant}" is reserved by AS3; choose another name`);
-  if (RESERVED_APPLICATIONS.has(f5.application)) throw new DeployLayoutError(`deploy.f5.application "${f5.application}" is reserved by AS3; choose another name`);
-  const warnings = checkF5Config(config, poolMembers);
+  const { errors, warnings } = checkF5Config(config, poolMembers);
   const layout = deployLayout(config);
   const idle = idleTimeouts(config);
   warnings.push(...idle.warnings);
@@ -257,15 +254,20 @@ export function buildAs3Request(config: Config, options: As3BuildOptions = {}): 
     objects[AS3_NAMES.proxyIRule] = { class: 'iRule', remark: 'PROXY v1 header to kftpd', expand: false, iRule: PROXY_V1_IRULE };
   }
 
+  const requirements = requirementsOf(Object.values(objects));
+  errors.push(...versionErrors(requirements, f5.as3Version, f5.tmosVersion));
+  const tenant = f5TenantName(config);
   const application: As3Application = { class: 'Application', template: 'generic', ...objects };
   const declaration: As3Adc = {
     class: 'ADC',
-    schemaVersion: AS3_SCHEMA_VERSION,
+    // The lowest version carrying every feature used: AS3 refuses newer stamps than its own,
+    // and CIS 2.18-2.20.3 skip a ConfigMap their bundled 3.52 schema rejects.
+    schemaVersion: schemaVersionFor(requirements),
     // Stable: AS3 keeps a history per id, and a re-render must not look like a new declaration.
-    id: `kftpd-${config.deploy.name}-${f5.tenant}-${f5.application}`,
+    id: `kftpd-${config.deploy.name}-${tenant}-${f5.application}`,
     label: `kftpd ${config.deploy.name}`.slice(0, 64),
     remark: remark(`kftpd ${f5.mode}, ${layout.replicas} replicas, ${poolMembers} members`),
-    [f5.tenant]: { class: 'Tenant', [f5.application]: application },
+    [tenant]: { class: 'Tenant', [f5.application]: application },
   };
-  return { request: { class: 'AS3', action: 'deploy', persist: true, declaration }, warnings };
+  return { request: { class: 'AS3', action: 'deploy', persist: true, declaration }, warnings, errors, tmosVersion: tmosVersionFor(requirements) };
 }

@@ -30,7 +30,7 @@ export function transportServerPrerequisites(config: Config): string[] {
   const paths = transportServerPaths(config);
   const lines = [`tmsh create ltm profile tcp ${paths.tcpProfile} defaults-from /Common/tcp idle-timeout ${idleTimeouts(config).control}`];
   if (config.proxy.control !== 'off') {
-    lines.push(`tmsh create ltm rule ${paths.iRule}  (text: the proxyProtocolV1 iRule in f5-as3.json)`);
+    lines.push(`tmsh create ltm rule ${paths.iRule}  (text: the proxyProtocolV1 iRule of the AS3 declaration)`);
   }
   return lines;
 }

@@ -7,16 +7,25 @@
  * same bytes.
  */
 import type { Config } from '../../config/schema.js';
-import { DeployLayoutError } from '../layout.js';
+import { DeployLayoutError, f5TenantName } from '../layout.js';
 import type { RenderOutput, RenderTarget } from '../render-target.js';
 import { toYaml } from '../kubernetes/yaml-text.js';
 import { buildAs3Request } from './as3-declaration.js';
 import { cisConfigMap } from './cis-configmap.js';
 import { cisTransportServer, transportServerPrerequisites } from './cis-transport-server.js';
 
+/**
+ * The AS3 request to POST. Its pools carry addresses only with static members: with
+ * poolMembers cis they are left for CIS to fill, and posting them directly would create
+ * empty pools, so that is an error (render f5-cis is the way to hand them to CIS).
+ */
 export function renderF5As3(config: Config): RenderOutput {
-  const { request, warnings } = buildAs3Request(config);
-  return { text: `${JSON.stringify(request, null, 2)}\n`, warnings };
+  const { request, warnings, errors } = buildAs3Request(config);
+  const allErrors = [...errors];
+  if (config.deploy.f5.poolMembers === 'cis') {
+    allErrors.push('kftpd render f5-as3 with deploy.f5.poolMembers cis leaves every pool empty (serverAddresses []) for F5 CIS to fill: posted to BIG-IP directly it creates pools without members. Hand it to CIS with kftpd render f5-cis, or set deploy.f5.poolMembers static with the pod addresses in deploy.f5.memberAddresses');
+  }
+  return { text: `${JSON.stringify(request, null, 2)}\n`, warnings, errors: allErrors };
 }
 
 function comment(lines: readonly string[]): string {
@@ -51,7 +60,7 @@ export function renderF5Cis(config: Config): RenderOutput {
   if (config.deploy.f5.poolMembers !== 'cis') {
     throw new DeployLayoutError('kftpd render f5-cis needs deploy.f5.poolMembers cis: CIS fills the pools from the Services labelled cis.f5.com/as3-*, which `kftpd render kubernetes` labels only then (for static members push kftpd render f5-as3 instead)');
   }
-  const { request, warnings } = buildAs3Request(config, { poolMembers: 'cis' });
+  const { request, warnings, errors, tmosVersion } = buildAs3Request(config, { poolMembers: 'cis' });
   const { f5, kubernetes } = config.deploy;
   const allWarnings = [...warnings];
   if (f5.cisNamespace !== '' && f5.cisNamespace !== kubernetes.namespace) {
@@ -63,10 +72,12 @@ export function renderF5Cis(config: Config): RenderOutput {
     "which BIG-IP must reach; the monitors probe the pods' admin or control port directly).",
     'CIS fills each pool (controlPool, implicitPool, dataPool<N>) from the one Service',
     'labelled cis.f5.com/as3-pool=<pool> by `kftpd render kubernetes`.',
+    `Needs AS3 ${request.declaration.schemaVersion} (its schemaVersion; CIS 2.18-2.20.3 validate against AS3 3.52)${tmosVersion === null ? '' : ` and BIG-IP ${tmosVersion}`} or later.`,
+    `AS3 tenant ${f5TenantName(config)}: AS3 replaces a tenant whole, so it belongs to this release alone.`,
     'Deleting this ConfigMap does not remove the tenant from BIG-IP.',
   ]);
   const text = `${header}${toYaml(cisConfigMap(config, request))}---\n${transportServerBlock(config)}`;
-  return { text, warnings: allWarnings };
+  return { text, warnings: allWarnings, errors };
 }
 
 export const F5_AS3_TARGET: RenderTarget = Object.freeze({

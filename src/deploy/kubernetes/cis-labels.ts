@@ -8,7 +8,7 @@
  * never split across several Services. Pure.
  */
 import type { Config } from '../../config/schema.js';
-import { DeployLayoutError } from '../layout.js';
+import { DeployLayoutError, f5TenantName } from '../layout.js';
 
 export const CIS_LABEL_KEYS = Object.freeze({
   tenant: 'cis.f5.com/as3-tenant',
@@ -35,7 +35,7 @@ export function cisLabels(config: Config, pool: string): Record<string, string> 
   const { f5 } = config.deploy;
   if (f5.poolMembers !== 'cis') return {};
   return {
-    [CIS_LABEL_KEYS.tenant]: labelValue(f5.tenant, 'deploy.f5.tenant'),
+    [CIS_LABEL_KEYS.tenant]: labelValue(f5TenantName(config), 'deploy.f5.tenant (or deploy.name)'),
     [CIS_LABEL_KEYS.application]: labelValue(f5.application, 'deploy.f5.application'),
     [CIS_LABEL_KEYS.pool]: labelValue(pool, 'AS3 pool name'),
   };

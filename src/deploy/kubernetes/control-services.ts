@@ -42,8 +42,9 @@ export function headlessService(layout: DeployLayout): KubernetesObject {
 /**
  * The type of the Service CIS fills implicitPool from, or null when there is none (no
  * implicit FTPS, or pools not filled by CIS: the control Service's port 990 then serves
- * everyone). NodePort when the control Service is NodePort (CIS in nodeport member mode
- * needs node ports), ClusterIP otherwise (CIS in cluster mode reads pod addresses).
+ * everyone). NodePort when the control Service is NodePort, ClusterIP otherwise (CIS in
+ * cluster mode reads pod addresses). With BIG-IP in front, NodePort Services are refused by
+ * render (deploy/node-address-modes.ts); without it the labels are inert.
  */
 export function implicitServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
   if (layout.containerPorts.implicit === null || config.deploy.f5.poolMembers !== 'cis') return null;

@@ -8,6 +8,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import { deployLayout } from '../layout.js';
+import { nodeAddressErrors } from '../node-address-modes.js';
 import type { RenderOutput, RenderTarget } from '../render-target.js';
 import { certificate } from './cert-manager.js';
 import { configMap } from './config-map.js';
@@ -20,12 +21,14 @@ import type { KubernetesObject } from './object-meta.js';
 import { serviceMonitor } from './service-monitor.js';
 import { statefulSet } from './statefulset.js';
 import { dataClaim } from './storage.js';
-import { configWarnings, sizeWarnings } from './warnings.js';
+import { configErrors, configWarnings, sizeWarnings } from './warnings.js';
 import { toYaml } from './yaml-text.js';
 
 export interface KubernetesManifests {
   readonly objects: readonly KubernetesObject[];
   readonly warnings: readonly string[];
+  /** Designs that render but cannot work (see RenderOutput.errors). */
+  readonly errors: readonly string[];
 }
 
 /**
@@ -49,7 +52,7 @@ export function kubernetesManifests(config: Config): KubernetesManifests {
     networkPolicy(config, layout),
     serviceMonitor(config, layout),
   ].filter((object): object is KubernetesObject => object !== null);
-  return { objects, warnings: [...configWarnings(config, layout), ...sizeWarnings(objects)] };
+  return { objects, warnings: [...configWarnings(config, layout), ...sizeWarnings(objects)], errors: [...nodeAddressErrors(config), ...configErrors(config)] };
 }
 
 /** The objects as one YAML stream: a header comment, then documents separated by `---`. */
@@ -64,8 +67,8 @@ export function manifestsText(config: Config, objects: readonly KubernetesObject
 }
 
 export function renderKubernetes(config: Config): RenderOutput {
-  const { objects, warnings } = kubernetesManifests(config);
-  return { text: manifestsText(config, objects), warnings };
+  const { objects, warnings, errors } = kubernetesManifests(config);
+  return { text: manifestsText(config, objects), warnings, errors };
 }
 
 export const kubernetesTarget: RenderTarget = Object.freeze({

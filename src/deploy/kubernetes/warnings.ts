@@ -30,13 +30,6 @@ function disruptionBudget(config: Config): string | null {
   return 'deploy.kubernetes.maxUnavailable is 0: the PodDisruptionBudget blocks every voluntary eviction, so node drains and cluster upgrades hang until it is changed';
 }
 
-function dataSourceAddress(config: Config): string | null {
-  const { dataServiceType, service } = config.deploy.kubernetes;
-  if (dataServiceType !== 'NodePort' || service.externalTrafficPolicy !== 'Cluster') return null;
-  if (config.proxy.passive !== 'off' || !config.passive.requireSameAddress) return null;
-  return 'NodePort data Services with externalTrafficPolicy Cluster masquerade data connections as a node address, so passive.requireSameAddress refuses them: use externalTrafficPolicy Local, or the PROXY protocol on passive connections (proxy.passive)';
-}
-
 function balancerSnat(config: Config): string | null {
   const { f5 } = config.deploy;
   if (f5.virtualAddress === '' || f5.snat === 'none' || config.proxy.control !== 'off') return null;
@@ -56,7 +49,12 @@ function monitorBlocked(config: Config): string | null {
   // Only when BIG-IP is in use at all (the F5 renderers need its virtual address).
   if (!config.deploy.kubernetes.networkPolicy.enabled || f5.virtualAddress === '' || f5.monitor !== 'http-readyz') return null;
   if (balancerMonitorSources(config).length > 0) return null;
-  return 'deploy.f5.monitor http-readyz probes the admin port from the balancer, but neither deploy.kubernetes.networkPolicy.allowFrom nor proxy.trustedCidrs says where the balancer is, so the NetworkPolicy admits only in-cluster namespaces there; BIG-IP (outside the cluster) would mark every replica down';
+  return 'deploy.f5.monitor http-readyz probes the admin port from the balancer, but neither deploy.kubernetes.networkPolicy.allowFrom nor proxy.trustedCidrs says where the balancer is, so the NetworkPolicy admits only in-cluster namespaces there; BIG-IP (outside the cluster) would mark every replica down: list BIG-IP\'s self/SNAT addresses in networkPolicy.allowFrom';
+}
+
+/** Designs that render but cannot work (kftpd render refuses them unless --force). */
+export function configErrors(config: Config): string[] {
+  return [monitorBlocked(config)].filter((error): error is string => error !== null);
 }
 
 /** Warnings about the config as a whole. */
@@ -65,10 +63,8 @@ export function configWarnings(config: Config, layout: DeployLayout): string[] {
     advertisedAddress(config, layout),
     sharedStorage(config),
     disruptionBudget(config),
-    dataSourceAddress(config),
     balancerSnat(config),
     imageTag(config),
-    monitorBlocked(config),
     defenderSharedAddressWarning(config),
   ].filter((warning): warning is string => warning !== null);
 }

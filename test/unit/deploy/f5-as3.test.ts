@@ -1,6 +1,7 @@
 /**
  * @module test/unit/deploy/f5-as3 — `kftpd render f5-as3`: every declaration validates against
- * the published AS3 3.56 schema, and means what the design says (one data virtual per
+ * both vendored AS3 schemas (3.56, and the 3.52 bundle CIS 2.18-2.20.3 check against), and
+ * means what the design says (one data virtual per
  * passive slice, to that replica alone, keeping the port; timeouts above the server's; PROXY
  * only where kftpd reads it; the ALG variant without data virtuals).
  */
@@ -8,12 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../../../src/config/schema.js';
 import type { Config, ConfigInput } from '../../../src/config/schema.js';
-import { DeployLayoutError, deployLayout } from '../../../src/deploy/layout.js';
+import { DeployLayoutError, deployLayout, f5TenantName } from '../../../src/deploy/layout.js';
 import { RENDER_TARGETS } from '../../../src/deploy/render-targets.js';
 import { buildAs3Request } from '../../../src/deploy/f5/as3-declaration.js';
 import { renderF5As3 } from '../../../src/deploy/f5/render-f5.js';
 import { READYZ_SEND } from '../../../src/deploy/f5/health-monitor.js';
-import { as3Validator, describeErrors, isF5Ip } from '../../helpers/f5-schemas.js';
+import { as3SchemaErrors, as3Validator, cisBundledAs3Validator, describeErrors, isF5Ip } from '../../helpers/f5-schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -42,17 +43,24 @@ function makeConfig(overrides: unknown = {}): Config {
   return configSchema.parse(merge(BASE, overrides));
 }
 
-/** Renders, checks the text is the request, validates it against the AS3 schema, returns the Application. */
-function render(config: Config): { request: Json; app: Record<string, Json>; warnings: readonly string[] } {
+const CIS_EMPTY_POOLS = /leaves every pool empty/;
+
+/**
+ * Renders, checks the text is the request, validates it against both AS3 schemas, returns the
+ * Application. Render errors fail the test unless `allowErrors` (the empty-pool error of CIS
+ * members, which most tests here use because the pools read simply, is always let through).
+ */
+function render(config: Config, allowErrors = false): { request: Json; app: Record<string, Json>; warnings: readonly string[]; errors: readonly string[] } {
   const output = renderF5As3(config);
   assert.ok(output.text.endsWith('}\n'));
   const request = JSON.parse(output.text) as Json;
   assert.deepEqual(request, JSON.parse(JSON.stringify(buildAs3Request(config).request)));
-  const validate = as3Validator();
-  assert.equal(validate(request), true, describeErrors(validate.errors));
+  assert.deepEqual(as3SchemaErrors(request), []);
+  const errors = output.errors.filter((error) => !CIS_EMPTY_POOLS.test(error));
+  if (!allowErrors) assert.deepEqual(errors, []);
   const declaration = request['declaration'] as Json;
-  const tenant = declaration[config.deploy.f5.tenant] as Json;
-  return { request, app: tenant[config.deploy.f5.application] as Record<string, Json>, warnings: output.warnings };
+  const tenant = declaration[f5TenantName(config)] as Json;
+  return { request, app: tenant[config.deploy.f5.application] as Record<string, Json>, warnings: output.warnings, errors };
 }
 
 function objectsOf(app: Record<string, Json>, cls: string): [string, Json][] {
@@ -73,14 +81,15 @@ function expandPorts(entry: unknown): number[] {
   return ports;
 }
 
-test('the request envelope: AS3 deploy, persisted, ADC 3.56.0 with a stable id, label and remark', () => {
+test('the request envelope: AS3 deploy, persisted, ADC with the lowest schemaVersion its features need, a stable id, label and remark', () => {
   const { request } = render(makeConfig());
   assert.equal(request['class'], 'AS3');
   assert.equal(request['action'], 'deploy');
   assert.equal(request['persist'], true);
   const declaration = request['declaration'] as Json;
   assert.equal(declaration['class'], 'ADC');
-  assert.equal(declaration['schemaVersion'], '3.56.0');
+  // Port-list data virtuals arrived in AS3 3.46.0; nothing else rendered needs more.
+  assert.equal(declaration['schemaVersion'], '3.46.0');
   assert.equal(declaration['id'], 'kftpd-kftpd-kftpd-ftp');
   assert.equal(typeof declaration['label'], 'string');
   assert.equal(typeof declaration['remark'], 'string');
@@ -207,7 +216,7 @@ test('monitor http-readyz: GET /readyz on the admin port for control pools, /hea
 
 test('monitor tcp and tcp-half-open: the control port through the alias port, for every pool', () => {
   for (const monitor of ['tcp', 'tcp-half-open'] as const) {
-    const { app, warnings } = render(makeConfig({ deploy: { f5: { monitor } } }));
+    const { app, request } = render(makeConfig({ deploy: { f5: { monitor } } }), true);
     const pools = objectsOf(app, 'Pool');
     const names = new Set(pools.map(([, pool]) => used((pool['monitors'] as unknown[])[0])));
     assert.equal(names.size, 1, 'one monitor for all pools');
@@ -216,8 +225,19 @@ test('monitor tcp and tcp-half-open: the control port through the alias port, fo
     assert.equal(app[name]?.['monitorType'], monitor);
     assert.equal(app[name]?.['targetPort'], 2121);
     assert.equal(app[name]?.['send'], undefined);
-    assert.equal(warnings.some((w) => /without a PROXY header/.test(w)), monitor === 'tcp');
+    // A tcp monitor without send/receive strings needs AS3 3.29 (older schemas require send).
+    assert.equal((request['declaration'] as Json)['schemaVersion'], '3.46.0');
   }
+});
+
+test('monitor tcp with proxy.control required is an error (the defender would ban the monitor); optional only warns', () => {
+  const required = render(makeConfig({ deploy: { f5: { monitor: 'tcp' } } }), true);
+  assert.equal(required.errors.length, 1, required.errors.join('\n'));
+  assert.match(required.errors[0] ?? '', /monitor tcp .* proxy\.control is required.*tcp-half-open/);
+  const optional = render(makeConfig({ proxy: { control: 'optional' }, deploy: { f5: { monitor: 'tcp' } } }));
+  assert.ok(optional.warnings.some((w) => /without a PROXY header/.test(w)));
+  const halfOpen = render(makeConfig({ deploy: { f5: { monitor: 'tcp-half-open' } } }));
+  assert.deepEqual(halfOpen.errors, []);
 });
 
 test('PROXY on: the v1 iRule on every virtual, IPv4 and IPv6, route domains cut off', () => {
@@ -239,12 +259,14 @@ test('PROXY off: no iRule anywhere, and a warning that the client address is los
   assert.ok(warnings.some((w) => /proxy\.control, proxy\.implicit, proxy\.passive off while BIG-IP SNATs/.test(w)), warnings.join('\n'));
 });
 
-test('PROXY per listener: only the virtuals whose listener reads it, and the data-address trap is named', () => {
-  const { app, warnings } = render(makeConfig({ proxy: { control: 'required', implicit: 'off', passive: 'off' } }));
+test('PROXY per listener: only the virtuals whose listener reads it, and the data-address trap is an error', () => {
+  const { app, errors } = render(makeConfig({ proxy: { control: 'required', implicit: 'off', passive: 'off' } }), true);
   assert.deepEqual(app['control']?.['iRules'], [{ use: 'proxyProtocolV1' }]);
   assert.equal(app['implicit']?.['iRules'], undefined);
   assert.equal(app['data1']?.['iRules'], undefined);
-  assert.ok(warnings.some((w) => /requireSameAddress refuses/.test(w)));
+  assert.ok(errors.some((e) => /requireSameAddress refuses/.test(e)), errors.join('\n'));
+  const relaxed = render(makeConfig({ passive: { requireSameAddress: false }, proxy: { control: 'required', implicit: 'off', passive: 'off' } }));
+  assert.deepEqual(relaxed.errors, []);
 });
 
 test('no implicit TLS: no implicit virtual or pool', () => {
@@ -255,7 +277,8 @@ test('no implicit TLS: no implicit virtual or pool', () => {
 
 test('a long release name still gives schema-valid remarks and labels', () => {
   const name = 'a'.repeat(52);
-  const { app } = render(makeConfig({ passive: { portMin: 60000, portMax: 65535, replicas: 3 }, deploy: { name } }));
+  const { app, request } = render(makeConfig({ passive: { portMin: 60000, portMax: 65535, replicas: 3 }, deploy: { name, f5: { tenant: '' } } }));
+  assert.ok((request['declaration'] as Json)[name], 'the tenant is the release name');
   assert.ok(String(app['data2']?.['remark']).length <= 64);
 });
 
@@ -269,14 +292,14 @@ test('an IPv6 VIP validates too', () => {
   assert.deepEqual(app['control']?.['virtualAddresses'], [[vip, '2001:db8:1::/48']]);
 });
 
-test('ftp-profile mode: one control virtual with the FTP ALG, no data virtuals, FTPS impossible', () => {
+test('ftp-profile mode: one control virtual with the FTP ALG, no data virtuals, FTPS impossible, AS3 3.20', () => {
   const config = makeConfig({
     passive: { address: '', portMax: 40199, replicas: 2 },
     tls: { control: 'off', data: 'optional', implicit: { enabled: false } },
     proxy: { control: 'off', implicit: 'off', passive: 'off', trustedCidrs: [] },
     deploy: { f5: { mode: 'ftp-profile' } },
   });
-  const { app, warnings } = render(config);
+  const { app, warnings, request } = render(config);
   const virtuals = objectsOf(app, 'Service_TCP');
   assert.deepEqual(virtuals.map(([name]) => name), ['control']);
   assert.equal(objectsOf(app, 'Net_Port_List').length, 0);
@@ -287,16 +310,17 @@ test('ftp-profile mode: one control virtual with the FTP ALG, no data virtuals, 
   assert.equal(profile?.['ftpsMode'], 'disallow');
   assert.equal(profile?.['port'], 20);
   assert.deepEqual(app['control']?.['persistenceMethods'], []);
-  assert.ok(warnings.some((w) => /FTPS is impossible/.test(w)));
   assert.ok(!warnings.some((w) => /passive\.address/.test(w)));
+  // An FTP profile by `use` needs AS3 3.20; no port lists, so nothing newer.
+  assert.equal((request['declaration'] as Json)['schemaVersion'], '3.20.0');
 });
 
-test('ftp-profile mode: required TLS is refused; an advertised address and PROXY on data are warned about', () => {
+test('ftp-profile mode: required TLS is refused; an advertised address and PROXY required on data are errors', () => {
   const ftp = { deploy: { f5: { mode: 'ftp-profile' } } };
   assert.throws(() => buildAs3Request(makeConfig(ftp)), (error: unknown) => error instanceof DeployLayoutError && /tls\.control/.test(error.message));
-  const { warnings } = render(makeConfig(merge(ftp, { tls: { control: 'optional', data: 'optional', implicit: { enabled: false } } })));
-  assert.ok(warnings.some((w) => /passive\.address is 192\.0\.2\.10/.test(w)), warnings.join('\n'));
-  assert.ok(warnings.some((w) => /proxy\.passive is required/.test(w)));
+  const { warnings, errors } = render(makeConfig(merge(ftp, { tls: { control: 'optional', data: 'optional', implicit: { enabled: false } } })), true);
+  assert.ok(errors.some((e) => /passive\.address is 192\.0\.2\.10/.test(e)), errors.join('\n'));
+  assert.ok(errors.some((e) => /proxy\.passive is required/.test(e)));
   assert.ok(warnings.some((w) => /tls\.control is optional/.test(w)));
 });
 
@@ -322,6 +346,17 @@ test('the validator really rejects: a virtual port of 70000, an unknown Pool pro
   const badRange = structuredClone(good);
   (appOf(badRange)['tcpData'] as Json)['idleTimeout'] = 0;
   assert.equal(validate(badRange), false);
+});
+
+test('the CIS-bundled 3.52 schema really rejects what CIS 2.18-2.20.3 skip: a schemaVersion above 3.52', () => {
+  const good = JSON.parse(renderF5As3(makeConfig()).text) as Json;
+  const cis = cisBundledAs3Validator();
+  assert.equal(cis(good), true, describeErrors(cis.errors));
+  const pinned = structuredClone(good);
+  (pinned['declaration'] as Json)['schemaVersion'] = '3.56.0';
+  assert.equal(cis(pinned), false, 'the old pin, 3.56.0, is what CIS skipped');
+  assert.equal(as3Validator()(pinned), true, 'while AS3 3.56 itself accepts it');
+  assert.ok(as3SchemaErrors(pinned).length === 1);
 });
 
 test('f5ip as AS3 describes it: address, optional %route domain, optional /prefix', () => {

@@ -10,12 +10,12 @@ import { ConfigMap } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
 import type { Config, ConfigInput } from '../../../src/config/schema.js';
-import { DeployLayoutError } from '../../../src/deploy/layout.js';
+import { DeployLayoutError, f5TenantName } from '../../../src/deploy/layout.js';
 import { RENDER_TARGETS } from '../../../src/deploy/render-targets.js';
 import { buildAs3Request } from '../../../src/deploy/f5/as3-declaration.js';
 import { cisTransportServer } from '../../../src/deploy/f5/cis-transport-server.js';
 import { renderF5Cis } from '../../../src/deploy/f5/render-f5.js';
-import { as3Validator, describeErrors, transportServerValidator } from '../../helpers/f5-schemas.js';
+import { as3SchemaErrors, describeErrors, transportServerValidator } from '../../helpers/f5-schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -40,11 +40,13 @@ interface Rendered {
   /** The commented-out TransportServer, uncommented and parsed. */
   readonly transportServer: Json;
   readonly warnings: readonly string[];
+  readonly errors: readonly string[];
   readonly text: string;
 }
 
+/** Renders, parses, and checks data.template against both AS3 schemas (3.56 and CIS's bundled 3.52). */
 function render(config: Config): Rendered {
-  const { text, warnings } = renderF5Cis(config);
+  const { text, warnings, errors } = renderF5Cis(config);
   const documents = parseAllDocuments(text);
   assert.ok(Array.isArray(documents));
   assert.ok(documents.every((doc) => doc.errors.length === 0), 'valid YAML');
@@ -64,11 +66,12 @@ function render(config: Config): Rendered {
     .join('\n');
   const transportServer = parseAllDocuments(body) as unknown as { toJS(): unknown }[];
   const template = JSON.parse(String((configMap['data'] as Json)['template'])) as Json;
-  return { configMap, template, transportServer: transportServer[0]?.toJS() as Json, warnings, text };
+  assert.deepEqual(as3SchemaErrors(template), []);
+  return { configMap, template, transportServer: transportServer[0]?.toJS() as Json, warnings, errors, text };
 }
 
 function applicationOf(config: Config, template: Json): Record<string, Json> {
-  return ((template['declaration'] as Json)[config.deploy.f5.tenant] as Json)[config.deploy.f5.application] as Record<string, Json>;
+  return ((template['declaration'] as Json)[f5TenantName(config)] as Json)[config.deploy.f5.application] as Record<string, Json>;
 }
 
 test('the ConfigMap: CIS labels, the CIS namespace, and a valid Kubernetes object', () => {
@@ -86,12 +89,15 @@ test('the ConfigMap: CIS labels, the CIS namespace, and a valid Kubernetes objec
   assert.throws(() => new ConfigMap(broken as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate());
 });
 
-test('data.template is the full AS3 request (class AS3 with the declaration), valid against the AS3 schema', () => {
+test('data.template is the full AS3 request (class AS3 with the declaration), valid against both AS3 schemas', () => {
   const config = makeConfig();
-  const { template } = render(config);
-  const validate = as3Validator();
-  assert.equal(validate(template), true, describeErrors(validate.errors));
+  const { template, errors, warnings } = render(config);
+  assert.deepEqual(as3SchemaErrors(template), []);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings, []);
   assert.equal(template['class'], 'AS3');
+  // Port-list virtuals need AS3 3.46: stamped so, within what CIS 2.18-2.20.3 accept (3.52).
+  assert.equal((template['declaration'] as Json)['schemaVersion'], '3.46.0');
   assert.equal((template['declaration'] as Json)['class'], 'ADC');
   assert.deepEqual(template, JSON.parse(JSON.stringify(buildAs3Request(config, { poolMembers: 'cis' }).request)));
 });
@@ -169,15 +175,15 @@ test('ftp-profile mode renders through CIS too', () => {
   const config = makeConfig(
     { mode: 'ftp-profile' },
     {
-      passive: { portMin: 40000, portMax: 40199, replicas: 2 },
-      tls: { control: 'off', data: 'optional' },
+      passive: { portMin: 40000, portMax: 40199, replicas: 2, address: '' },
+      tls: { control: 'off', data: 'optional', implicit: { enabled: false } },
       proxy: { control: 'off', implicit: 'off', passive: 'off', trustedCidrs: [] },
     },
   );
-  const { template } = render(config);
-  const validate = as3Validator();
-  assert.equal(validate(template), true, describeErrors(validate.errors));
+  const { template, errors } = render(config);
+  assert.deepEqual(errors, []);
   assert.equal(applicationOf(config, template)['ftpAlg']?.['class'], 'FTP_Profile');
+  assert.equal((template['declaration'] as Json)['schemaVersion'], '3.20.0');
 });
 
 test('deterministic, and registered as f5-cis / f5-cis.yaml', () => {

@@ -26,12 +26,14 @@ export const SCENARIOS: Readonly<Record<string, ConfigInput>> = {
       },
     },
   },
+  // The working node-port design (examples/nodeport.yaml): any node forwards, so no address check.
   'NodePort data Services': {
-    passive: { portMin: 30100, portMax: 30139, replicas: 2, address: 'ftp.example.com' },
+    passive: { portMin: 30100, portMax: 30139, replicas: 2, address: 'ftp.example.com', requireSameAddress: false },
+    defender: { enabled: false },
     deploy: {
       kubernetes: {
         image: 'ghcr.io/kftpd/kftpd:0.1.0',
-        service: { type: 'NodePort', controlNodePort: 30021 },
+        service: { type: 'NodePort', controlNodePort: 30021, externalTrafficPolicy: 'Cluster' },
         dataServiceType: 'NodePort',
       },
     },
@@ -70,10 +72,10 @@ export function scenario(name: string): ConfigInput {
   return input;
 }
 
-export function render(input: ConfigInput): { config: Config; objects: readonly KubernetesObject[]; warnings: readonly string[] } {
+export function render(input: ConfigInput): { config: Config; objects: readonly KubernetesObject[]; warnings: readonly string[]; errors: readonly string[] } {
   const config = configOf(input);
-  const { objects, warnings } = kubernetesManifests(config);
-  return { config, objects, warnings };
+  const { objects, warnings, errors } = kubernetesManifests(config);
+  return { config, objects, warnings, errors };
 }
 
 export function only(objects: readonly KubernetesObject[], kind: string, name?: string): Loose {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ANNOTATIONS_MAX_BYTES, ENDPOINT_SLICE_MAX_PORTS } from '../../../src/deploy/kubernetes/api-limits.js';
 import { CIS_LABEL_KEYS } from '../../../src/deploy/kubernetes/cis-labels.js';
-import { DeployLayoutError, deployLayout, f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName, PUBLIC_PORTS } from '../../../src/deploy/layout.js';
+import { DeployLayoutError, deployLayout, f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName, f5TenantName, PUBLIC_PORTS } from '../../../src/deploy/layout.js';
 import { all, only, render, scenario, SCENARIOS } from './kubernetes-fixtures.js';
 import type { Loose } from './kubernetes-fixtures.js';
 
@@ -72,7 +72,9 @@ test('CIS discovery labels: one Service per pool, pool names shared with the F5 
     const labels = service.metadata.labels;
     const pool = labels[CIS_LABEL_KEYS.pool];
     if (pool === undefined) continue;
-    assert.equal(labels[CIS_LABEL_KEYS.tenant], config.deploy.f5.tenant);
+    // The tenant defaults to the release name (deploy.f5.tenant empty).
+    assert.equal(labels[CIS_LABEL_KEYS.tenant], f5TenantName(config));
+    assert.equal(labels[CIS_LABEL_KEYS.tenant], config.deploy.name);
     assert.equal(labels[CIS_LABEL_KEYS.application], config.deploy.f5.application);
     assert.ok(!byPool.has(pool), `CIS fails discovery when two Services carry pool ${pool}`);
     byPool.set(pool, service.metadata.name);
@@ -135,7 +137,8 @@ test('implicit FTPS: 990 on the control Service, and its own Service for CIS\'s 
   // Not needed when CIS does not fill the pools: the control Service's 990 serves everyone.
   const noCis = render({ ...input, deploy: { ...input.deploy, f5: { virtualAddress: '203.0.113.10', poolMembers: 'static', memberAddresses: ['10.2.0.1', '10.2.0.2', '10.2.0.3'] } } });
   assert.equal(all(noCis.objects, 'Service').filter((service: Loose) => service.metadata.name === 'kftpd-implicit').length, 0);
-  // With NodePort (CIS in nodeport mode) the fixed implicit nodePort goes to the Service CIS reads.
+  // With NodePort (CIS in nodeport mode) the fixed implicit nodePort goes to the Service CIS
+  // reads, but BIG-IP in front of node ports is refused (issue 16: every node in every pool).
   const nodePort = render({
     ...input,
     passive: { ...input.passive, portMin: 30100, portMax: 30111 },
@@ -147,16 +150,20 @@ test('implicit FTPS: 990 on the control Service, and its own Service for CIS\'s 
   assert.equal(nodePortImplicit.spec.externalTrafficPolicy, 'Local');
   const nodePortControl = only(nodePort.objects, 'Service', 'kftpd');
   assert.deepEqual(nodePortControl.spec.ports.map((port: Loose) => port.nodePort), [30021, undefined]);
+  assert.equal(nodePort.errors.length, 1);
+  assert.match(nodePort.errors[0] ?? '', /--pool-member-type=cluster/);
 });
 
 test('NodePort: requested node ports inside 30000-32767, passive nodePort == port, no clashes', () => {
-  const { objects, warnings } = render(scenario('NodePort data Services'));
+  const { objects, warnings, errors } = render(scenario('NodePort data Services'));
   const control = only(objects, 'Service', 'kftpd');
   assert.equal(control.spec.type, 'NodePort');
   assert.equal(control.spec.ports[0].nodePort, 30021);
-  assert.equal(control.spec.externalTrafficPolicy, 'Local');
+  assert.equal(control.spec.externalTrafficPolicy, 'Cluster');
   assert.equal(only(objects, 'Service', 'kftpd-data-1').spec.type, 'NodePort');
+  assert.equal(only(objects, 'Service', 'kftpd-data-1').spec.externalTrafficPolicy, 'Cluster');
   assert.deepEqual(warnings, []);
+  assert.deepEqual(errors, []);
   const outside = { passive: { portMin: 50000, portMax: 50099, replicas: 2, address: 'ftp.example.com' }, deploy: { kubernetes: { dataServiceType: 'NodePort' as const } } };
   assert.throws(() => render(outside), (error: unknown) => error instanceof DeployLayoutError && /outside the node-port range 30000-32767/.test(error.message));
   const straddling = { ...outside, passive: { ...outside.passive, portMin: 32700, portMax: 32799 } };
