@@ -55,7 +55,7 @@ export const clusterSchema = z
       .min(5000)
       .max(3_600_000)
       .default(60_000)
-      .describe('A replica renews its logged-in sessions in the shared per-user counts this often times three; the sessions of a replica that died leave the counts after this long.'),
+      .describe('Lease of a logged-in session in the shared per-user counts (limits.maxSessionsPerUser); each replica renews its sessions every third of it, so the sessions of a replica that died leave the counts after at most this long.'),
     banSyncIntervalMs: z
       .number()
       .int()

@@ -112,6 +112,21 @@ export class ServerMetrics implements SessionMetrics {
     this.#bannedCount = count;
   }
 
+  /**
+   * kftpd_cluster_store_up, registered only when a shared store (cluster.redis.url) is
+   * configured: a replica without one has nothing to be up or down.
+   */
+  observeClusterStore(up: () => boolean): void {
+    const gauge = new Gauge({
+      name: 'kftpd_cluster_store_up',
+      help: '1 while the shared protection store (cluster.redis.url) is reachable; 0 while this replica protects itself with its local state.',
+      registers: [this.registry],
+      collect: () => {
+        gauge.set(up() ? 1 : 0);
+      },
+    });
+  }
+
   tlsHandshake(channel: 'control' | 'data', ok: boolean): void {
     this.tlsHandshakes.inc({ channel, result: ok ? 'ok' : 'failed' });
   }
