@@ -91,4 +91,19 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
       await store.close();
     }
   });
+
+  it('a hung store (stopped, connections open) fails a command within the command timeout', async () => {
+    const store = await RedisProtectionStore.open(options(redis.url, 'hung'));
+    try {
+      await waitFor(() => store.up);
+      redis.pause();
+      const started = Date.now();
+      await assert.rejects(store.score({ key: '198.51.100.10', points: 2, reason: 'login-failed', now: Date.now() }, POLICY), /timed out/i);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 200 && waited < 1000, `gave up after ${waited} ms (commandTimeoutMs 250)`);
+    } finally {
+      redis.resume();
+      await store.close();
+    }
+  });
 });

@@ -23,6 +23,9 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts again on the same port, empty. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a store that hangs with its connections open. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -64,7 +67,7 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
 }
 
 async function killChild(child: ChildProcess | null): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (!child || child.exitCode !== null || (child.signalCode !== null && child.signalCode !== 'SIGSTOP')) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
   await exited;
@@ -88,6 +91,12 @@ export async function startTestRedis(): Promise<TestRedis> {
     async restart() {
       await killChild(child);
       child = await launch(port, dir);
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
     async stop() {
       client.disconnect();
