@@ -6,9 +6,13 @@
  * after a restart (with a new epoch, as its data is gone).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedisProtectionStore } from '../../src/cluster/redis-store.js';
 import type { BanPolicy } from '../../src/cluster/protection-store.js';
+import { createTestPki } from '../helpers/pki.js';
 import { REDIS_MISSING, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { runProtectionStoreContract } from './protection-store.contract.js';
 
@@ -104,6 +108,30 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
     } finally {
       redis.resume();
       await store.close();
+    }
+  });
+
+  it('rediss:// with a password file and a CA file: connects, verifies the server, shares; a wrong CA never connects', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-rediss-'));
+    const pki = await createTestPki(path.join(dir, 'pki'));
+    const passwordFile = path.join(dir, 'password');
+    await writeFile(passwordFile, 'store-password-123\n', { mode: 0o600 });
+    const secure = await startTestRedis({ password: 'store-password-123', tls: { certFile: pki.serverCert, keyFile: pki.serverKey, caFile: pki.caFile } });
+    const url = secure.url.replace('127.0.0.1', 'localhost');
+    const store = await RedisProtectionStore.open({ ...options(url, 'tls'), passwordFile, caFile: pki.caFile });
+    const rogue = await RedisProtectionStore.open({ ...options(url, 'tls'), passwordFile, caFile: pki.rogueCaFile });
+    try {
+      await waitFor(() => store.up);
+      const ban = await store.ban('198.51.100.20', { reason: 'operator', manual: true, durationMs: 60_000, now: Date.now() }, POLICY);
+      assert.equal(ban.key, '198.51.100.20');
+      assert.equal(await secure.client.exists('{tls}:b:198.51.100.20'), 1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(rogue.up, false, 'a server certificate from another CA is refused');
+    } finally {
+      await store.close();
+      await rogue.close();
+      await secure.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -37,8 +38,19 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no', '--loglevel', 'warning'], {
+export interface TestRedisOptions {
+  /** requirepass: clients must AUTH. */
+  readonly password?: string;
+  /** TLS only (no plain port), server certificate and key (PEM files); clients not asked for one. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+}
+
+async function launch(port: number, dir: string, options: TestRedisOptions): Promise<ChildProcess> {
+  const listen = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-ca-cert-file', options.tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
+  const child = spawn('redis-server', [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -47,12 +59,13 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
+      const socket = options.tls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
+      socket.once(options.tls ? 'secureConnect' : 'connect', () => {
         socket.write('PING\r\n');
         socket.once('data', (data) => {
           socket.destroy();
-          resolve(data.toString().startsWith('+PONG'));
+          // Without AUTH a password-protected server answers NOAUTH: it is up all the same.
+          resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
         });
       });
       socket.once('error', () => resolve(false));
@@ -73,12 +86,17 @@ async function killChild(child: ChildProcess | null): Promise<void> {
   await exited;
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-redis-'));
   const port = await freePort();
-  let child: ChildProcess | null = await launch(port, dir);
-  const url = `redis://127.0.0.1:${port}/0`;
-  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+  let child: ChildProcess | null = await launch(port, dir, options);
+  const url = `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}/0`;
+  const client = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 200,
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.tls ? { tls: { rejectUnauthorized: false } } : {}),
+  });
   client.on('error', () => undefined);
   return {
     port,
@@ -90,7 +108,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     },
     async restart() {
       await killChild(child);
-      child = await launch(port, dir);
+      child = await launch(port, dir, options);
     },
     pause() {
       child?.kill('SIGSTOP');
