@@ -86,7 +86,7 @@ export class ServerMetrics implements SessionMetrics {
 
   readonly defenderBans = new Counter({
     name: 'kftpd_defender_bans_total',
-    help: 'Client addresses (IPv6: networks) banned by the defender or by hand.',
+    help: 'Client addresses (IPv6: networks) banned by the defender or by hand (with cluster.redis.url: every ban this replica applied, wherever it was decided).',
     registers: [this.registry],
   });
 
