@@ -9,6 +9,7 @@
  *   others within a second; a lift through one (`kftpd bans lift`) frees the address on all;
  *   `kftpd bans list` through any one shows the service's bans;
  * - limits.maxSessionsPerUser holds across instances;
+ * - a hung Redis holds no login longer than cluster.redis.commandTimeoutMs;
  * - Redis killed mid-run: logins keep working, /readyz stays ready, kftpd_cluster_store_up
  *   drops to 0 and a ban decided locally meanwhile reaches the other instances once Redis
  *   is back (empty), with every key it holds carrying a TTL.
@@ -177,6 +178,31 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
       first.close();
       second.close();
       third.close();
+    }
+  });
+
+  it('a hung Redis (stopped, connections open) holds no login longer than the command timeout', async () => {
+    const [a] = await instances(1, 'hung', { limits: { maxSessionsPerUser: 5 } });
+    assert.ok(a);
+    redis.pause();
+    try {
+      const client = await RawClient.connect(a.port, a.host, '127.0.0.41');
+      try {
+        assert.equal((await client.read()).code, 220);
+        assert.equal((await client.send('USER alice')).code, 331);
+        let at = Date.now();
+        assert.equal((await client.send('PASS wrong')).code, 530);
+        assert.ok(Date.now() - at < 1000, `failed login answered after ${Date.now() - at} ms (command timeout 250 ms)`);
+        assert.equal((await client.send('USER alice')).code, 331);
+        at = Date.now();
+        assert.equal((await client.send(`PASS ${a.password}`)).code, 230, 'the per-user slot is counted locally');
+        assert.ok(Date.now() - at < 1000, `login answered after ${Date.now() - at} ms`);
+      } finally {
+        client.close();
+      }
+      assert.ok(a.logs.some((line) => line['event'] === 'cluster.store-error'), 'the failed command is logged');
+    } finally {
+      redis.resume();
     }
   });
 
