@@ -184,14 +184,16 @@ export function runProtectionStoreContract(name: string, backendFactory: () => P
       await store.releaseSession(user, 'a');
       assert.equal(await store.claimSession(user, 'c', 2, 60_000, Date.now()), true);
       assert.equal(await store.claimSession(user, 'd', 0, 60_000, Date.now()), true, 'max 0: counted, never refused');
+      // Lease 800 ms: x claimed at 0 ends at 800; y renewed at 400 ends at 1200; counted at
+      // 900 (timer lateness on a busy machine only makes x's end surer).
       const lease = `user${++unique}`;
-      await store.claimSession(lease, 'x', 1, 300, Date.now());
-      await store.claimSession(lease, 'y', 0, 300, Date.now());
-      await sleep(150);
-      await store.renewSessions([{ user: lease, holder: 'y' }], 300, Date.now());
-      await sleep(200);
+      await store.claimSession(lease, 'x', 1, 800, Date.now());
+      await store.claimSession(lease, 'y', 0, 800, Date.now());
+      await sleep(400);
+      await store.renewSessions([{ user: lease, holder: 'y' }], 800, Date.now());
+      await sleep(500);
       assert.equal(await store.sessionCount(lease, Date.now()), 1, 'x expired, y renewed');
-      assert.equal(await store.claimSession(lease, 'z', 2, 300, Date.now()), true);
+      assert.equal(await store.claimSession(lease, 'z', 2, 800, Date.now()), true);
     });
 
     it('renewal puts back a slot the backend lost', async () => {
