@@ -3,7 +3,7 @@
  * kftpd side-by-side benchmark driver.
  *
  *   node bench/run.mjs [--quick] [--only=stream,ftps,small,sessions,idle]
- *                      [--servers=kftpd,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling]
+ *                      [--servers=kftpd,kftpd+redis,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling]
  *                      [--rounds=N] [--json out.json] [--build] [--keep]
  *
  * Starts each server on loopback, one after another (server pinned to core 0, this process,
@@ -24,12 +24,13 @@ import { markdownTable, median } from './lib/stats.mjs';
 import ceiling from './servers/ceiling.mjs';
 import ftpSrv from './servers/ftp-srv.mjs';
 import kftpd from './servers/kftpd.mjs';
+import kftpdRedis from './servers/kftpd-redis.mjs';
 import proftpd from './servers/proftpd.mjs';
 import pureFtpd from './servers/pure-ftpd.mjs';
 import pyftpdlib from './servers/pyftpdlib.mjs';
 import vsftpd from './servers/vsftpd.mjs';
 
-const ADAPTERS = [kftpd, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling];
+const ADAPTERS = [kftpd, kftpdRedis, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling];
 const METRICS = ['stream', 'ftps', 'small', 'sessions', 'idle'];
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -263,7 +264,9 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
     name,
     clientOptions: adapter.clientOptions ?? {},
   });
-  const first = metrics.filter((m) => m !== 'idle' && (!isCeiling || m === 'stream' || m === 'ftps'));
+  // An adapter may run only some metrics (kftpd+redis: the short sessions).
+  const runs = (m) => !adapter.metrics || adapter.metrics.includes(m);
+  const first = metrics.filter((m) => m !== 'idle' && runs(m) && (!isCeiling || m === 'stream' || m === 'ftps'));
   const say = (line) => log(`  ${name.padEnd(10)} ${line}`);
 
   if (first.length > 0) {
@@ -349,7 +352,7 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
     }
   }
 
-  if (metrics.includes('idle') && !isCeiling && round < profile.idleRounds) {
+  if (metrics.includes('idle') && runs('idle') && !isCeiling && round < profile.idleRounds) {
     for (const n of profile.idle) {
       let instance;
       try {
@@ -391,7 +394,7 @@ async function main() {
     process.exit(130);
   });
 
-  if (opts.servers.includes('kftpd')) ensureBuild(opts.build);
+  if (opts.servers.includes('kftpd') || opts.servers.includes('kftpd+redis')) ensureBuild(opts.build);
   const fdLimit = openFileLimit().soft;
   const needFds = Math.max(...opts.profile.idle) + 1000;
   if (opts.metrics.includes('idle') && fdLimit < needFds) {
@@ -460,6 +463,14 @@ async function main() {
     `of which server ${load.measured.serverCpuPercent}% and load generator ${load.measured.clientCpuPercent}% of one core`;
   const notes = [];
   for (const [name, s] of Object.entries(servers)) if (s.status !== 'ok') notes.push(`${name} skipped: ${s.reason}`);
+  // The cost of sharing protection state through Redis (issue 15; target: under 10 % fewer sessions/s).
+  for (const c of opts.metrics.includes('sessions') ? opts.profile.concurrency : []) {
+    const alone = results.summary(`sessions.c${c}.rate`, 'kftpd');
+    const shared = results.summary(`sessions.c${c}.rate`, 'kftpd+redis');
+    if (typeof alone === 'number' && typeof shared === 'number' && alone > 0) {
+      notes.push(`cluster store cost at C=${c}: kftpd+redis ${shared.toFixed(0)} sessions/s vs kftpd ${alone.toFixed(0)} (${(((shared - alone) / alone) * 100).toFixed(1)} %)`);
+    }
+  }
   for (const [name, list] of Object.entries(results.errors)) for (const e of list.slice(0, 5)) notes.push(`${name}: ${e}`);
   const held = Object.entries(results.details).flatMap(([name, d]) =>
     Object.entries(d)

@@ -24,8 +24,10 @@ import { AddressPolicy } from './core/address-policy.js';
 import { AdminServer } from './observability/admin-http.js';
 import { bansRoute } from './observability/admin-bans.js';
 import { AdminToken } from './observability/admin-token.js';
-import type { Defender } from './security/defender.js';
+import type { Defender, DefenderEvent } from './security/defender.js';
 import { createDefender, sessionGuard } from './security/defender-wiring.js';
+import { joinCluster } from './cluster/cluster-wiring.js';
+import type { SharedProtection } from './cluster/shared-protection.js';
 import { PendingLogins } from './security/pending-logins.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { XferlogWriter } from './observability/xferlog.js';
@@ -93,6 +95,8 @@ export class FtpServer {
   /** Connections told to go (421) to make room, still flushing: they no longer count. */
   readonly #evicting = new Set<ControlConnection>();
   #defenderSweep: NodeJS.Timeout | null = null;
+  /** With cluster.redis.url: scores, bans and per-user counts shared by every replica. */
+  #shared: SharedProtection | null = null;
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
 
@@ -143,9 +147,9 @@ export class FtpServer {
       proxy: { mode: config.proxy.passive, trusted: this.#trustedProxies, timeoutMs: config.proxy.headerTimeoutMs },
       onProxyError: (reason, peer) => {
         this.metrics.proxyErrors.inc({ listener: 'passive', reason });
-        this.defender.record(peer, 'proxy-refused');
+        this.#score(peer, 'proxy-refused');
       },
-      onForeignPeer: (peer) => this.defender.record(peer, 'data-refused'),
+      onForeignPeer: (peer) => this.#score(peer, 'data-refused'),
       logger: this.#logger,
     });
   }
@@ -162,6 +166,7 @@ export class FtpServer {
     if (this.#auth instanceof FileAuthenticator) await this.#auth.start();
     await this.#storage.ping();
     await this.#startTls();
+    this.#shared = await joinCluster(this.config, this.defender, { logger: this.#logger, metrics: this.metrics });
     if (this.config.log.xferlog) {
       const writer = new XferlogWriter(this.config.log.xferlog, (error) => this.#logger.error({ event: 'xferlog.error', err: error }, 'xferlog write failed'));
       this.#xferlog = {
@@ -213,7 +218,7 @@ export class FtpServer {
       onCheckError: (name, error) => this.#logger.warn({ event: 'readiness.check-failed', check: name, err: error }, 'readiness check failed'),
       routes: [
         bansRoute({
-          bans: this.defender,
+          bans: this.#shared ?? this.defender,
           token: new AdminToken(this.config.admin.tokenFile),
           onAction: (action, detail) => this.#logger.warn({ event: `admin.${action}`, ...detail }, 'admin /bans request'),
         }),
@@ -331,7 +336,7 @@ export class FtpServer {
         const listener = implicit ? 'implicit' : 'control';
         this.metrics.proxyErrors.inc({ listener, reason: outcome.reason });
         this.#logger.warn({ event: 'proxy.refused', listener, peer: socket.remoteAddress, reason: outcome.reason, detail: outcome.detail }, 'PROXY header refused');
-        this.defender.record(socket.remoteAddress ?? '', 'proxy-refused');
+        this.#score(socket.remoteAddress ?? '', 'proxy-refused');
         socket.destroy();
         return;
       }
@@ -368,11 +373,11 @@ export class FtpServer {
     // Connections told to go (evicted, banned) are only flushing their 421: they do not count.
     if (this.#connections.size - this.#evicting.size >= limits.maxSessions) return reject('max-sessions', 'Too many connections, try again later.');
     if (fromAddress >= limits.maxSessionsPerAddress) {
-      this.defender.record(remote, 'too-many-connections');
+      this.#score(remote, 'too-many-connections');
       return reject('max-sessions-per-address', 'Too many connections from your address.');
     }
     if (this.#pending.countFor(remote) >= access.maxUnauthenticatedPerAddress) {
-      this.defender.record(remote, 'too-many-connections');
+      this.#score(remote, 'too-many-connections');
       return reject('max-unauthenticated-per-address', 'Too many connections waiting to log in from your address.');
     }
     // Full of connections waiting to log in: the one that has waited longest makes room rather
@@ -415,9 +420,9 @@ export class FtpServer {
           }
         : {}),
       hashSlots: this.#hashSlots,
-      userSessions: { claim: (user) => this.#claimUserSession(user) },
+      userSessions: { claim: (user) => (this.#shared && limits.maxSessionsPerUser > 0 ? this.#shared.claimSession(user, sessionId) : this.#claimUserSession(user)) },
       sessionId,
-      guard: sessionGuard(this.defender, remote),
+      guard: this.#shared ? this.#shared.guard(remote) : sessionGuard(this.defender, remote),
       settings: {
         serverName: this.config.serverName,
         hostNames: this.config.hostNames,
@@ -477,6 +482,12 @@ export class FtpServer {
       this.#pending.delete(connection);
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Too many failed attempts from your address, closing control connection.');
     }
+  }
+
+  /** A hostile event, scored through the shared store when there is one. */
+  #score(address: string, event: DefenderEvent): void {
+    if (this.#shared) this.#shared.record(address, event);
+    else this.defender.record(address, event);
   }
 
   /** A slot of limits.maxSessionsPerUser for `user`, or null when the user has them all. */
@@ -548,6 +559,7 @@ export class FtpServer {
     await this.#xferlog?.close();
     // Every session is gone: the audit trail is complete; flush it before reporting closed.
     await this.#audit?.close();
+    await this.#shared?.close();
     this.#logger.info({ event: 'server.closed' }, 'closed');
   }
 }

@@ -10,6 +10,7 @@ import { isCidrList } from '../core/cidr.js';
 import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
 import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
 import { deploySchema } from './deploy-schema.js';
+import { clusterSchema } from './cluster-schema.js';
 import { accessSchema, defenderSchema } from './security-schema.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -91,7 +92,7 @@ const limitsSchema = z
       .describe('TCP keepalive on control connections: first probe after this much silence (keep it below the load balancer\'s idle timeout; 0 disables).'),
     failedLoginDelayMs: ms.default(1000).describe('Delay before answering a failed login (slows password guessing).'),
     maxCommandLineBytes: z.number().int().min(512).max(65536).default(4096).describe('Longest command line accepted (longer ones get 500).'),
-    maxSessionsPerUser: z.number().int().min(0).default(0).describe('Maximum concurrent logged-in sessions per user name, across this replica (0: unlimited). The login beyond it gets 530 and the connection stays open.'),
+    maxSessionsPerUser: z.number().int().min(0).default(0).describe('Maximum concurrent logged-in sessions per user name, across this replica, or across every replica with cluster.redis.url (0: unlimited). The login beyond it gets 530 and the connection stays open.'),
     commandsPerSecond: z.number().min(0).default(5000).describe('Commands per second per session (token bucket; 0: unlimited). Faster commands are delayed, not dropped; a client that floods on fills its 256-line queue and gets 421. A batch of small files costs about four commands per file, so keep it well above four times the files per second a partner may push.'),
     commandBurst: z.number().int().min(1).default(10000).describe('Commands a session may send at once before commandsPerSecond applies.'),
     maxPathBytes: z.number().int().min(0).default(4096).describe('Longest virtual path (UTF-8 bytes) a command may name; longer ones get 553 (0: no limit).'),
@@ -240,6 +241,7 @@ export const configSchema = z
     proxy: proxySchema.prefault({}),
     defender: defenderSchema.prefault({}),
     access: accessSchema.prefault({}),
+    cluster: clusterSchema.prefault({}),
     stateDir: z
       .string()
       .default('./.kftpd')

@@ -46,7 +46,7 @@ export const defenderSchema = z
     scores: scoresSchema.prefault({}),
   })
   .refine((defender) => defender.banTimeMaxMs >= defender.banTimeMs, { path: ['banTimeMaxMs'], message: 'must be >= defender.banTimeMs' })
-  .describe('Brute-force and abuse protection: scores, bans that grow on repeat, slower failed logins. Bans are per replica; list and lift them with `kftpd bans` through the admin listener.');
+  .describe('Brute-force and abuse protection: scores, bans that grow on repeat, slower failed logins. Bans are per replica unless cluster.redis.url shares them; list and lift them with `kftpd bans` through the admin listener.');
 
 export const accessSchema = z
   .strictObject({

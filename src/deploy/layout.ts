@@ -8,6 +8,7 @@
  */
 import type { Config, ConfigInput } from '../config/schema.js';
 import { sliceTable } from '../data/passive-slices.js';
+import { clusterStorePodConfig } from './cluster-store.js';
 import type { PassiveSlice } from '../data/passive-slices.js';
 
 /** Where things live inside the container (the Dockerfile and the StatefulSet agree on these). */
@@ -152,6 +153,7 @@ export function podConfig(config: Config): ConfigInput {
     admin: { ...server.admin, enabled: true, host: '0.0.0.0' },
     log: { ...server.log, xferlog: server.log.xferlog === '' ? '' : `${CONTAINER_PATHS.logDir}/xferlog` },
     stateDir: CONTAINER_PATHS.stateDir,
+    cluster: clusterStorePodConfig(server.cluster),
   };
 }
 

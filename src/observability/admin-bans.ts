@@ -6,6 +6,7 @@
  *   POST   /bans             {"address", "durationMs"?, "reason"?} → 201 {"ban":{...}}
  *   DELETE /bans/<address>   → 200 {"lifted":"<address>"} or 404 (the address is URL-encoded;
  *                              an IPv6 network may be given as "2001:db8::/64" or any address in it)
+ * With cluster.redis.url these act on the whole service (every replica), else on this replica.
  * Without admin.tokenFile every path answers 404 (the endpoints do not exist); a missing or
  * wrong token gets 401, an unreadable token file 403 (fail closed). Bodies carry stable
  * error codes only, never internal detail.
@@ -15,10 +16,11 @@ import type { BanInfo, ManualBanResult } from '../security/defender.js';
 import type { AdminRoute } from './admin-http.js';
 import type { AdminToken } from './admin-token.js';
 
+/** The local defender, or the whole service's bans through the shared store (cluster/). */
 export interface BansApi {
-  list(): BanInfo[];
-  ban(address: string, options: { durationMs?: number; reason?: string }): ManualBanResult;
-  lift(address: string): boolean;
+  list(): BanInfo[] | Promise<BanInfo[]>;
+  ban(address: string, options: { durationMs?: number; reason?: string }): ManualBanResult | Promise<ManualBanResult>;
+  lift(address: string): boolean | Promise<boolean>;
 }
 
 export interface BansRouteOptions {
@@ -54,7 +56,7 @@ export function bansRoute(options: BansRouteOptions): AdminRoute {
       if (rest === '' || rest === '/') {
         if (request.method === 'GET' || request.method === 'HEAD') {
           const at = now();
-          const bans = options.bans.list().map((ban) => ({ ...ban, since: ban.since.toISOString(), until: ban.until.toISOString(), remainingMs: Math.max(0, ban.until.getTime() - at) }));
+          const bans = (await options.bans.list()).map((ban) => ({ ...ban, since: ban.since.toISOString(), until: ban.until.toISOString(), remainingMs: Math.max(0, ban.until.getTime() - at) }));
           sendJson(response, 200, { bans });
           return;
         }
@@ -76,7 +78,7 @@ export function bansRoute(options: BansRouteOptions): AdminRoute {
         sendJson(response, 400, { error: 'KFTPD_BAN_INVALID_ADDRESS' });
         return;
       }
-      const lifted = options.bans.lift(address);
+      const lifted = await options.bans.lift(address);
       options.onAction?.('lift', { address, lifted });
       if (lifted) sendJson(response, 200, { lifted: address });
       else sendJson(response, 404, { error: 'KFTPD_BAN_NOT_FOUND' });
@@ -102,7 +104,7 @@ async function manualBan(request: http.IncomingMessage, response: http.ServerRes
     sendJson(response, 400, { error: 'KFTPD_BAN_INVALID_REQUEST' });
     return;
   }
-  const result = options.bans.ban(address, {
+  const result = await options.bans.ban(address, {
     ...(durationMs === undefined ? {} : { durationMs: durationMs as number }),
     ...(reason === undefined ? {} : { reason: reason as string }),
   });

@@ -86,7 +86,7 @@ export class ServerMetrics implements SessionMetrics {
 
   readonly defenderBans = new Counter({
     name: 'kftpd_defender_bans_total',
-    help: 'Client addresses (IPv6: networks) banned by the defender or by hand.',
+    help: 'Client addresses (IPv6: networks) banned by the defender or by hand (with cluster.redis.url: every ban this replica applied, wherever it was decided).',
     registers: [this.registry],
   });
 
@@ -110,6 +110,21 @@ export class ServerMetrics implements SessionMetrics {
   /** Where the banned-addresses gauge reads its value at scrape time. */
   observeBanned(count: () => number): void {
     this.#bannedCount = count;
+  }
+
+  /**
+   * kftpd_cluster_store_up, registered only when a shared store (cluster.redis.url) is
+   * configured: a replica without one has nothing to be up or down.
+   */
+  observeClusterStore(up: () => boolean): void {
+    const gauge = new Gauge({
+      name: 'kftpd_cluster_store_up',
+      help: '1 while the shared protection store (cluster.redis.url) is reachable; 0 while this replica protects itself with its local state.',
+      registers: [this.registry],
+      collect: () => {
+        gauge.set(up() ? 1 : 0);
+      },
+    });
   }
 
   tlsHandshake(channel: 'control' | 'data', ok: boolean): void {

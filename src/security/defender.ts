@@ -219,7 +219,7 @@ export class Defender {
     const windowMs = this.options.observationWindowMs;
     const points = this.options.scores.loginFailed;
     let userScore = 0;
-    if (user.length <= MAX_TRACKED_NAME_LENGTH && points > 0) {
+    if (tracksUserName(user) && points > 0) {
       let score = this.#users.get(user);
       if (!score) {
         score = newSlidingScore(now);
@@ -229,27 +229,77 @@ export class Defender {
     }
     const address_ = this.#addresses.peek(key);
     const addressScore = address_ ? scoreAt(address_, now, windowMs) : 0;
-    // An address that has logged in as this user before is not slowed by others' attack on it.
-    const suspect = !this.#trusted.has(`${key} ${user}`);
-    const failures = Math.max(addressScore, suspect ? userScore : 0) / Math.max(1, points);
-    const cap = Math.max(base, this.options.maxLoginDelayMs);
-    return Math.round(Math.min(cap, base * Math.max(1, failures)));
+    return loginDelayMs(this.options, addressScore, userScore, this.#trusted.has(`${key} ${user}`));
+  }
+
+  /**
+   * How an event from `address` is scored, without scoring it: its key and points, or null
+   * when it is not scored (defender off, a safe address, not an IP literal). The shared
+   * store (cluster/) scores with this and reports back through noteEvent/applyBan.
+   */
+  scoring(address: string, event: DefenderEvent): { key: string; points: number } | null {
+    if (!this.options.enabled) return null;
+    const key = addressKey(address, this.options.ipv6Prefix);
+    if (key === null || this.isSafe(address)) return null;
+    return { key, points: this.options.scores[SCORE_OF[event]] };
+  }
+
+  /** An event scored elsewhere (the shared store), reported like a local one. */
+  noteEvent(info: DefenderEventInfo): void {
+    this.#observer.event?.(info);
+  }
+
+  /** The key an operator's ban of `input` applies to, or why it cannot be banned. */
+  banTarget(input: string): { ok: true; key: string } | { ok: false; code: 'KFTPD_BAN_INVALID_ADDRESS' | 'KFTPD_BAN_SAFE_ADDRESS' | 'KFTPD_DEFENDER_DISABLED' } {
+    if (!this.options.enabled) return { ok: false, code: 'KFTPD_DEFENDER_DISABLED' };
+    const key = keyFromOperatorInput(input, this.options.ipv6Prefix);
+    if (key === null) return { ok: false, code: 'KFTPD_BAN_INVALID_ADDRESS' };
+    if (this.isSafe(key.split('/')[0] ?? key)) return { ok: false, code: 'KFTPD_BAN_SAFE_ADDRESS' };
+    return { ok: true, key };
+  }
+
+  /**
+   * Installs a ban decided elsewhere (by the shared store, for any replica) as it is: no
+   * growth is computed here. Reported to the observer (which closes the address's sessions)
+   * unless the same ban is already in force. Returns whether anything changed.
+   */
+  applyBan(ban: BanInfo): boolean {
+    const until = ban.until.getTime();
+    const current = this.#bans.get(ban.address);
+    if (current && current.until === until) return false;
+    if (until <= this.#now()) return false;
+    const record: BanRecord = { since: ban.since.getTime(), until, offences: ban.offences, reason: ban.reason, manual: ban.manual, refused: current?.refused ?? 0, lastLoggedAt: current?.lastLoggedAt ?? 0 };
+    this.#store(ban.address, record);
+    this.#observer.ban?.(toInfo(ban.address, record));
+    return true;
+  }
+
+  /** Ends a ban lifted elsewhere; false when it was not in force here. */
+  applyLift(key: string): boolean {
+    this.#addresses.delete(key);
+    this.#offences.delete(key);
+    const banned = this.#bans.delete(key);
+    if (banned) this.#observer.unban?.({ address: key, reason: 'lifted' });
+    return banned;
+  }
+
+  /** Forgets every active ban not in `keep` (the store's list), as lifted elsewhere. */
+  retainBans(keep: ReadonlySet<string>): void {
+    for (const key of [...this.#bans.keys()]) if (!keep.has(key)) this.applyLift(key);
   }
 
   /** A successful login: this address is known for this user from now on. */
   loginSucceeded(address: string, user: string): void {
-    if (!this.options.enabled || user.length > MAX_TRACKED_NAME_LENGTH) return;
+    if (!this.options.enabled || !tracksUserName(user)) return;
     const key = addressKey(address, this.options.ipv6Prefix);
     if (key !== null) this.#trusted.set(`${key} ${user}`, true);
   }
 
   /** Bans an address (or an IPv6 network) by hand, e.g. from the admin API. */
   ban(input: string, options: { durationMs?: number; reason?: string } = {}): ManualBanResult {
-    if (!this.options.enabled) return { ok: false, code: 'KFTPD_DEFENDER_DISABLED' };
-    const key = keyFromOperatorInput(input, this.options.ipv6Prefix);
-    if (key === null) return { ok: false, code: 'KFTPD_BAN_INVALID_ADDRESS' };
-    if (this.isSafe(key.split('/')[0] ?? key)) return { ok: false, code: 'KFTPD_BAN_SAFE_ADDRESS' };
-    return { ok: true, ban: this.#ban(key, options.reason ?? 'manual', true, options.durationMs) };
+    const target = this.banTarget(input);
+    if (!target.ok) return target;
+    return { ok: true, ban: this.#ban(target.key, options.reason ?? 'manual', true, options.durationMs) };
   }
 
   /** Lifts a ban and forgets the address's score and offences. False when it was not banned. */
@@ -294,6 +344,13 @@ export class Defender {
     const offences = history && now - history.lastUntil < banTimeMaxMs ? history.count + 1 : 1;
     const duration = durationMs ?? Math.min(banTimeMaxMs, banTimeMs * 2 ** Math.min(offences - 1, 40));
     const record: BanRecord = { since: now, until: now + duration, offences, reason, manual, refused: 0, lastLoggedAt: 0 };
+    this.#store(key, record);
+    const info = toInfo(key, record);
+    this.#observer.ban?.(info);
+    return info;
+  }
+
+  #store(key: string, record: BanRecord): void {
     if (!this.#bans.delete(key) && this.#bans.size >= this.options.maxTrackedAddresses) {
       const oldest = this.#bans.keys().next();
       if (!oldest.done) {
@@ -302,13 +359,28 @@ export class Defender {
       }
     }
     this.#bans.set(key, record);
-    this.#offences.set(key, { count: offences, lastUntil: record.until });
+    this.#offences.set(key, { count: record.offences, lastUntil: record.until });
     // The next ban (after this one ends) starts from a clean score.
     this.#addresses.delete(key);
-    const info = toInfo(key, record);
-    this.#observer.ban?.(info);
-    return info;
   }
+}
+
+/** User names longer than this cannot exist (users file limit): never scored by name. */
+export function tracksUserName(user: string): boolean {
+  return user.length <= MAX_TRACKED_NAME_LENGTH;
+}
+
+/**
+ * The wait before answering a failed login: limits.failedLoginDelayMs times the failed
+ * logins the window holds for the address or, when larger, for the user name (that one only
+ * when the address never logged in as that user: someone else's attack on a name does not
+ * slow its owner), capped at maxLoginDelayMs.
+ */
+export function loginDelayMs(options: Pick<DefenderOptions, 'baseLoginDelayMs' | 'maxLoginDelayMs' | 'scores'>, addressScore: number, userScore: number, trusted: boolean): number {
+  const base = options.baseLoginDelayMs;
+  const failures = Math.max(addressScore, trusted ? 0 : userScore) / Math.max(1, options.scores.loginFailed);
+  const cap = Math.max(base, options.maxLoginDelayMs);
+  return Math.round(Math.min(cap, base * Math.max(1, failures)));
 }
 
 function toInfo(key: string, record: BanRecord): BanInfo {

@@ -138,7 +138,7 @@ export interface SessionContext {
    * Takes one of the user's session slots (limits.maxSessionsPerUser) for this session; false
    * when the user is at the limit. Released on logout (REIN) and when the session ends.
    */
-  claimUserSlot(user: string): boolean;
+  claimUserSlot(user: string): Promise<boolean>;
   /**
    * Runs the body of a transfer command (RETR, STOR, LIST...) with `state.transfer` set and
    * an AbortSignal that ABOR or the end of the session triggers.

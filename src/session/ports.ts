@@ -225,8 +225,11 @@ export interface WorkSlots {
 
 /** Server-wide count of logged-in sessions per user (limits.maxSessionsPerUser). */
 export interface UserSessions {
-  /** A release function, or null when the user already has the maximum number of sessions. */
-  claim(user: string): (() => void) | null;
+  /**
+   * A release function, or null when the user already has the maximum number of sessions
+   * (a promise when the count is shared by replicas: cluster/shared-protection).
+   */
+  claim(user: string): (() => void) | null | Promise<(() => void) | null>;
 }
 
 /**
@@ -236,7 +239,7 @@ export interface UserSessions {
  */
 export interface SessionGuard {
   /** A failed login: scores it and returns how long to wait before answering (ms). */
-  loginFailed(username: string): number;
+  loginFailed(username: string): number | Promise<number>;
   loginSucceeded(username: string): void;
   /** A hostile event of this session (too many commands before login, a refused data connection). */
   report(event: 'commands-before-login' | 'data-refused'): void;

@@ -347,12 +347,16 @@ export class Session implements SessionContext {
     this.deps.control.loginChanged?.();
   }
 
-  claimUserSlot(user: string): boolean {
+  async claimUserSlot(user: string): Promise<boolean> {
     const registry = this.deps.userSessions;
     if (!registry) return true;
     this.#releaseUserSlot?.();
-    this.#releaseUserSlot = registry.claim(user);
-    return this.#releaseUserSlot !== null;
+    this.#releaseUserSlot = null;
+    const release = await registry.claim(user);
+    // The session may have ended while a shared count was asked: give the slot back.
+    if (release && this.#closed) release();
+    else this.#releaseUserSlot = release;
+    return release !== null && !this.#closed;
   }
 
   /** Called by handlers once login succeeds. */

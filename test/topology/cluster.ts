@@ -23,6 +23,9 @@ export const USER = { name: 'alice', password: 'topology-password-1' } as const;
 export const PASSIVE = { portMin: 50000, portMax: 50299, replicas: 3 } as const;
 export const SLICE = (PASSIVE.portMax - PASSIVE.portMin + 1) / PASSIVE.replicas;
 export const ADMIN_PORT = 9090;
+/** The bearer token of every replica's /bans endpoints (admin.tokenFile). */
+export const ADMIN_TOKEN = 'topology-admin-token-0123456789';
+export const REDIS_PORT = 6379;
 export const READINESS_DELAY_MS = 1500;
 export const DRAIN_TIMEOUT_MS = 20_000;
 
@@ -93,7 +96,7 @@ export class Replica {
     return this.#child;
   }
 
-  async writeConfig(options: { pki: TopologyPki; usersFile: string; storageRoot: string; stateDir: string }): Promise<void> {
+  async writeConfig(options: { pki: TopologyPki; usersFile: string; storageRoot: string; stateDir: string; tokenFile: string }): Promise<void> {
     // JSON is YAML: the config loader reads it as is.
     const config = {
       listen: { host: this.address, port: 21 },
@@ -106,7 +109,9 @@ export class Replica {
         keyFile: options.pki.keyFile,
         implicit: { enabled: true, port: 990 },
       },
-      admin: { enabled: true, host: this.address, port: ADMIN_PORT },
+      admin: { enabled: true, host: this.address, port: ADMIN_PORT, tokenFile: options.tokenFile },
+      // Defender scores, bans and per-user counts shared by the three replicas.
+      cluster: { redis: { url: `redis://${ADDR.redis}:${REDIS_PORT}/0` } },
       shutdown: { readinessDelayMs: READINESS_DELAY_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS },
       users: { file: options.usersFile },
       storage: { root: options.storageRoot },
@@ -369,4 +374,32 @@ export async function pool<T>(limit: number, tasks: readonly (() => Promise<T>)[
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
   return results;
+}
+
+/** redis-server on its own host: the replicas' shared protection store (no persistence). */
+export class RedisHost {
+  #child: ChildProcess | null = null;
+
+  constructor(private readonly net: Network) {}
+
+  /** Starts it and waits (bounded) until it answers PING. */
+  async start(): Promise<void> {
+    this.#child = this.net.spawn('redis', 'redis-server', ['--bind', ADDR.redis, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], 'ignore');
+    this.#child.on('error', () => undefined);
+    for (let i = 0; i < 100; i++) {
+      const ping = await this.net.exec('redis', 'redis-cli', ['-h', ADDR.redis, '-p', String(REDIS_PORT), 'ping'], { timeoutMs: 5000 });
+      if (ping.stdout.trim() === 'PONG') return;
+      await sleep(100);
+    }
+    throw new Error('redis-server did not answer PING within 10 s');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child && signalChild(child, 'SIGTERM')) await exited(child, 5000).catch(() => signalChild(child, 'SIGKILL'));
+  }
+
+  killSync(): void {
+    if (this.#child) signalChild(this.#child, 'SIGKILL');
+  }
 }

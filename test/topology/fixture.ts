@@ -6,11 +6,11 @@
  * processes started here (by pid) and deletes the namespaces of this suite.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
-import { Balancer, KFTPD_MAIN, Replica, writeUsersFile } from './cluster.js';
+import { ADMIN_TOKEN, Balancer, KFTPD_MAIN, RedisHost, Replica, writeUsersFile } from './cluster.js';
 import { ADDR, Network, deleteNamespacesSync } from './netns.js';
 import { createTopologyPki, type TopologyPki } from './pki.js';
 
@@ -23,9 +23,11 @@ export function topologySkipReason(): string | null {
     ['ip', ['-V']],
     ['haproxy', ['-v']],
     ['curl', ['--version']],
+    ['redis-server', ['--version']],
+    ['redis-cli', ['--version']],
   ] as const) {
     const result = spawnSync(command, args, { timeout: 10_000, stdio: 'ignore' });
-    if (result.error || result.status !== 0) return `topology suite: ${command} not available (apt-get install haproxy iproute2 curl)`;
+    if (result.error || result.status !== 0) return `topology suite: ${command} not available (apt-get install haproxy iproute2 curl redis-server)`;
   }
   if (!existsSync(KFTPD_MAIN)) return `topology suite: ${KFTPD_MAIN} missing (npm run build)`;
   return null;
@@ -38,6 +40,7 @@ export class Topology {
   clientDir = '';
   pki!: TopologyPki;
   balancer!: Balancer;
+  redis!: RedisHost;
   replicas: Replica[] = [];
   #exitHandler: (() => void) | null = null;
   #signalHandler: ((signal: NodeJS.Signals) => void) | null = null;
@@ -61,11 +64,15 @@ export class Topology {
     this.pki = await createTopologyPki(path.join(this.dir, 'pki'), [ADDR.vip], ['kftpd.topology.test']);
     const usersFile = path.join(this.dir, 'users.yaml');
     await writeUsersFile(usersFile);
+    const tokenFile = path.join(this.dir, 'admin-token');
+    await writeFile(tokenFile, `${ADMIN_TOKEN}\n`, { mode: 0o600 });
     await this.net.build();
+    this.redis = new RedisHost(this.net);
+    await this.redis.start();
     this.balancer = new Balancer(this.net, this.dir);
     for (let index = 0; index < ADDR.replicas.length; index++) {
       const replica = new Replica(this.net, index, this.dir);
-      await replica.writeConfig({ pki: this.pki, usersFile, storageRoot: this.storageRoot, stateDir: path.join(this.dir, 'state') });
+      await replica.writeConfig({ pki: this.pki, usersFile, storageRoot: this.storageRoot, stateDir: path.join(this.dir, 'state'), tokenFile });
       this.replicas.push(replica);
     }
     await Promise.all(this.replicas.map((replica) => replica.start()));
@@ -91,6 +98,7 @@ export class Topology {
   async tearDown(keepDir = false): Promise<void> {
     await Promise.all(this.replicas.map((replica) => replica.stop(3000).catch(() => undefined)));
     await this.balancer?.stop().catch(() => undefined);
+    await this.redis?.stop().catch(() => undefined);
     this.killSync();
     if (this.#exitHandler) process.off('exit', this.#exitHandler);
     if (this.#signalHandler) {
@@ -104,6 +112,7 @@ export class Topology {
   killSync(): void {
     for (const replica of this.replicas) replica.signal('SIGKILL');
     this.balancer?.killSync();
+    this.redis?.killSync();
     deleteNamespacesSync();
   }
 }

@@ -7,7 +7,8 @@
  *   client (10.77.1.2) ── veth ── (10.77.1.1) lb (10.77.2.1) ── veth ── switch: bridge
  *                                                                       ├── veth ── r0 (10.77.2.10)
  *                                                                       ├── veth ── r1 (10.77.2.11)
- *                                                                       └── veth ── r2 (10.77.2.12)
+ *                                                                       ├── veth ── r2 (10.77.2.12)
+ *                                                                       └── veth ── redis (10.77.2.20)
  *
  * The client and the replicas have no route to each other: everything crosses the balancer.
  * Owns: creation, command execution inside a namespace and teardown (also of namespaces left
@@ -27,10 +28,12 @@ export const ADDR = {
   /** The balancer's server-side address: the source of every connection a replica sees. */
   lbInside: '10.77.2.1',
   replicas: ['10.77.2.10', '10.77.2.11', '10.77.2.12'] as const,
+  /** The replicas' shared protection store (cluster.redis.url), on its own host. */
+  redis: '10.77.2.20',
 } as const;
 
-export type HostName = 'client' | 'lb' | 'sw' | 'r0' | 'r1' | 'r2';
-const HOSTS: readonly HostName[] = ['client', 'lb', 'sw', 'r0', 'r1', 'r2'];
+export type HostName = 'client' | 'lb' | 'sw' | 'r0' | 'r1' | 'r2' | 'redis';
+const HOSTS: readonly HostName[] = ['client', 'lb', 'sw', 'r0', 'r1', 'r2', 'redis'];
 
 export function nsName(host: HostName): string {
   return `${NS_PREFIX}${host}`;
@@ -101,6 +104,7 @@ export class Network {
         ['r0', ADDR.replicas[0]],
         ['r1', ADDR.replicas[1]],
         ['r2', ADDR.replicas[2]],
+        ['redis', ADDR.redis],
       ];
       for (const [host, address] of inside) {
         const port = `p-${host}`;

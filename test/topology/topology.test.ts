@@ -4,13 +4,16 @@
  * and three kftpd replicas, each in its own network namespace, sharing one storage directory
  * (see README.md beside this file). Root only; skipped unless KFTPD_TOPOLOGY=1.
  * The tests run in order on one topology: parallel clients, a replica killed mid-upload, a
- * rolling restart under load, then the real client address in every replica's logs.
+ * rolling restart under load, the real client address in every replica's logs, kftpd doctor,
+ * then password guessing banned across the replicas through their shared Redis.
  */
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { MiB, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
 import {
+  ADMIN_PORT,
+  ADMIN_TOKEN,
   KFTPD_MAIN,
   READINESS_DELAY_MS,
   USER,
@@ -476,6 +479,47 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       );
     } finally {
       await broken.stop();
+    }
+  });
+
+  it('password guessing through the balancer, round robin over the three replicas, is banned at the threshold in total (shared through Redis); a lift on one replica frees all', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    await sleep(1000); // HAProxy: rise 2 x 250 ms after the last restart
+    // defender.threshold 20, loginFailed 2: the tenth failure in total bans the client.
+    const wrong = (): Promise<RunResult> => curl(['-u', `${USER.name}:wrong-password`, '--max-time', '15', ftpUrlAt('')], 30_000);
+    const firstReplies: number[][] = [];
+    for (let attempt = 0; attempt < 15; attempt++) {
+      const codes = replyCodes(await wrong());
+      firstReplies.push(codes);
+      if (codes.includes(421)) break;
+    }
+    const failures = firstReplies.filter((codes) => codes.includes(530)).length;
+    assert.equal(failures, 9, `nine 530s, then the tenth failure is answered 421 by the ban: ${JSON.stringify(firstReplies)}`);
+    assert.deepEqual(firstReplies.at(-1)?.slice(-1), [421]);
+    const failedOn = topo.replicas.filter((replica) => replica.logs().some((r) => r.event === 'login' && r.result === 'failed' && r.remote === ADDR.client));
+    assert.equal(failedOn.length, 3, 'the guesses were spread over every replica (each alone far below the threshold)');
+    // Every replica has the ban (applied from the store's change feed) and refuses at connect.
+    for (const replica of topo.replicas) {
+      assert.ok(
+        replica.logs().some((r) => r.event === 'defender.ban' && r.address === ADDR.client),
+        `replica ${replica.index} applied the ban`,
+      );
+    }
+    for (let i = 0; i < 3; i++) assert.equal(replyCodes(await wrong())[0], 421, 'refused at connect');
+    const rejectedOn = topo.replicas.filter((replica) => replica.logs().some((r) => r.event === 'session.rejected' && r.reason === 'banned'));
+    assert.ok(rejectedOn.length >= 2, `banned connections refused by ${rejectedOn.length} replicas`);
+    // kftpd bans lift through one replica's admin listener frees the client on all three.
+    const lift = await topo.net.exec(
+      'lb',
+      'curl',
+      ['-sS', '--max-time', '5', '-X', 'DELETE', '-H', `Authorization: Bearer ${ADMIN_TOKEN}`, '-w', '\n%{http_code}', `http://${ADDR.replicas[1]}:${ADMIN_PORT}/bans/${ADDR.client}`],
+      { timeoutMs: 10_000 },
+    );
+    assert.match(lift.stdout, /\n200$/, tail(lift));
+    for (let i = 0; i < 3; i++) {
+      const ok = await curl(['--max-time', '15', ftpUrlAt('')], 30_000);
+      assert.equal(ok.code, 0, tail(ok));
     }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * @module cli/commands/bans
  * Owns `kftpd bans list|lift|add`: the defender's bans of running replicas, through their
- * admin listeners (GET/DELETE/POST /bans, bearer token from a file). Bans are per replica, so
- * --admin may be repeated to act on every replica at once.
+ * admin listeners (GET/DELETE/POST /bans, bearer token from a file). With a shared store
+ * (cluster.redis.url) any one replica acts on the whole service; without one bans are per
+ * replica, so --admin may be repeated to act on every replica at once.
  * Must not: print the token, take the token itself on the command line (it would show in `ps`
  * and shell history), or exit the process.
  */
@@ -11,12 +12,14 @@ import { parseArgs } from 'node:util';
 import type { CliIo } from '../io.js';
 
 export const BANS_USAGE = [
-  'usage: kftpd bans list [--json]                      list the bans of each replica',
+  'usage: kftpd bans list [--json]                      list the bans (of the whole service with',
+  '                                                     cluster.redis.url, else of each replica)',
   '       kftpd bans lift <address>                     lift a ban (an IPv6 address lifts its /64 network)',
   '       kftpd bans add <address> [--duration-ms N] [--reason TEXT]   ban by hand',
   '',
   'Options:',
-  '  --admin <url>        admin listener of a replica (repeatable; also KFTPD_ADMIN_URL;',
+  '  --admin <url>        admin listener of a replica (repeatable, for replicas that share no',
+  '                       store; also KFTPD_ADMIN_URL;',
   '                       default http://127.0.0.1:9090)',
   '  --token-file <file>  file holding the admin bearer token (the server\'s admin.tokenFile;',
   '                       also KFTPD_ADMIN_TOKEN_FILE, or the token itself in KFTPD_ADMIN_TOKEN)',

@@ -82,6 +82,6 @@ export function container(config: Config, layout: DeployLayout): Record<string, 
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: containerVolumeMounts(),
+    volumeMounts: containerVolumeMounts(config),
   };
 }

@@ -8,6 +8,7 @@ import type { Config } from '../../config/schema.js';
 import { CONTAINER_PATHS, dataClaimName } from '../layout.js';
 import type { DeployLayout } from '../layout.js';
 import { CONFIG_KEY } from './config-map.js';
+import { clusterStoreMounts, clusterStoreVolumes } from '../cluster-store.js';
 
 /** The users Secret's key holding the users file. */
 export const USERS_KEY = 'users.yaml';
@@ -33,10 +34,11 @@ export function podVolumes(config: Config, layout: DeployLayout): Record<string,
     { name: VOLUME.data, persistentVolumeClaim: { claimName: dataClaimName(config) } },
     { name: VOLUME.state, emptyDir: {} },
     { name: VOLUME.logs, emptyDir: {} },
+    ...clusterStoreVolumes(config),
   ];
 }
 
-export function containerVolumeMounts(): Record<string, unknown>[] {
+export function containerVolumeMounts(config: Config): Record<string, unknown>[] {
   return [
     // Whole-directory mounts, no subPath: CONTAINER_PATHS keeps config, users and TLS in
     // sibling directories so none has to be mounted inside another (the runtime cannot create
@@ -50,5 +52,6 @@ export function containerVolumeMounts(): Record<string, unknown>[] {
     { name: VOLUME.data, mountPath: CONTAINER_PATHS.dataDir },
     { name: VOLUME.state, mountPath: CONTAINER_PATHS.stateDir },
     { name: VOLUME.logs, mountPath: CONTAINER_PATHS.logDir },
+    ...clusterStoreMounts(config),
   ];
 }

@@ -55,7 +55,7 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
         tls: deps.tls.controlProtected,
       });
   if (result.ok) {
-    if (!ctx.claimUserSlot(result.principal.name)) {
+    if (!(await ctx.claimUserSlot(result.principal.name))) {
       // limits.maxSessionsPerUser: 530 and the connection stays (ProFTPD's MaxClientsPerUser);
       // not a failed password, so it does not count towards maxFailedLogins.
       ctx.state.login = { phase: 'anonymous' };
@@ -91,7 +91,7 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
   auditLogin(ctx, login.username, 'failure', result.reason);
   // A delay before every failure slows online guessing (vsftpd's delay_failed_login); the
   // defender (guard) scores the failure and makes the delay grow for a hostile address.
-  await deps.clock.sleep(deps.guard ? deps.guard.loginFailed(login.username) : deps.settings.failedLoginDelayMs);
+  await deps.clock.sleep(deps.guard ? await deps.guard.loginFailed(login.username) : deps.settings.failedLoginDelayMs);
   if (ctx.state.failedLogins >= deps.settings.maxFailedLogins) {
     ctx.reply(ReplyCode.ServiceNotAvailable, 'Too many failed logins, closing control connection.');
     ctx.closeControl();

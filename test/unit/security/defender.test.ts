@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Defender, type BanInfo, type DefenderOptions } from '../../../src/security/defender.js';
+import { Defender, loginDelayMs, type BanInfo, type DefenderOptions } from '../../../src/security/defender.js';
 
 const BASE: DefenderOptions = {
   enabled: true,
@@ -239,5 +239,50 @@ describe('Defender', () => {
     assert.equal(defender.banFor('whatever'), undefined);
     defender.ban('192.0.2.200');
     assert.equal(defender.banFor('whatever'), undefined);
+  });
+
+  it('applies bans and lifts decided elsewhere (the shared store) as they are, once', () => {
+    const { defender, bans, unbans, now, advance } = setup();
+    const ban: BanInfo = { address: '192.0.2.50', since: new Date(now()), until: new Date(now() + 40_000), offences: 3, reason: 'login-failed', manual: false };
+    assert.equal(defender.applyBan(ban), true);
+    assert.equal(defender.applyBan(ban), false, 'the same ban again changes nothing');
+    assert.equal(bans.length, 1, 'reported once');
+    assert.deepEqual(defender.list(), [ban], 'no growth computed: kept as decided');
+    assert.ok(defender.banFor('192.0.2.50'));
+    assert.equal(defender.applyBan({ ...ban, address: '192.0.2.51', until: new Date(now() - 1) }), false, 'an ended ban is not applied');
+    assert.equal(defender.applyLift('192.0.2.50'), true);
+    assert.equal(defender.applyLift('192.0.2.50'), false);
+    assert.deepEqual(unbans, [{ address: '192.0.2.50', reason: 'lifted' }]);
+    // retainBans ends the bans the store no longer has.
+    defender.applyBan({ ...ban, address: '192.0.2.52' });
+    defender.applyBan({ ...ban, address: '192.0.2.53' });
+    defender.retainBans(new Set(['192.0.2.53']));
+    assert.deepEqual(defender.list().map((b) => b.address), ['192.0.2.53']);
+    advance(40_001);
+    assert.equal(defender.banFor('192.0.2.53'), undefined, 'expires on time like a local ban');
+  });
+
+  it('tells how an event would be scored without scoring it, and what an operator may ban', () => {
+    const { defender } = setup();
+    assert.deepEqual(defender.scoring('2001:db8:1:2::7', 'login-failed'), { key: '2001:db8:1:2::/64', points: 2 });
+    assert.equal(defender.scoring('10.9.1.1', 'login-failed'), null, 'safe');
+    assert.equal(defender.scoring('not-an-ip', 'proxy-refused'), null);
+    assert.deepEqual(defender.banTarget('2001:db8:1:2::/64'), { ok: true, key: '2001:db8:1:2::/64' });
+    assert.deepEqual(defender.banTarget('10.9.0.1'), { ok: false, code: 'KFTPD_BAN_SAFE_ADDRESS' });
+    assert.deepEqual(defender.banTarget('nope'), { ok: false, code: 'KFTPD_BAN_INVALID_ADDRESS' });
+    for (let i = 0; i < 5; i++) defender.scoring('192.0.2.60', 'login-failed');
+    assert.equal(defender.banFor('192.0.2.60'), undefined, 'nothing was scored');
+    const off = setup({ enabled: false }).defender;
+    assert.equal(off.scoring('192.0.2.1', 'login-failed'), null);
+    assert.deepEqual(off.banTarget('192.0.2.1'), { ok: false, code: 'KFTPD_DEFENDER_DISABLED' });
+  });
+
+  it('computes the login delay from the address score, or the user score for an untrusted address', () => {
+    const options = { baseLoginDelayMs: 100, maxLoginDelayMs: 1000, scores: BASE.scores };
+    assert.equal(loginDelayMs(options, 0, 0, false), 100, 'a first failure waits the base delay');
+    assert.equal(loginDelayMs(options, 6, 2, false), 300, 'three failures from the address');
+    assert.equal(loginDelayMs(options, 2, 8, false), 400, 'the user name under attack slows a stranger');
+    assert.equal(loginDelayMs(options, 2, 8, true), 100, 'not an address that logged in as that user');
+    assert.equal(loginDelayMs(options, 200, 0, false), 1000, 'capped');
   });
 });
