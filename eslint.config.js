@@ -16,6 +16,7 @@
  */
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
@@ -120,11 +121,11 @@ const filesOf = (part) => (FILE_PARTS.includes(part) ? [`src/${part}.ts`] : [`sr
 /** A per-file exception: one file may import more than its part's row. */
 const allowExtra = (file, part, extra) => ({ files: [file], rules: { 'no-restricted-imports': layerRule(part, extra) } });
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/**', 'node_modules/**', 'vendor/**', 'bench/**', 'examples/**', 'deploy/**', 'eslint.config.js'] },
   {
     files: ['**/*.ts'],
-    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     plugins: { 'import-x': importX },
