@@ -43,6 +43,7 @@ export class UsersFileError extends Error {
 export const ANONYMOUS_USER_NAMES: readonly string[] = ['anonymous', 'ftp'];
 
 // C0, DEL and C1 controls: they break log lines and reply texts and are never intended.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 const KNOWN_PERMISSION_NAMES: readonly string[] = [...Object.keys(PERMISSION_SHORTHANDS), ...PERMISSIONS];

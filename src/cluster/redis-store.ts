@@ -213,7 +213,7 @@ function parseBan(text: string): StoredBan | null {
 
 function toBan(value: Record<string, unknown> | undefined): StoredBan | null {
   if (!value || typeof value['key'] !== 'string' || typeof value['until'] !== 'number' || typeof value['since'] !== 'number') return null;
-  return { key: value['key'], since: value['since'], until: value['until'], offences: Number(value['offences']) || 1, reason: String(value['reason'] ?? ''), manual: value['manual'] === true };
+  return { key: value['key'], since: value['since'], until: value['until'], offences: Number(value['offences']) || 1, reason: typeof value['reason'] === 'string' ? value['reason'] : '', manual: value['manual'] === true };
 }
 
 function parseChange(text: string): BanChange | null {

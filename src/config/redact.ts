@@ -37,7 +37,7 @@ export function redactWithLeaves(config: unknown, leaves: readonly ConfigLeaf[])
     const holder = parent as Record<string, unknown>;
     const value = holder[name];
     if (isEmpty(value)) continue;
-    holder[name] = Array.isArray(value) ? value.map((item) => (isEmpty(item) ? item : REDACTED)) : REDACTED;
+    holder[name] = Array.isArray(value) ? (value as unknown[]).map((item) => (isEmpty(item) ? item : REDACTED)) : REDACTED;
   }
   return copy;
 }

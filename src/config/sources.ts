@@ -126,7 +126,7 @@ function unwrap(root: JsonNode, input: JsonNode): JsonNode {
 }
 
 function definedOnly(node: JsonNode): JsonNode {
-  return Object.fromEntries(Object.entries(node).filter(([, v]) => v !== undefined)) as JsonNode;
+  return Object.fromEntries(Object.entries(node).filter(([, v]) => v !== undefined));
 }
 
 function stringEnum(node: JsonNode): string[] | undefined {

@@ -213,7 +213,7 @@ export class PassiveAddressResolver {
 
   /** Resolves once every DNS refresh started so far has finished (tests, orderly shutdown). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#cache.values()].map((entry) => entry.inflight));
+    await Promise.all([...this.#cache.values()].flatMap((entry) => (entry.inflight ? [entry.inflight] : [])));
   }
 
   async #target(address: string, family: 1 | 2): Promise<string> {

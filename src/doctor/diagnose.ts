@@ -373,7 +373,9 @@ class Doctor {
     const socket = control.tlsSocket;
     if (!socket || this.#tlsInfo !== null) return;
     const cert = socket.getPeerCertificate();
-    const subject = cert && typeof cert.subject === 'object' ? (cert.subject.CN ?? JSON.stringify(cert.subject)) : 'unknown';
+    const cn = cert && typeof cert.subject === 'object' ? (cert.subject.CN ?? JSON.stringify(cert.subject)) : 'unknown';
+    // A subject may carry several CNs (the typings say string | string[]).
+    const subject = Array.isArray(cn) ? cn.join(', ') : cn;
     this.#tlsInfo = `${socket.getProtocol() ?? 'TLS'}, certificate ${subject}`;
     this.#add(findings.tlsOk(socket.getProtocol() ?? 'TLS', `CN=${String(subject)}${this.#o.insecure ? ' (not verified)' : ' (verified)'}`));
     if (this.#o.insecure) {

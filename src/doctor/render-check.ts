@@ -83,7 +83,7 @@ function serviceDifferences(rendered: KubernetesObject, live: Json): string[] {
   const liveSpec = asObject(live['spec']);
   const out: string[] = [];
   for (const field of ['type', 'externalTrafficPolicy', 'publishNotReadyAddresses', 'clusterIP']) {
-    if (spec[field] !== undefined && spec[field] !== liveSpec[field]) out.push(`spec.${field} is ${String(liveSpec[field])}, rendered ${String(spec[field])}`);
+    if (spec[field] !== undefined && spec[field] !== liveSpec[field]) out.push(`spec.${field} is ${stable(liveSpec[field])}, rendered ${stable(spec[field])}`);
   }
   if (stable(spec['selector']) !== stable(liveSpec['selector'])) out.push(`spec.selector is ${stable(liveSpec['selector'])}, rendered ${stable(spec['selector'])}`);
   const livePorts = new Map(asArray(liveSpec['ports']).map((port) => [String(asObject(port)['name']), asObject(port)]));
@@ -96,7 +96,7 @@ function serviceDifferences(rendered: KubernetesObject, live: Json): string[] {
       continue;
     }
     for (const field of ['port', 'targetPort', 'nodePort']) {
-      if (port[field] !== undefined && port[field] !== livePort[field]) out.push(`port ${String(port['name'])} ${field} is ${String(livePort[field])}, rendered ${String(port[field])}`);
+      if (port[field] !== undefined && port[field] !== livePort[field]) out.push(`port ${String(port['name'])} ${field} is ${stable(livePort[field])}, rendered ${stable(port[field])}`);
     }
   }
   const liveLabels = asObject(asObject(live['metadata'])['labels']);

@@ -106,7 +106,7 @@ async function manualBan(request: http.IncomingMessage, response: http.ServerRes
   }
   const result = await options.bans.ban(address, {
     ...(durationMs === undefined ? {} : { durationMs: durationMs as number }),
-    ...(reason === undefined ? {} : { reason: reason as string }),
+    ...(reason === undefined ? {} : { reason }),
   });
   options.onAction?.('ban', { address, ok: result.ok, ...(result.ok ? {} : { code: result.code }) });
   if (result.ok) {

@@ -59,8 +59,11 @@ export abstract class StreamWriteHandle implements WriteHandle {
           if (!this.stream.writableEnded) this.stream.end();
         });
       }
+      // The stream's own error, rethrown as is: the catch below maps it to a StorageError once.
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
       if (this.#streamError !== undefined) throw this.#streamError;
       await this.persist();
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- as above
       if (this.#streamError !== undefined) throw this.#streamError;
       this.#state = 'committed';
     } catch (error) {

@@ -102,7 +102,7 @@ export async function secureDataSocket(raw: Duplex, options: SecureDataOptions, 
     if (signal.aborted) throw new Error('aborted');
     choice = registry.chooseForData(scope, hello);
   }
-  const secured = new tls.TLSSocket(raw as net.Socket, {
+  const secured = new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: choice.context,
     server: sessionIdCallbacks(registry, scope, true),

@@ -34,6 +34,7 @@ const POINTER_NAME = '[A-Za-z][0-9A-Za-z_]{0,63}';
 /** AS3 `f5pointer`: a reference inside the declaration ("@", a number of levels up, name/name, optional "#"). */
 const F5_POINTER = new RegExp(`^((@|\\d+)|((\\d*/)?((@|\\d+|${POINTER_NAME})/)*(\\d+|${POINTER_NAME})))?#?$`);
 /** AS3 `f5bigip`: an absolute BIG-IP path without spaces, quotes, wildcards, brackets or braces. */
+// eslint-disable-next-line no-control-regex -- AS3's pattern refuses NUL and the other controls
 const F5_BIGIP = /^\/[^\x00-\x20"#'*<>?[\\\]{|}\x7f]+$/;
 
 function newAjv(): Ajv {

@@ -34,7 +34,7 @@ type Plain = Record<string, unknown>;
  */
 export function startFtpsServer(pki: TestPki, options: { config?: ConfigInput; users?: readonly TestUser[] } = {}): Promise<TestServer> {
   const tlsDefaults: Plain = { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, reloadIntervalMs: 100 } };
-  const config = mergeConfig(tlsDefaults, (options.config ?? {}) as Plain) as ConfigInput;
+  const config = mergeConfig(tlsDefaults, (options.config ?? {})) as ConfigInput;
   return startTestServer({ config, ...(options.users ? { users: options.users } : {}) });
 }
 
@@ -440,7 +440,7 @@ export class FtpsClient {
       if (!handshakeError && !socket.destroyed) socket.end(options.upload);
       else socket.destroy();
     } else if (collected !== null) {
-      data = await (collected as ReturnType<typeof collect>).done;
+      data = await (collected).done;
     }
     const final = await this.read(ms);
     socket.destroy();

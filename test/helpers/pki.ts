@@ -128,7 +128,7 @@ function pairFiles(base: string, pair: IssuedPair): [string, string, number][] {
 }
 
 async function createKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
 }
 
 async function createAuthority(lib: X509Module, commonName: string, now: number): Promise<Authority> {

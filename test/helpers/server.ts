@@ -96,7 +96,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     stateDir: path.join(dir, 'state'),
     log: { level: 'debug' },
   };
-  const config = parseConfigObject(mergeConfig(defaults, (options.config ?? {}) as Plain));
+  const config = parseConfigObject(mergeConfig(defaults, (options.config ?? {})));
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -35,7 +35,7 @@ function pem(cert: X509.X509Certificate): string {
 }
 
 async function keyPair(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
 }
 
 /** Writes ca.pem, server.pem and server-key.pem into `dir`; the server is valid for `ips` and `dnsNames`. */

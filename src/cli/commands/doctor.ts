@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { diagnose, type DoctorOptions, type TlsMode } from '../../doctor/diagnose.js';
 import { formatReportJson, formatReportText, reportExitCode } from '../../doctor/report.js';
-import { runRenderCheck } from './doctor-render-check.js';
+import { runRenderCheck } from '../doctor-render-check.js';
 import { firstLine } from './hash-password.js';
 
 export interface DoctorIo {

@@ -33,9 +33,13 @@ export function renderUsage(): string {
 /** Exit codes: 0 rendered, 2 bad usage or a config that cannot be rendered, 1 unexpected failure. */
 export async function runRender(args: string[], io: CliIo): Promise<number> {
   const [targetName, ...afterTarget] = args;
-  if (targetName === undefined || targetName === '--help' || targetName === '-h') {
-    (targetName === undefined ? io.stderr : io.stdout)(`${renderUsage()}\n`);
-    return targetName === undefined ? 2 : 0;
+  if (targetName === undefined) {
+    io.stderr(`${renderUsage()}\n`);
+    return 2;
+  }
+  if (targetName === '--help' || targetName === '-h') {
+    io.stdout(`${renderUsage()}\n`);
+    return 0;
   }
   const target = Object.hasOwn(RENDER_TARGETS, targetName) ? RENDER_TARGETS[targetName] : undefined;
   if (target === undefined) {

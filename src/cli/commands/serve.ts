@@ -13,6 +13,22 @@ import { FtpServer } from '../../server.js';
 import { ensureQuickstartUser, quickstartBanner, type BannerTls } from '../quickstart.js';
 import type { CliIo } from '../io.js';
 
+export const SERVE_USAGE = [
+  'usage: kftpd serve [--config <file> | -c <file>] [--<setting>=<value> ...]',
+  '       kftpd [--config <file>] [--<setting>=<value> ...]     (serve is the default command)',
+  '',
+  'Starts the server. The configuration is loaded as check-config loads it: defaults < file',
+  '(--config, or KFTPD_CONFIG) < KFTPD_* environment < flags, e.g. --listen.port=2121',
+  '--passive.portMin=50000; docs/configuration.md lists every setting.',
+  '',
+  'With no users file configured (users.file), a quick-start user is created in stateDir',
+  '(./.kftpd), ./data is served on 127.0.0.1:2121 and how to log in is printed on stderr.',
+  'SIGTERM or SIGINT drains the server (shutdown.* settings); a second signal exits at once.',
+  '',
+  'Exit codes: 0 stopped after a drain, 1 could not start or close failed, 2 invalid',
+  'configuration or usage.',
+].join('\n');
+
 export async function runServe(args: string[], io: CliIo): Promise<number> {
   const { configFile, rest } = takeConfigFlag(args);
   const extra = flagOverrides(rest).rest;

@@ -96,7 +96,7 @@ const ERRNO_CODES: Readonly<Record<string, StorageErrorCode>> = {
 
 function errnoOf(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
+    const code = error.code;
     if (typeof code === 'string') return code;
   }
   return undefined;

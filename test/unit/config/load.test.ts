@@ -161,7 +161,7 @@ test('the loaded config is deeply frozen', async () => {
     (config.passive as { portMin: number }).portMin = 1;
   }, TypeError);
   assert.throws(() => {
-    (config.hostNames as string[]).push('b');
+    (config.hostNames).push('b');
   }, TypeError);
 });
 

@@ -82,7 +82,7 @@ test('the ConfigMap: CIS labels, the CIS namespace, and a valid Kubernetes objec
   assert.equal(metadata.namespace, 'ftp');
   assert.equal(metadata.labels['f5type'], 'virtual-server');
   assert.equal(metadata.labels['as3'], 'true', 'a string, as the label selector needs');
-  new ConfigMap(configMap as ConstructorParameters<typeof ConfigMap>[0]).validate();
+  new ConfigMap(configMap).validate();
   // The check is real: a boolean label value (what an unquoted `as: true` would be) is refused.
   const broken = structuredClone(configMap) as { metadata: { labels: Record<string, unknown> } };
   broken.metadata.labels['as3'] = true;

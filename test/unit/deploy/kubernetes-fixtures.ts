@@ -14,6 +14,7 @@ export function configOf(input: ConfigInput): Config {
 
 /** A plain view of a rendered object for reading nested fields in assertions (tests only: a
  * typo in a path reads undefined and fails the assertion it is used in). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the point of this type
 export type Loose = any;
 
 export const SCENARIOS: Readonly<Record<string, ConfigInput>> = {

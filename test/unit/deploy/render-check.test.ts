@@ -18,6 +18,7 @@ import { deployLayout } from '../../../src/deploy/layout.js';
 import { renderCheck } from '../../../src/doctor/render-check.js';
 import type { RenderCheckReport } from '../../../src/doctor/render-check.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed kubectl/AS3 JSON fixtures, reached into freely
 type Json = Record<string, any>;
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -25,8 +25,6 @@ const silent: Logger = {
 };
 
 function duplexPair(): [Duplex, Duplex] {
-  let left: Duplex;
-  let right: Duplex;
   const make = (peer: () => Duplex) =>
     new Duplex({
       read() {},
@@ -39,8 +37,9 @@ function duplexPair(): [Duplex, Duplex] {
         callback();
       },
     });
-  left = make(() => right);
-  right = make(() => left);
+  // Each side pushes into the other; the closures run only after both exist.
+  const left: Duplex = make(() => right);
+  const right: Duplex = make(() => left);
   return [left, right];
 }
 
@@ -50,13 +49,12 @@ class FakeData implements DataConnector {
   connectOnAccept = true;
   async listenPassive(): Promise<PassiveLease> {
     const [server, client] = duplexPair();
-    const fake = this;
     return {
       port: 50001,
       advertisedHost: '127.0.0.1',
       accept: async () => {
-        if (!fake.connectOnAccept) throw new Error('accept timeout');
-        fake.clientSide = client;
+        if (!this.connectOnAccept) throw new Error('accept timeout');
+        this.clientSide = client;
         return server;
       },
       close() {},

@@ -1,5 +1,5 @@
 /**
- * @module cli/commands/doctor-render-check
+ * @module cli/doctor-render-check
  * Owns `kftpd doctor --render-check`: loads the config as `kftpd render` does, reads the saved
  * cluster state (and the BIG-IP declaration when given), runs doctor/render-check.ts and prints
  * the report. Nothing is fetched: the operator saves the files with kubectl and curl, so the
@@ -8,12 +8,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../../config/errors.js';
-import { loadConfig } from '../../config/load.js';
-import { DeployLayoutError } from '../../deploy/layout.js';
-import { renderCheck } from '../../doctor/render-check.js';
-import type { RenderCheckReport } from '../../doctor/render-check.js';
-import type { CliIo } from '../io.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import { DeployLayoutError } from '../deploy/layout.js';
+import { renderCheck } from '../doctor/render-check.js';
+import type { RenderCheckReport } from '../doctor/render-check.js';
+import type { CliIo } from './io.js';
 
 export const RENDER_CHECK_USAGE = [
   'usage: kftpd doctor --render-check --config FILE --cluster-state FILE [--declaration FILE] [--json]',

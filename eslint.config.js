@@ -1,0 +1,244 @@
+// @ts-check
+/**
+ * Lint for kftpd (run by `npm run lint`, which `npm test` runs first; zero warnings allowed).
+ *
+ * Three kinds of checks:
+ * 1. typescript-eslint's type-checked recommended rules, with no-floating-promises and
+ *    no-misused-promises as errors: an unawaited promise in a server is a lost error or a
+ *    request answered twice.
+ * 2. The layer table of docs/architecture.md as per-folder `no-restricted-imports`: LAYERS
+ *    below says which src folders each folder may import; every other src folder is refused.
+ *    Node's I/O modules are refused where the table says "no I/O".
+ * 3. No import cycles (import-x/no-cycle, resolving the `.js` specifiers to the `.ts` sources).
+ *
+ * Known debt is listed at the end as per-file exceptions, each with a TODO(issue 12) saying
+ * which part of that issue removes it. Adding an exception needs the same: a reason and an owner.
+ */
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+/** The top-level parts of src/: folders, plus `server` (src/server.ts) and `index` (src/index.ts, the public API). */
+const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
+/** Parts that are one file at the top of src/. */
+const FILE_PARTS = ['server', 'index'];
+
+/**
+ * What each part may import (besides itself). An entry is a part, or one file of a part
+ * (`storage/types.js`) when only that file is allowed. From docs/architecture.md:
+ *   cli ──► server (composition root) ──► everything below
+ *   index (the package's public API) ──► re-exports from anything but cli
+ *   net, data ──► session ──► protocol, core, storage/types, auth/types
+ *   protocol ──► nothing
+ * and for the folders the diagram leaves out: core, storage, auth, tls and config are leaves
+ * over core; observability and security are leaves too (the runtime wires them to sessions);
+ * tls reads ClientHellos with protocol's pure parser; doctor is a client of the protocol and
+ * compares a deployment with what deploy renders from the config; deploy generates artefacts
+ * from the config.
+ */
+const LAYERS = {
+  protocol: [],
+  core: [],
+  storage: ['core'],
+  auth: ['core'],
+  // Reads ClientHellos with the pure parser in protocol/ (tls/data-tls, tls/resumption-registry).
+  tls: ['core', 'protocol'],
+  config: ['core'],
+  session: ['protocol', 'core', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
+  data: ['protocol', 'core', 'session'],
+  net: ['protocol', 'core', 'session', 'tls'],
+  observability: ['core'],
+  security: ['core'],
+  // --render-check compares a running deployment with what render makes of the config.
+  doctor: ['protocol', 'core', 'config', 'deploy'],
+  deploy: ['config', 'core'],
+  server: PARTS.filter((p) => p !== 'server' && p !== 'index' && p !== 'cli'),
+  index: PARTS.filter((p) => p !== 'index' && p !== 'cli'),
+  cli: PARTS.filter((p) => p !== 'index' && p !== 'cli'),
+};
+
+/** Node modules that do I/O or keep timers. */
+const IO_MODULES = ['fs', 'fs/promises', 'net', 'tls', 'dgram', 'dns', 'dns/promises', 'http', 'https', 'http2', 'child_process', 'cluster', 'worker_threads', 'timers', 'timers/promises'];
+
+/** Node I/O modules refused per part, with the reason the table gives. */
+const NO_IO = {
+  // "do I/O, keep timers, log". node:net's address predicates and SocketAddress are pure
+  // parsing helpers, so they stay allowed.
+  protocol: {
+    modules: IO_MODULES,
+    allow: { net: ['isIP', 'isIPv4', 'isIPv6', 'SocketAddress'] },
+    message: 'protocol/ is pure (docs/architecture.md): no I/O, timers or logging.',
+  },
+  // "import node:net, node:tls or node:fs: it reaches the world through session/ports.ts".
+  session: {
+    modules: ['fs', 'fs/promises', 'net', 'tls', 'dgram', 'dns', 'dns/promises', 'http', 'https', 'http2', 'child_process'],
+    allow: {},
+    message: 'session/ reaches the world through session/ports.ts (docs/architecture.md), not through Node I/O modules.',
+  },
+};
+
+const describePart = (part) => (FILE_PARTS.includes(part) ? `src/${part}.ts` : `src/${part}/`);
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The `no-restricted-imports` options for one part. `extra` lists what one file may import
+ * beyond its part's row (the exceptions at the end of this file).
+ * @param {keyof typeof LAYERS} part
+ * @param {string[]} [extra]
+ */
+function layerRule(part, extra = []) {
+  const allowed = [...LAYERS[part], ...extra];
+  const patterns = [];
+  for (const other of PARTS) {
+    if (other === part || allowed.includes(other)) continue;
+    const files = allowed.filter((a) => a.startsWith(`${other}/`)).map((a) => a.slice(other.length + 1));
+    const target = FILE_PARTS.includes(other) ? `${other}\\.js$` : files.length > 0 ? `${other}/(?!(?:${files.map(escape).join('|')})$)` : `${other}/`;
+    patterns.push({
+      // Relative specifiers reaching another part: ../x/, ../../x/, ../server.js (./x/ from src/server.ts, src/index.ts).
+      regex: `${FILE_PARTS.includes(part) ? '^\\./' : '^(?:\\.\\./)+'}${target}`,
+      message: `${describePart(part)} must not import ${describePart(other)}${files.length > 0 ? ` (only ${files.join(', ')})` : ''}: see the layer table in docs/architecture.md and LAYERS in eslint.config.js.`,
+    });
+  }
+  const paths = [];
+  const io = NO_IO[part];
+  if (io) {
+    for (const mod of io.modules) {
+      for (const name of [mod, `node:${mod}`]) {
+        const allow = io.allow[mod];
+        paths.push(allow ? { name, allowImportNames: allow, message: io.message } : { name, message: io.message });
+      }
+    }
+  }
+  if (part === 'protocol') {
+    // Any package (a specifier that is neither relative nor a Node builtin).
+    const builtins = builtinModules.map(escape).join('|');
+    patterns.push({ regex: `^(?!node:|\\.|(?:${builtins})(?:/|$))`, message: 'protocol/ is pure (docs/architecture.md): no packages.' });
+  }
+  return ['error', { paths, patterns }];
+}
+
+/** Files of a part: src/<part>/** or src/<part>.ts. */
+const filesOf = (part) => (FILE_PARTS.includes(part) ? [`src/${part}.ts`] : [`src/${part}/**/*.ts`]);
+
+/** A per-file exception: one file may import more than its part's row. */
+const allowExtra = (file, part, extra) => ({ files: [file], rules: { 'no-restricted-imports': layerRule(part, extra) } });
+
+export default defineConfig(
+  { ignores: ['dist/**', 'node_modules/**', 'vendor/**', 'bench/**', 'examples/**', 'deploy/**', 'eslint.config.js'] },
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    plugins: { 'import-x': importX },
+    settings: {
+      // import-x parses the imported modules itself to follow the graph: .ts with typescript-eslint's parser.
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      // The sources import `./x.js` (NodeNext); resolve that to x.ts for the cycle check.
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's describe/it return promises the runner itself awaits.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      // `_name` marks a value that is deliberately unused (destructured away, an interface parameter).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      // `async` without `await` is how the in-memory adapter and test doubles implement the async
+      // ports: it also turns a synchronous throw into a rejection, which callers rely on.
+      '@typescript-eslint/require-await': 'off',
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
+    // House rule: no source file over 400 lines (one concept per file).
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }] },
+  },
+  // The layer table, one block per part.
+  ...Object.keys(LAYERS).map((part) => ({ files: filesOf(/** @type {keyof typeof LAYERS} */ (part)), rules: { 'no-restricted-imports': layerRule(/** @type {keyof typeof LAYERS} */ (part)) } })),
+  {
+    // Tests parse YAML, JSON and HTTP bodies into `any` and assert on them; typing every
+    // fixture would add casts, not safety.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+
+  // ---------------------------------------------------------------------------------------
+  // Exceptions: known debt, each removed by the issue-12 refactor. Keep this list short.
+  // ---------------------------------------------------------------------------------------
+
+  // TODO(issue 12): config/schema.ts validates passive settings with runtime code from data/
+  // (passive-address.ts, passive-slices.ts). The pure parts move to core/ (or config/) when
+  // the runtime takes over data/.
+  allowExtra('src/config/schema.ts', 'config', ['data']),
+  // TODO(issue 12): deploy/layout.ts computes the passive slice table with data/passive-slices.ts;
+  // same move as above.
+  allowExtra('src/deploy/layout.ts', 'deploy', ['data']),
+  // TODO(issue 12): the data connector accepts PROXY headers through net/proxy-protocol.ts;
+  // the PROXY glue moves with the connection layer (item 3).
+  allowExtra('src/data/data-connector.ts', 'data', ['session', 'net']),
+  // TODO(issue 12): Logger, Clock, AuditEvent and TransferRecord live in session/ports.ts;
+  // these cross-cutting ports move out of session/ (item 1), then observability imports none of session.
+  allowExtra('src/observability/audit-log.ts', 'observability', ['session']),
+  allowExtra('src/observability/metrics.ts', 'observability', ['session']),
+  // TODO(issue 12): the admin /bans routes take the defender's types; they move to the runtime
+  // with the admin listener (item 2).
+  allowExtra('src/observability/admin-bans.ts', 'observability', ['security']),
+  // TODO(issue 12): defender-wiring is composition (config, metrics, session guard); it moves
+  // into the server runtime (item 2).
+  allowExtra('src/security/defender-wiring.ts', 'security', ['config', 'observability', 'session']),
+  // TODO(issue 12): the listing formatter takes storage's Entry and core's Permission (types
+  // only); the file service's listing entry (item 1) becomes its input.
+  allowExtra('src/protocol/listing.ts', 'protocol', ['storage', 'core']),
+  {
+    // TODO(issue 12): the cycle command-table.ts -> handlers/misc.ts -> command-table.ts
+    // (HELP and FEAT read the command table); item 3 generates FEAT and HELP from the table
+    // and removes it.
+    files: ['src/session/command-table.ts', 'src/session/handlers/misc.ts'],
+    rules: { 'import-x/no-cycle': 'off' },
+  },
+  {
+    // TODO(issue 12): over 400 lines. server.ts splits into the runtime and the FTP frontend
+    // (item 2), control-connection.ts into the connection layer modules (item 3), and
+    // local-storage.ts sheds upload modes and accounting to the file service (item 1); the
+    // others are split when next touched.
+    files: ['src/server.ts', 'src/net/control-connection.ts', 'src/storage/local/local-storage.ts', 'src/doctor/diagnose.ts', 'src/config/sources.ts', 'src/tls/certificate-store.ts'],
+    rules: { 'max-lines': 'off' },
+  },
+  {
+    // TODO(issue 12): rule findings in files the issue-12 refactor is rewriting in parallel
+    // (connection layer, server runtime, session, TLS, deploy); fixed when those files are
+    // next touched rather than edited under the other branches.
+    files: ['src/net/control-connection.ts', 'src/session/pump.ts', 'src/tls/self-signed.ts', 'src/deploy/layout.ts'],
+    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
+  },
+  {
+    files: ['src/net/control-connection.ts', 'src/tls/self-signed.ts'],
+    rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
+  },
+  {
+    // Promise.all over listeners that may be absent (undefined entries).
+    files: ['src/server.ts'],
+    rules: { '@typescript-eslint/await-thenable': 'off' },
+  },
+  {
+    files: ['src/session/data-transfer.ts'],
+    rules: { '@typescript-eslint/only-throw-error': 'off', '@typescript-eslint/unbound-method': 'off' },
+  },
+  {
+    files: ['src/security/address-key.ts'],
+    rules: { '@typescript-eslint/no-unused-expressions': 'off' },
+  },
+);
