@@ -171,7 +171,7 @@ const tlsSchema = z
     sessionReuse: z
       .enum(['disabled', 'enabled', 'enforced'])
       .default('enforced')
-      .describe('Data-channel TLS session reuse: enforced refuses (522) a data connection whose TLS session is not resumed from its own control connection; enabled only logs it; disabled does not check.'),
+      .describe('Data-channel TLS session reuse: enforced refuses (522) a data connection whose TLS session is not resumed from its own control connection or from another control connection of the same logged-in user from the same client address on this replica (clients with one session cache, such as curl -Z and rclone); enabled only logs it; disabled does not check.'),
     ccc: z
       .boolean()
       .default(false)
