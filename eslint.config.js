@@ -21,7 +21,7 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The top-level parts of src/: folders, plus `server` (src/server.ts) and `index` (src/index.ts, the public API). */
-const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
+const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
 /** Parts that are one file at the top of src/. */
 const FILE_PARTS = ['server', 'index'];
 
@@ -46,7 +46,9 @@ const LAYERS = {
   // Reads ClientHellos with the pure parser in protocol/ (tls/data-tls, tls/resumption-registry).
   tls: ['core', 'protocol'],
   config: ['core'],
-  session: ['protocol', 'core', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
+  // The protocol-neutral file service: the rules every frontend applies (files/user-files).
+  files: ['protocol', 'core', 'storage', 'auth/types.js'],
+  session: ['protocol', 'core', 'files', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
   data: ['protocol', 'core', 'session'],
   net: ['protocol', 'core', 'session', 'tls'],
   observability: ['core'],

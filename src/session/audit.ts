@@ -6,7 +6,6 @@
  */
 import type { SessionContext } from './context.js';
 import type { AuditEvent, AuditEventName, AuditResult } from './ports.js';
-import { errorCode } from './reply-map.js';
 
 type Detail = Omit<AuditEvent, 'event' | 'result' | 'tls' | 'tlsVersion' | 'tlsCipher' | 'user'>;
 
@@ -39,21 +38,4 @@ export function audit(ctx: SessionContext, event: AuditEventName, result: AuditR
 /** A login attempt: success, failure (with the authenticator's reason) or refused (a limit). */
 export function auditLogin(ctx: SessionContext, user: string, result: AuditResult, code?: string): void {
   audit(ctx, 'login', result, { user, ...(code ? { code } : {}) });
-}
-
-/**
- * Runs a file operation (DELE, RNTO, MKD, RMD) and records it with its duration; a failure is
- * recorded with its stable code and rethrown for the usual reply.
- */
-export async function audited<T>(ctx: SessionContext, event: AuditEventName, detail: Detail, operation: () => Promise<T>): Promise<T> {
-  if (!ctx.deps.audit) return operation();
-  const started = ctx.deps.clock.now().getTime();
-  try {
-    const value = await operation();
-    audit(ctx, event, 'success', { ...detail, durationMs: ctx.deps.clock.now().getTime() - started });
-    return value;
-  } catch (error) {
-    audit(ctx, event, 'failure', { ...detail, durationMs: ctx.deps.clock.now().getTime() - started, code: errorCode(error) });
-    throw error;
-  }
 }

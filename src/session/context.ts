@@ -9,6 +9,7 @@ import type { Permission } from '../core/permissions.js';
 import type { MlstFact } from '../protocol/listing.js';
 import type { ReplicaStatusInput } from '../protocol/replica-status.js';
 import type { StorageBackend } from '../storage/types.js';
+import type { UserFiles } from '../files/user-files.js';
 import type { Authenticator } from '../auth/types.js';
 import type { StorageProvider } from '../storage/types.js';
 import type { AuditLog, Clock, ControlChannel, DataConnector, Logger, PassiveLease, SessionMetrics, SessionTls, SessionGuard, TransferLog, UserSessions, WorkSlots } from './ports.js';
@@ -75,7 +76,7 @@ export type DataEndpoint =
 export type LoginState =
   | { readonly phase: 'anonymous' }
   | { readonly phase: 'need-password'; readonly username: string }
-  | { readonly phase: 'logged-in'; readonly principal: Principal; readonly storage: StorageBackend };
+  | { readonly phase: 'logged-in'; readonly principal: Principal; readonly storage: StorageBackend; readonly files: UserFiles };
 
 export interface TransferProgress {
   readonly command: string;
@@ -120,6 +121,8 @@ export interface SessionContext {
   resolvePath(arg: string): string | null;
   /** The logged-in principal and storage; only called from handlers that require login. */
   user(): { readonly principal: Principal; readonly storage: StorageBackend };
+  /** The logged-in user's files: every rule of the file service (files/user-files). */
+  files(): UserFiles;
   /** True when allowed; otherwise sends 550 and returns false. */
   checkPermission(permission: Permission): boolean;
   /** Sends the reply for a storage or unexpected error, logging the detail. */

@@ -4,6 +4,7 @@
  * message, stack or host path; the log gets the detail.
  */
 import { ReplyCode } from '../protocol/reply.js';
+import { fileErrorCode, isFileAccessError, type FileAccessErrorCode } from '../files/file-access-error.js';
 import { isStorageError, type StorageErrorCode } from '../storage/errors.js';
 
 export interface MappedReply {
@@ -28,16 +29,24 @@ const STORAGE_REPLIES: Readonly<Record<StorageErrorCode, MappedReply>> = {
   UNAVAILABLE: { code: ReplyCode.ActionAbortedLocal, text: 'Local error in processing.' },
 };
 
+const ACCESS_REPLIES: Readonly<Record<FileAccessErrorCode, MappedReply>> = {
+  PERMISSION_DENIED: { code: ReplyCode.FileUnavailable, text: 'Permission denied.' },
+  // RFC 959 §4.2: 553 "Requested action not taken. File name not allowed."
+  PATH_NOT_ALLOWED: { code: ReplyCode.FileNameNotAllowed, text: 'File name not allowed.' },
+  NO_SUCH_DIRECTORY: { code: ReplyCode.FileUnavailable, text: 'No such directory.' },
+  NOT_A_FILE: { code: ReplyCode.FileUnavailable, text: 'Not a plain file.' },
+  RESTART_BEYOND_END: { code: ReplyCode.InvalidRestart, text: 'Restart position beyond end of file.' },
+};
+
 const LOCAL_ERROR: MappedReply = { code: ReplyCode.ActionAbortedLocal, text: 'Local error in processing.' };
 
 export function mapErrorToReply(error: unknown): MappedReply {
   if (isStorageError(error)) return STORAGE_REPLIES[error.code];
+  if (isFileAccessError(error)) return ACCESS_REPLIES[error.code];
   return LOCAL_ERROR;
 }
 
 /** Stable error code for logs. */
 export function errorCode(error: unknown): string {
-  if (isStorageError(error)) return `KFTPD_STORAGE_${error.code}`;
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
-  return 'KFTPD_INTERNAL';
+  return fileErrorCode(error);
 }

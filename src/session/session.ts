@@ -7,12 +7,14 @@
  */
 import { parseCommand } from '../protocol/command.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
-import { resolveVirtualPath } from '../protocol/virtual-path.js';
 import { DEFAULT_HASH_ALGORITHM } from '../protocol/hash-reply.js';
 import { TokenBucket } from '../core/token-bucket.js';
 import type { Permission } from '../core/permissions.js';
 import type { Principal } from '../core/principal.js';
 import type { StorageBackend } from '../storage/types.js';
+import { isFileAccessError } from '../files/file-access-error.js';
+import { UserFiles } from '../files/user-files.js';
+import { audit } from './audit.js';
 import { COMMANDS } from './command-table.js';
 import type { DataEndpoint, SessionContext, SessionDeps, SessionState, TransferProgress } from './context.js';
 import type { Logger } from './ports.js';
@@ -278,32 +280,27 @@ export class Session implements SessionContext {
   }
 
   resolvePath(arg: string): string | null {
-    const path = resolveVirtualPath(this.state.cwd, arg);
-    if (path === null) {
+    try {
+      return this.files().resolve(this.state.cwd, arg);
+    } catch (error) {
+      if (!isFileAccessError(error)) throw error;
       this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
       return null;
     }
-    // limits.maxPathBytes / maxPathDepth: bounded work for storage and listings, and no
-    // tree deeper than tools (and the filesystem's PATH_MAX) handle. RFC 959 §4.2: 553.
-    const { maxPathBytes = 0, maxPathDepth = 0 } = this.deps.settings;
-    const bytes = Buffer.byteLength(path, 'utf8');
-    const depth = path === '/' ? 0 : path.split('/').length - 1;
-    if ((maxPathBytes > 0 && bytes > maxPathBytes) || (maxPathDepth > 0 && depth > maxPathDepth)) {
-      this.log.warn({ event: 'path.refused', reason: bytes > maxPathBytes && maxPathBytes > 0 ? 'too-long' : 'too-deep', bytes, depth }, 'path beyond limits refused');
-      this.reply(ReplyCode.FileNameNotAllowed, 'File name not allowed.');
-      return null;
-    }
-    return path;
   }
 
-  user(): { principal: Principal; storage: StorageBackend } {
+  user(): { principal: Principal; storage: StorageBackend; files: UserFiles } {
     const login = this.state.login;
     if (login.phase !== 'logged-in') throw new Error('not logged in');
     return login;
   }
 
+  files(): UserFiles {
+    return this.user().files;
+  }
+
   checkPermission(permission: Permission): boolean {
-    if (this.user().principal.permissions.has(permission)) return true;
+    if (this.files().may(permission)) return true;
     this.log.warn({ event: 'permission.denied', permission }, 'permission denied');
     this.reply(ReplyCode.FileUnavailable, 'Permission denied.');
     return false;
@@ -361,7 +358,18 @@ export class Session implements SessionContext {
 
   /** Called by handlers once login succeeds. */
   setLoggedIn(principal: Principal, storage: StorageBackend): void {
-    this.state.login = { phase: 'logged-in', principal, storage };
+    const { maxPathBytes = 0, maxPathDepth = 0 } = this.deps.settings;
+    const files = new UserFiles(
+      principal,
+      storage,
+      { maxPathBytes, maxPathDepth },
+      {
+        refused: (event, detail) => this.log.warn({ event, ...detail }, event === 'path.refused' ? 'path beyond limits refused' : 'permission denied'),
+        changed: (event, result, detail) => audit(this, event, result, detail),
+      },
+      () => this.deps.clock.now().getTime(),
+    );
+    this.state.login = { phase: 'logged-in', principal, storage, files };
     this.state.cwd = '/';
     this.log = this.deps.logger.child({ user: principal.name });
     this.deps.control.loginChanged?.();

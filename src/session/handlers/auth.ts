@@ -6,6 +6,7 @@ import { ReplyCode } from '../../protocol/reply.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { auditLogin } from '../audit.js';
+import { logIn } from '../../files/login-service.js';
 
 const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
 
@@ -45,53 +46,42 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
     return;
   }
   const { deps } = ctx;
-  const certificateMismatch = !certificateAllows(ctx, login.username);
-  const result = certificateMismatch
-    ? ({ ok: false, reason: 'certificate-mismatch' } as const)
-    : await deps.auth.authenticate({
-        username: login.username,
-        password: arg,
-        remoteAddress: deps.control.remoteAddress,
-        tls: deps.tls.controlProtected,
-      });
-  if (result.ok) {
-    if (!(await ctx.claimUserSlot(result.principal.name))) {
-      // limits.maxSessionsPerUser: 530 and the connection stays (ProFTPD's MaxClientsPerUser);
-      // not a failed password, so it does not count towards maxFailedLogins.
-      ctx.state.login = { phase: 'anonymous' };
-      ctx.log.warn({ event: 'login', result: 'refused', user: result.principal.name, reason: 'max-sessions-per-user' }, 'login refused: too many sessions for this user');
-      auditLogin(ctx, result.principal.name, 'refused', 'max-sessions-per-user');
-      ctx.reply(ReplyCode.NotLoggedIn, 'Too many sessions for this user, try again later.');
-      return;
-    }
-    try {
-      const storage = await deps.storage.forHome(result.principal.home);
-      ctx.setLoggedIn(result.principal, storage);
-    } catch (error) {
-      ctx.state.login = { phase: 'anonymous' };
-      ctx.log.error({ event: 'login.storage-failed', user: login.username, err: error }, 'home not available');
-      auditLogin(ctx, login.username, 'failure', 'home-unavailable');
-      ctx.reply(ReplyCode.NotLoggedIn, 'Login failed: home directory not available.');
-      return;
-    }
-    deps.metrics.login('ok');
-    deps.guard?.loginSucceeded(login.username);
-    ctx.log.info({ event: 'login', result: 'ok', user: result.principal.name }, 'login ok');
-    auditLogin(ctx, result.principal.name, 'success');
+  const outcome = await logIn(
+    {
+      auth: deps.auth,
+      storage: deps.storage,
+      metrics: deps.metrics,
+      ...(deps.guard ? { guard: deps.guard } : {}),
+      failedLoginDelayMs: deps.settings.failedLoginDelayMs,
+      sleep: (ms) => deps.clock.sleep(ms),
+      claimSlot: (name) => ctx.claimUserSlot(name),
+      log: ctx.log,
+      audit: (name, result, code) => auditLogin(ctx, name, result, code),
+    },
+    {
+      username: login.username,
+      password: arg,
+      remoteAddress: deps.control.remoteAddress,
+      secure: deps.tls.controlProtected,
+      ...(certificateAllows(ctx, login.username) ? {} : { refusal: 'certificate-mismatch' }),
+    },
+  );
+  if (outcome.ok) {
+    ctx.setLoggedIn(outcome.principal, outcome.storage);
     ctx.reply(ReplyCode.LoggedIn, 'Login successful.');
     return;
   }
   ctx.state.login = { phase: 'anonymous' };
+  if (outcome.reason === 'max-sessions-per-user') {
+    // The connection stays (ProFTPD's MaxClientsPerUser answers 530 too).
+    ctx.reply(ReplyCode.NotLoggedIn, 'Too many sessions for this user, try again later.');
+    return;
+  }
+  if (outcome.reason === 'home-unavailable') {
+    ctx.reply(ReplyCode.NotLoggedIn, 'Login failed: home directory not available.');
+    return;
+  }
   ctx.state.failedLogins += 1;
-  deps.metrics.login('failed');
-  ctx.log.warn(
-    { event: 'login', result: 'failed', user: login.username, reason: result.reason, failures: ctx.state.failedLogins },
-    'login failed',
-  );
-  auditLogin(ctx, login.username, 'failure', result.reason);
-  // A delay before every failure slows online guessing (vsftpd's delay_failed_login); the
-  // defender (guard) scores the failure and makes the delay grow for a hostile address.
-  await deps.clock.sleep(deps.guard ? await deps.guard.loginFailed(login.username) : deps.settings.failedLoginDelayMs);
   if (ctx.state.failedLogins >= deps.settings.maxFailedLogins) {
     ctx.reply(ReplyCode.ServiceNotAvailable, 'Too many failed logins, closing control connection.');
     ctx.closeControl();

@@ -9,7 +9,6 @@ import { quotePath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
-import { audited } from '../audit.js';
 
 function requireArg(ctx: SessionContext, arg: string, verb: string): boolean {
   if (arg !== '') return true;
@@ -20,9 +19,9 @@ function requireArg(ctx: SessionContext, arg: string, verb: string): boolean {
 async function mkd(ctx: SessionContext, arg: string): Promise<void> {
   if (!requireArg(ctx, arg, 'MKD')) return;
   const path = ctx.resolvePath(arg);
-  if (path === null || !ctx.checkPermission('mkdir')) return;
+  if (path === null) return;
   try {
-    await audited(ctx, 'mkdir', { path }, () => ctx.user().storage.makeDirectory(path));
+    await ctx.files().makeDirectory(path);
   } catch (error) {
     if (error instanceof StorageError && error.code === 'ALREADY_EXISTS') {
       ctx.reply(ReplyCode.FileUnavailable, 'Directory already exists.');
@@ -38,12 +37,8 @@ async function mkd(ctx: SessionContext, arg: string): Promise<void> {
 async function rmd(ctx: SessionContext, arg: string): Promise<void> {
   if (!requireArg(ctx, arg, 'RMD')) return;
   const path = ctx.resolvePath(arg);
-  if (path === null || !ctx.checkPermission('rmdir')) return;
-  if (path === '/') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
-    return;
-  }
-  await audited(ctx, 'rmdir', { path }, () => ctx.user().storage.removeDirectory(path));
+  if (path === null) return;
+  await ctx.files().removeDirectory(path);
   ctx.log.info({ event: 'file.rmdir', path }, 'directory removed');
   ctx.reply(ReplyCode.FileActionOk, 'Directory removed.');
 }
@@ -51,8 +46,8 @@ async function rmd(ctx: SessionContext, arg: string): Promise<void> {
 async function dele(ctx: SessionContext, arg: string): Promise<void> {
   if (!requireArg(ctx, arg, 'DELE')) return;
   const path = ctx.resolvePath(arg);
-  if (path === null || !ctx.checkPermission('delete')) return;
-  await audited(ctx, 'delete', { path }, () => ctx.user().storage.remove(path));
+  if (path === null) return;
+  await ctx.files().remove(path);
   ctx.log.info({ event: 'file.delete', path }, 'file deleted');
   ctx.reply(ReplyCode.FileActionOk, 'File deleted.');
 }
@@ -60,12 +55,8 @@ async function dele(ctx: SessionContext, arg: string): Promise<void> {
 async function rnfr(ctx: SessionContext, arg: string): Promise<void> {
   if (!requireArg(ctx, arg, 'RNFR')) return;
   const path = ctx.resolvePath(arg);
-  if (path === null || !ctx.checkPermission('rename')) return;
-  if (path === '/') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
-    return;
-  }
-  await ctx.user().storage.stat(path);
+  if (path === null) return;
+  await ctx.files().checkRenameSource(path);
   ctx.state.renameFrom = path;
   ctx.reply(ReplyCode.PendingFurtherInfo, 'Ready for RNTO.');
 }
@@ -79,15 +70,9 @@ async function rnto(ctx: SessionContext, arg: string): Promise<void> {
   }
   if (!requireArg(ctx, arg, 'RNTO')) return;
   const to = ctx.resolvePath(arg);
-  if (to === null || !ctx.checkPermission('rename')) return;
-  const { storage, principal } = ctx.user();
-  // Replacing an existing file is an overwrite and needs that permission too.
-  const existing = await storage.stat(to).catch(() => null);
-  if (existing && existing.type !== 'directory' && !principal.permissions.has('overwrite')) {
-    ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
-    return;
-  }
-  await audited(ctx, 'rename', { path: from, toPath: to }, () => storage.rename(from, to));
+  if (to === null) return;
+  // RFC 959 RNTO replaces an existing file (with the overwrite permission).
+  await ctx.files().rename(from, to);
   ctx.log.info({ event: 'file.rename', from, to }, 'renamed');
   ctx.reply(ReplyCode.FileActionOk, 'Rename successful.');
 }
@@ -124,14 +109,8 @@ async function mfmt(ctx: SessionContext, arg: string): Promise<void> {
     return;
   }
   const path = ctx.resolvePath(arg.slice(space + 1));
-  if (path === null || !ctx.checkPermission('overwrite')) return;
-  const { storage } = ctx.user();
-  const entry = await storage.stat(path);
-  if (entry.type === 'directory') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
-    return;
-  }
-  await storage.setModifiedTime(path, time);
+  if (path === null) return;
+  await ctx.files().setModifiedTime(path, time);
   ctx.reply(ReplyCode.FileStatus, `Modify=${formatTimeVal(time)}; ${arg.slice(space + 1)}`);
 }
 

@@ -8,7 +8,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { ReplyCode } from '../../protocol/reply.js';
 import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
-import type { Entry, ReadSource, WriteHandle, WriteMode } from '../../storage/types.js';
+import type { ReadSource, WriteHandle, WriteMode } from '../../storage/types.js';
 import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
@@ -46,20 +46,11 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
     return;
   }
   const path = ctx.resolvePath(arg);
-  if (path === null || !ctx.checkPermission('download')) return;
+  if (path === null) return;
   const { storage } = ctx.user();
-  let source: ReadSource;
-  try {
-    // openRead checks the type and learns the size itself; a separate stat first would cost
-    // another path resolution per download.
-    source = await storage.openRead(path, { offset });
-  } catch (error) {
-    if (error instanceof StorageError && error.code === 'IS_A_DIRECTORY') {
-      ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
-      return;
-    }
-    throw error;
-  }
+  // openRead checks the type and learns the size itself; a separate stat first would cost
+  // another path resolution per download.
+  const source = await ctx.files().openRead(path, offset);
   const ascii = ctx.state.type === 'A';
   const size = source.size ?? (await storage.stat(path).catch(() => null))?.size ?? offset;
   const remaining = Math.max(0, size - offset);
@@ -87,45 +78,12 @@ interface UploadTarget {
   readonly open: () => Promise<WriteHandle>;
 }
 
-/** Checks an upload before 150 (550/553/554 answered here) and returns how to open it. */
-async function prepareUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<(() => Promise<WriteHandle>) | null> {
-  const { storage, principal } = ctx.user();
-  // The target first: when it exists, its parent is a directory (the path resolved through
-  // it), so an overwrite costs one resolution instead of two. The parent is looked at only
-  // when the target cannot be stat'ed, and then decides first, as it always has.
-  let existing: Entry | null;
-  try {
-    existing = await storage.stat(path);
-  } catch (error) {
-    const parent = await storage.stat(parentPath(path)).catch(() => null);
-    if (parent?.type !== 'directory') {
-      ctx.reply(ReplyCode.FileUnavailable, 'No such directory.');
-      return null;
-    }
-    if (!(error instanceof StorageError && error.code === 'NOT_FOUND')) throw error;
-    existing = null;
-  }
-  if (existing?.type === 'directory') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Is a directory.');
-    return null;
-  }
-  if (existing && existing.type !== 'file') {
-    ctx.reply(ReplyCode.FileUnavailable, 'Not a plain file.');
-    return null;
-  }
-  // Changing an existing file's bytes needs "overwrite"; appending or resuming an upload too.
-  const needs = existing ? 'overwrite' : 'upload';
-  if (!principal.permissions.has('upload') || !principal.permissions.has(needs)) {
-    ctx.log.warn({ event: 'permission.denied', permission: needs, path }, 'permission denied');
-    ctx.reply(ReplyCode.FileUnavailable, 'Permission denied.');
-    return null;
-  }
-  if (mode === 'resume' && offset > (existing?.size ?? 0)) {
-    ctx.reply(ReplyCode.InvalidRestart, 'Restart position beyond end of file.');
-    return null;
-  }
-  const options = offset > 0 || mode !== 'resume' ? { mode, offset } : { mode: 'overwrite' as const };
-  return () => storage.openWrite(path, options);
+/**
+ * Checks an upload before 150 and returns how to open it: the file service's rules (files/
+ * user-files), its refusals answered 550/553/554 by the session's error mapping.
+ */
+function prepareUpload(ctx: SessionContext, path: string, mode: WriteMode, offset: number): Promise<() => Promise<WriteHandle>> {
+  return ctx.files().prepareUpload(path, mode, offset);
 }
 
 async function upload(ctx: SessionContext, command: string, target: UploadTarget, offset: number, openingText: string, successText: string): Promise<void> {
@@ -175,7 +133,6 @@ async function stor(ctx: SessionContext, arg: string): Promise<void> {
   const path = ctx.resolvePath(arg);
   if (path === null) return;
   const open = await prepareUpload(ctx, path, offset > 0 ? 'resume' : 'overwrite', offset);
-  if (!open) return;
   await upload(ctx, 'STOR', { path, open }, offset, `Ok to send data for ${baseName(path)}.`, 'Transfer complete.');
 }
 
@@ -188,7 +145,6 @@ async function appe(ctx: SessionContext, arg: string): Promise<void> {
   const path = ctx.resolvePath(arg);
   if (path === null) return;
   const open = await prepareUpload(ctx, path, 'append', 0);
-  if (!open) return;
   await upload(ctx, 'APPE', { path, open }, 0, `Ok to append data to ${baseName(path)}.`, 'Transfer complete.');
 }
 
