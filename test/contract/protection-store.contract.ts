@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BanChange, BanPolicy, ProtectionStore } from '../../src/cluster/protection-store.js';
+import { waitFor } from '../helpers/integration.js';
 
 export interface StoreBackend {
   /** A new handle on the backend (a replica's connection). */
@@ -21,13 +22,6 @@ export interface StoreBackend {
 const POLICY: BanPolicy = { threshold: 10, observationWindowMs: 60_000, banTimeMs: 300, banTimeMaxMs: 5000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 let unique = 0;
 /** A fresh documentation address per test, so tests on one backend never share state. */
@@ -40,7 +34,7 @@ export function runProtectionStoreContract(name: string, backendFactory: () => P
     before(async () => {
       backend = await backendFactory();
       store = await backend.open();
-      await waitFor(() => store.up, 5000);
+      await waitFor(() => store.up, 5000, 'store up');
     });
     after(async () => {
       await store.close();
@@ -149,7 +143,7 @@ export function runProtectionStoreContract(name: string, backendFactory: () => P
     it('every handle on the backend hears bans and lifts, its own included', async () => {
       const other = await backend.open();
       try {
-        await waitFor(() => other.up, 5000);
+        await waitFor(() => other.up, 5000, 'other store up');
         const heard: BanChange[] = [];
         const own: BanChange[] = [];
         other.onChange((change) => heard.push(change));
@@ -158,15 +152,15 @@ export function runProtectionStoreContract(name: string, backendFactory: () => P
         await sleep(100);
         const key = address();
         await store.score({ key, points: 10, reason: 'login-failed', now: Date.now() }, POLICY);
-        await waitFor(() => heard.some((c) => c.type === 'ban' && c.ban.key === key));
-        await waitFor(() => own.some((c) => c.type === 'ban' && c.ban.key === key));
+        await waitFor(() => heard.some((c) => c.type === 'ban' && c.ban.key === key), 2000, 'the other store heard the ban');
+        await waitFor(() => own.some((c) => c.type === 'ban' && c.ban.key === key), 2000, 'own feed carries the ban');
         const change = heard.find((c) => c.type === 'ban' && c.ban.key === key);
         assert.equal(change?.type === 'ban' ? change.ban.reason : '', 'login-failed');
         assert.equal(await other.lift(key), true);
-        await waitFor(() => own.some((c) => c.type === 'lift' && c.key === key));
+        await waitFor(() => own.some((c) => c.type === 'lift' && c.key === key), 2000, 'own feed carries the lift');
         const manual = address();
         await other.ban(manual, { reason: 'operator', manual: true, durationMs: 5000, now: Date.now() }, POLICY);
-        await waitFor(() => own.some((c) => c.type === 'ban' && c.ban.key === manual && c.ban.manual));
+        await waitFor(() => own.some((c) => c.type === 'ban' && c.ban.key === manual && c.ban.manual), 2000, 'own feed carries the manual ban');
         await store.lift(manual);
       } finally {
         await other.close();
@@ -206,7 +200,7 @@ export function runProtectionStoreContract(name: string, backendFactory: () => P
     it('the epoch is the same for every handle', async () => {
       const other = await backend.open();
       try {
-        await waitFor(() => other.up, 5000);
+        await waitFor(() => other.up, 5000, 'other store up');
         assert.equal(await store.epoch(), await other.epoch());
         assert.match(await store.epoch(), /\S/);
       } finally {

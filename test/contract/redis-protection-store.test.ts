@@ -15,6 +15,7 @@ import type { BanPolicy } from '../../src/cluster/protection-store.js';
 import { createTestPki } from '../helpers/pki.js';
 import { REDIS_MISSING, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { runProtectionStoreContract } from './protection-store.contract.js';
+import { waitFor } from '../helpers/integration.js';
 
 const options = (url: string, keyPrefix = 'contract') => ({ url, keyPrefix, commandTimeoutMs: 250, connectTimeoutMs: 1000 });
 
@@ -29,13 +30,6 @@ runProtectionStoreContract(
 
 const POLICY: BanPolicy = { threshold: 10, observationWindowMs: 60_000, banTimeMs: 60_000, banTimeMaxMs: 3_600_000 };
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, () => {
   let redis: TestRedis;
@@ -49,7 +43,7 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
   it('every key it writes expires on its own', async () => {
     const store = await RedisProtectionStore.open(options(redis.url, 'ttl'));
     try {
-      await waitFor(() => store.up);
+      await waitFor(() => store.up, 5000, 'store up');
       const now = Date.now();
       await store.score({ key: '198.51.100.1', points: 2, reason: 'login-failed', user: 'alice', userPoints: 2, now }, POLICY);
       await store.score({ key: '198.51.100.2', points: 10, reason: 'login-failed', now }, POLICY);
@@ -77,15 +71,15 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
     const status: boolean[] = [];
     store.onStatus((up) => status.push(up));
     try {
-      await waitFor(() => store.up);
+      await waitFor(() => store.up, 5000, 'store up');
       const epoch = await store.epoch();
       await redis.kill();
-      await waitFor(() => !store.up);
+      await waitFor(() => !store.up, 5000, 'store down');
       const started = Date.now();
       await assert.rejects(store.score({ key: '198.51.100.9', points: 2, reason: 'login-failed', now: Date.now() }, POLICY));
       assert.ok(Date.now() - started < 1000, 'no wait for a store that is gone');
       await redis.restart();
-      await waitFor(() => store.up, 10_000);
+      await waitFor(() => store.up, 10_000, 'store up');
       assert.ok(status.includes(false), 'reported down');
       assert.equal(status.at(-1), true, 'reported up again');
       assert.notEqual(await store.epoch(), epoch, 'an empty store has a new epoch');
@@ -99,7 +93,7 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
   it('a hung store (stopped, connections open) fails a command within the command timeout', async () => {
     const store = await RedisProtectionStore.open(options(redis.url, 'hung'));
     try {
-      await waitFor(() => store.up);
+      await waitFor(() => store.up, 5000, 'store up');
       redis.pause();
       const started = Date.now();
       await assert.rejects(store.score({ key: '198.51.100.10', points: 2, reason: 'login-failed', now: Date.now() }, POLICY), /timed out/i);
@@ -121,7 +115,7 @@ describe('RedisProtectionStore specifics', { skip: REDIS_MISSING() ?? false }, (
     const store = await RedisProtectionStore.open({ ...options(url, 'tls'), passwordFile, caFile: pki.caFile });
     const rogue = await RedisProtectionStore.open({ ...options(url, 'tls'), passwordFile, caFile: pki.rogueCaFile });
     try {
-      await waitFor(() => store.up);
+      await waitFor(() => store.up, 5000, 'store up');
       const ban = await store.ban('198.51.100.20', { reason: 'operator', manual: true, durationMs: 60_000, now: Date.now() }, POLICY);
       assert.equal(ban.key, '198.51.100.20');
       assert.equal(await secure.client.exists('{tls}:b:198.51.100.20'), 1);

@@ -85,9 +85,13 @@ function legitimateUser(t: TestServer, localAddress: string, everyMs: number): {
   };
 }
 
-function median(values: readonly number[]): number {
+function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+}
+
+function median(values: readonly number[]): number {
+  return percentile(values, 0.5);
 }
 
 async function metric(t: TestServer, pattern: RegExp): Promise<number> {
@@ -127,7 +131,9 @@ describe('brute force', () => {
 
       // The legitimate user kept logging in fast during the whole attack.
       assert.ok(legitLatencies.length >= 5, `${legitLatencies.length} legitimate logins in ${Math.round(attackMs)} ms`);
-      assert.ok(Math.max(...legitLatencies) < 1000, `legitimate login latencies: ${legitLatencies.map(Math.round).join(', ')}`);
+      // A defender delay would hit every login of the user (seconds); one scheduling hiccup on a
+      // busy machine must not fail the test, so the typical and the 90th-percentile logins count.
+      assert.ok(median(legitLatencies) < 500 && percentile(legitLatencies, 0.9) < 1000, `legitimate login latencies: ${legitLatencies.map(Math.round).join(', ')}`);
 
       // Banned: a new connection gets 421 right away, with a log line; the log and metrics show the ban.
       const again = await RawClient.connect(t.port, t.host, '127.0.0.2');
@@ -198,7 +204,7 @@ describe('brute force', () => {
 
       for (const [label, latencies] of [['usual address', usualLatencies], ['clean address', newcomerLatencies]] as const) {
         assert.ok(latencies.length >= 3, `${label}: ${latencies.length} logins`);
-        assert.ok(Math.max(...latencies) < 1000, `${label} login latencies: ${latencies.map(Math.round).join(', ')}`);
+        assert.ok(median(latencies) < 500 && percentile(latencies, 0.9) < 1000, `${label} login latencies: ${latencies.map(Math.round).join(', ')}`);
       }
       assert.equal(await metric(t, /^kftpd_defender_bans_total (\d+)$/m), ADDRESSES);
       assert.equal(await metric(t, /^kftpd_defender_banned_addresses (\d+)$/m), ADDRESSES);
