@@ -25,6 +25,8 @@ export const SLICE = (PASSIVE.portMax - PASSIVE.portMin + 1) / PASSIVE.replicas;
 export const ADMIN_PORT = 9090;
 export const READINESS_DELAY_MS = 1500;
 export const DRAIN_TIMEOUT_MS = 20_000;
+/** shutdown.drainIdleMs (the default, spelled out because the tests measure against it). */
+export const DRAIN_IDLE_MS = 2000;
 
 /** dist/src/cli/main.js, found from this compiled file (dist/test/topology/cluster.js). */
 export const KFTPD_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -107,7 +109,7 @@ export class Replica {
         implicit: { enabled: true, port: 990 },
       },
       admin: { enabled: true, host: this.address, port: ADMIN_PORT },
-      shutdown: { readinessDelayMs: READINESS_DELAY_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS },
+      shutdown: { readinessDelayMs: READINESS_DELAY_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS, drainIdleMs: DRAIN_IDLE_MS },
       users: { file: options.usersFile },
       storage: { root: options.storageRoot },
       stateDir: path.join(options.stateDir, `replica-${this.index}`),
