@@ -210,9 +210,13 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     // One short session per loop: curl connects through the balancer, STORs a 2 MiB file,
     // RETRs it on the same control connection, QUITs. A draining replica must let every such
     // session finish (it is busy) instead of sending 421 between the STOR and the RETR.
+    // Eight clients run at 512 KiB/s (a session lasts ~8 s, so the ones on a replica are
+    // mid-session when its listeners close, readinessDelayMs after SIGTERM); two at full
+    // speed (connection churn through the balancer while replicas come and go).
     // TLS 1.2: curl (7.88, OpenSSL) cannot resume a TLS 1.3 session on the second data
     // connection of one control connection (curl issue #4654, also with vsftpd).
     const looper = async (w: number): Promise<void> => {
+      const rate = w < 8 ? ['--limit-rate', '512K'] : [];
       for (let n = 0; !stop && n < 500; n++) {
         const name = `loop-${w}-${String(n).padStart(3, '0')}.bin`;
         const source = topo.clientFile(name);
@@ -220,7 +224,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
         const sum = await writeRandomFile(source, 2 * MiB + w * 4099 + n);
         // curl pairs each -o with the URLs in order: the first (the upload's reply body, none
         // for FTP) goes to /dev/null, the second receives the download.
-        const result = await curl(['--tls-max', '1.2', '--fail-early', '-T', source, '-o', '/dev/null', ftpUrlAt(name), '-o', target, ftpUrlAt(name)], 60_000);
+        const result = await curl([...rate, '--tls-max', '1.2', '--fail-early', '-T', source, '-o', '/dev/null', ftpUrlAt(name), '-o', target, ftpUrlAt(name)], 60_000);
         sessions++;
         const done = replyCodes(result).filter((code) => code === 226).length;
         transfers += done;
@@ -282,6 +286,21 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       );
       assert.ok(drain.listenerClosedAt - drain.readyFailedAt >= READINESS_DELAY_MS / 2, `replica ${drain.replica}: listeners stayed open about readinessDelayMs`);
     }
+    // The drains had work to do: sessions that were in the middle of their STOR/RETR when
+    // their replica's listeners closed, and finished there.
+    const servedWhileDraining = drains.map((drain) => {
+      const replica = topo.replicas[drain.replica] as Replica;
+      const draining = eventsOf(replica, 'server.draining').find((r) => Date.parse(String(r.time)) >= drain.signalledAt - 1000);
+      const listenersClosed = draining ? Date.parse(String(draining.time)) + READINESS_DELAY_MS : Number.POSITIVE_INFINITY;
+      return eventsOf(replica, 'transfer').filter((r) => {
+        const at = Date.parse(String(r.time));
+        return String(r.path).startsWith('/loop-') && at > listenersClosed && at <= drain.exitedAt;
+      }).length;
+    });
+    assert.ok(
+      servedWhileDraining.reduce((a, b) => a + b, 0) >= 3,
+      `too few transfers ended on a replica after its listeners closed (${servedWhileDraining.join(', ')}): the drain was not exercised`,
+    );
     assert.deepEqual(failed, [], `no failed transfer (${failed.length} of ${sessions} sessions failed)`);
     assert.deepEqual(corrupted, [], 'no corrupted file');
     assert.ok(sessions >= 30, `enough work done during the restarts (${sessions} sessions)`);
@@ -292,6 +311,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     const forbidden = forbiddenEvents(topo);
     assert.deepEqual(forbidden, [], forbidden.join('\n'));
     t.diagnostic(`sessions: ${sessions}, transfers: ${transfers} (2 MiB each), failed: ${failed.length}, corrupted: ${corrupted.length}`);
+    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}`);
     t.diagnostic(
       `drains (ms after SIGTERM, readyz fail / listener closed / exited): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}/${d.exitedAt - d.signalledAt}`).join(', ')}`,
     );
