@@ -242,7 +242,9 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     const load = Promise.all(Array.from({ length: 10 }, (_, w) => looper(w)));
     const drains: { replica: number; readyFailedAt: number; listenerClosedAt: number; signalledAt: number; exitedAt: number }[] = [];
     try {
-      await sleep(1500);
+      // Until every client is in its loop (a file written, curl connected): the first drain then
+      // meets rate-limited sessions in the middle of their transfers, like the others.
+      await sleep(5000);
       for (const replica of topo.replicas) {
         const listening = async (): Promise<boolean> => {
           const ss = await topo.net.exec(replica.host, 'ss', ['-Hltn', 'sport = :21'], { timeoutMs: 5000 });
