@@ -56,10 +56,10 @@ const TREE: Readonly<Record<string, number>> = {
 /**
  * curl over TLS 1.2 resumes by session ID, reliably. Over TLS 1.3 curl 7.88 (OpenSSL 3.0)
  * with -Z now and then sends a data connection's ClientHello without any ticket (no
- * pre_shared_key) although it logs "SSL re-using session ID": the session it took from its
- * cache is one OpenSSL no longer offers, so the handshake is a full one and `enforced` refuses
- * it (reason fresh-handshake). Seen in about one run of three, explicit and implicit alike;
- * kept as a todo so the run shows whether a later curl or server change cures it.
+ * pre_shared_key), sometimes right after logging "SSL re-using session ID": the handshake is
+ * a full one and `enforced` refuses it (reason fresh-handshake). Seen in about half of the
+ * runs, explicit and implicit alike; kept as a todo so the run shows whether a later curl or
+ * server change cures it.
  */
 const CURL_VERSIONS = [
   { name: 'TLSv1.2', args: ['--tlsv1.2', '--tls-max', '1.2'], todo: undefined },
