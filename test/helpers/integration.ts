@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,8 @@ export function unavailableReason(command: string, args: readonly string[]): str
 export const CURL_MISSING = (): string | null => unavailableReason('curl', ['--version']);
 export const LFTP_MISSING = (): string | null => unavailableReason('lftp', ['--version']);
 export const PYTHON_FTPLIB_MISSING = (): string | null => unavailableReason('python3', ['-c', 'import ftplib']);
+export const RCLONE_MISSING = (): string | null => unavailableReason('rclone', ['version']);
+export const WGET_MISSING = (): string | null => unavailableReason('wget', ['--version']);
 
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -163,6 +165,35 @@ export async function createManyFiles(dir: string, count: number): Promise<strin
     await Promise.all(names.slice(i, i + 100).map((name) => writeFile(path.join(dir, name), `${name}\n`)));
   }
   return names;
+}
+
+/**
+ * Writes a tree of files under `dir`: relative path (with "/") to size in bytes (0: an empty
+ * file, random bytes otherwise). Returns relative path to sha256.
+ */
+export async function writeTree(dir: string, files: Readonly<Record<string, number>>): Promise<Record<string, string>> {
+  const sums: Record<string, string> = {};
+  for (const [relative, size] of Object.entries(files)) {
+    const file = path.join(dir, ...relative.split('/'));
+    await mkdir(path.dirname(file), { recursive: true });
+    sums[relative] = await writeRandomFile(file, size);
+  }
+  return sums;
+}
+
+/**
+ * Every regular file under `dir` (recursively, hidden ones too): relative path (with "/") to
+ * sha256, keys sorted, so two trees compare with one deepEqual.
+ */
+export async function treeSums(dir: string): Promise<Record<string, string>> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort();
+  const sums: Record<string, string> = {};
+  for (const file of files) sums[file] = await sha256File(path.join(dir, ...file.split('/')));
+  return sums;
 }
 
 /** Rejects with a labelled error when `promise` does not settle within `ms`. */

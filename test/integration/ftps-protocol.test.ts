@@ -6,7 +6,7 @@
  * default "enforced" session-reuse policy: a data connection may resume its own control
  * connection's TLS session or a sibling's (same user, same client address: clients with one
  * session cache per process); a fresh session, or one issued to another user, to another
- * address, or to a connection that never logged in gets 522 and is counted in
+ * address, to a connection that never logged in, or by another replica gets 522 and is counted in
  * kftpd_tls_data_refused_total. Also AUTH TLS-P, the STARTTLS command-injection
  * case (commands pipelined with AUTH TLS are discarded) and implicit TLS.
  */
@@ -210,6 +210,37 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
       await alice.quit();
     });
   }
+
+  it('a data connection resuming a TLS session issued by another replica (same user, same address) is refused (522)', async () => {
+    // Another replica: its own ticket keys, so the key name of its tickets is unknown here.
+    const replica = await startFtpsServer(pki, { users: [ALICE] });
+    try {
+      for (const version of VERSIONS) {
+        const foreign = await FtpsClient.connect(replica.port);
+        clients.push(foreign);
+        await foreign.secureLogin(ALICE.name, ALICE.password, trust(version));
+        const foreignSession = await foreign.waitSession();
+        const alice = await secureSession(version);
+        const before = await metricValue(t, REFUSED, 'reason="not-resumed"');
+        const logged = events(t, 'tls.data-not-resumed').length;
+        const result = await alice.transfer('RETR payload.bin', { session: foreignSession });
+        assert.equal(result.final?.code, 522, `${version}: ${result.final?.text}`);
+        assert.match(result.final?.text ?? '', /tls\.sessionReuse: enforced/);
+        assert.equal(result.data.length, 0, 'file bytes crossed a refused data connection');
+        assert.notEqual(result.resumed, true);
+        assert.equal(await metricValue(t, REFUSED, 'reason="not-resumed"'), before + 1);
+        assert.deepEqual(events(t, 'tls.data-not-resumed').slice(logged).map((record) => record['reason']), ['unknown-session'], version);
+        // The session is not harmed: its own session still resumes.
+        const own = await alice.transfer('RETR payload.bin');
+        assert.equal(own.final?.code, 226, own.final?.text);
+        assert.equal(sha256(own.data), sha256(payload));
+        await alice.quit();
+        await foreign.quit();
+      }
+    } finally {
+      await replica.close();
+    }
+  });
 
   it('AUTH TLS-P protects data connections without PBSZ/PROT', async () => {
     const client = await connect();

@@ -3,7 +3,7 @@
  * The real server driven by Python's ftplib over FTPS, with the server certificate verified
  * against the test CA. Stock `FTP_TLS` starts a fresh TLS session on every data connection:
  * under the default "enforced" session reuse its PROT P transfers are refused with 522 (and
- * counted), under "disabled" they work. A small subclass that resumes the control
+ * counted; the reply names tls.sessionReuse), under "disabled" they work. A small subclass that resumes the control
  * connection's session (`wrap_socket(..., session=self.sock.session)`) works under
  * "enforced" on TLS 1.2 and 1.3, explicit (AUTH TLS) and implicit (TLS at connect).
  * Each test runs one small Python program that prints a JSON object the test asserts on.
@@ -171,6 +171,8 @@ describe('python ftplib over FTPS', () => {
       assert.equal(out.control, version);
       const retr = out.retr as { size: number; reply: string; sha?: string };
       assert.match(retr.reply, /^522 /, JSON.stringify(out));
+      // The refusal names the setting, so the client's operator knows what to ask for.
+      assert.match(retr.reply, /tls\.sessionReuse: enforced/, retr.reply);
       assert.equal(retr.size, 0, 'file bytes reached a client whose data session was not resumed');
       assert.equal(await refusals(enforced), before + 1);
     });

@@ -28,6 +28,8 @@ export const ADMIN_TOKEN = 'topology-admin-token-0123456789';
 export const REDIS_PORT = 6379;
 export const READINESS_DELAY_MS = 1500;
 export const DRAIN_TIMEOUT_MS = 20_000;
+/** shutdown.drainIdleMs (the default, spelled out because the tests measure against it). */
+export const DRAIN_IDLE_MS = 2000;
 
 /** dist/src/cli/main.js, found from this compiled file (dist/test/topology/cluster.js). */
 export const KFTPD_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -112,7 +114,7 @@ export class Replica {
       admin: { enabled: true, host: this.address, port: ADMIN_PORT, tokenFile: options.tokenFile },
       // Defender scores, bans and per-user counts shared by the three replicas.
       cluster: { redis: { url: `redis://${ADDR.redis}:${REDIS_PORT}/0` } },
-      shutdown: { readinessDelayMs: READINESS_DELAY_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS },
+      shutdown: { readinessDelayMs: READINESS_DELAY_MS, drainTimeoutMs: DRAIN_TIMEOUT_MS, drainIdleMs: DRAIN_IDLE_MS },
       users: { file: options.usersFile },
       storage: { root: options.storageRoot },
       stateDir: path.join(options.stateDir, `replica-${this.index}`),

@@ -4,13 +4,14 @@
  * and three kftpd replicas, each in its own network namespace, sharing one storage directory
  * (see README.md beside this file). Root only; skipped unless KFTPD_TOPOLOGY=1.
  * The tests run in order on one topology: parallel clients, a replica killed mid-upload, a
- * rolling restart under load, the real client address in every replica's logs, kftpd doctor,
- * then password guessing banned across the replicas through their shared Redis.
+ * rolling restart under load of short sessions, a long batch and a parked session on a
+ * draining replica, the real client address in every replica's logs, kftpd doctor, then
+ * password guessing banned across the replicas through their shared Redis.
  */
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { MiB, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
+import { MiB, PYTHON_FTPLIB_MISSING, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
 import {
   ADMIN_PORT,
   ADMIN_TOKEN,
@@ -18,6 +19,7 @@ import {
   READINESS_DELAY_MS,
   USER,
   DRAIN_TIMEOUT_MS,
+  DRAIN_IDLE_MS,
   announcedPorts,
   curlArgs,
   ftpUrlAt,
@@ -197,67 +199,55 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     await victim.start();
   });
 
-  it('rolling restart under load: /readyz fails before the listeners close, no file corrupted, every failed attempt got a 421', async (t) => {
+  it('rolling restart under load: 10 clients looping "connect, STOR 2 MiB, RETR it, QUIT", three replicas restarted in turn: /readyz fails before the listeners close, 0 failed transfers, 0 corrupted files', async (t) => {
     if (!guard(t)) return;
     await topo.ensureAllReady();
     await sleep(1000); // HAProxy: rise 2 x 250 ms after the restart in the previous test
 
-    interface Attempt {
-      readonly job: string;
-      readonly op: string;
-      readonly result: RunResult;
-    }
-    const failedAttempts: Attempt[] = [];
-    const completed: { name: string; sum: string }[] = [];
-    const lost: string[] = [];
+    const failed: string[] = [];
+    const corrupted: string[] = [];
+    let sessions = 0;
+    let transfers = 0;
     let stop = false;
-    let replies421 = 0;
 
-    /** Runs a curl command, then its resuming form until it succeeds (bounded). */
-    const withRetries = async (job: string, op: string, firstArgs: string[], retryArgs: string[]): Promise<boolean> => {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        const result = await curl(attempt === 0 ? firstArgs : retryArgs, 60_000);
-        replies421 += replyCodes(result).filter((code) => code === 421).length;
-        if (result.code === 0) return true;
-        failedAttempts.push({ job, op, result });
-        await sleep(300);
-      }
-      return false;
-    };
-
-    // A batch client: one curl run moves several files over one control connection, so a
-    // session is often busy when its replica stops accepting, and its next command gets 421.
-    const worker = async (w: number): Promise<void> => {
-      for (let n = 0; n < 30 && !stop; n++) {
-        const batch = Array.from({ length: 4 }, (_, k) => `roll-${w}-${String(n).padStart(2, '0')}-${k}.bin`);
-        const sums = await Promise.all(batch.map((name, k) => writeRandomFile(topo.clientFile(name), 640 * 1024 + w * 4099 + n * 17 + k)));
-        // TLS 1.2 for the batch client: curl (7.88, OpenSSL) cannot resume TLS 1.3 sessions on a
-        // second data connection of a reused control connection (curl issue #4654, also with
-        // vsftpd), which `tls.sessionReuse: enforced` rightly refuses.
-        // --fail-early: with several URLs curl's exit code is the LAST transfer's, so a file
-        // refused with 421 mid-batch (the replica drains) would otherwise pass unnoticed.
-        const rate = ['--limit-rate', '1M', '--tls-max', '1.2', '--fail-early'];
-        const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
-        const downs = batch.flatMap((name) => ['-o', topo.clientFile(`${name}.down`), ftpUrlAt(name)]);
-        const label = batch[0] as string;
-        const uploaded = await withRetries(label, 'upload', [...rate, ...ups], [...rate, '-C', '-', ...ups]);
-        const downloaded = uploaded && (await withRetries(label, 'download', [...rate, ...downs], [...rate, '-C', '-', ...downs]));
-        if (!uploaded || !downloaded) {
-          lost.push(label);
+    // One short session per loop: curl connects through the balancer, STORs a 2 MiB file,
+    // RETRs it on the same control connection, QUITs. A draining replica must let every such
+    // session finish (it is busy) instead of sending 421 between the STOR and the RETR.
+    // Eight clients run at 512 KiB/s (a session lasts ~8 s, so the ones on a replica are
+    // mid-session when its listeners close, readinessDelayMs after SIGTERM); two at full
+    // speed (connection churn through the balancer while replicas come and go).
+    // TLS 1.2: curl (7.88, OpenSSL) cannot resume a TLS 1.3 session on the second data
+    // connection of one control connection (curl issue #4654, also with vsftpd).
+    const looper = async (w: number): Promise<void> => {
+      const rate = w < 8 ? ['--limit-rate', '512K'] : [];
+      for (let n = 0; !stop && n < 500; n++) {
+        const name = `loop-${w}-${String(n).padStart(3, '0')}.bin`;
+        const source = topo.clientFile(name);
+        const target = topo.clientFile(`${name}.down`);
+        const sum = await writeRandomFile(source, 2 * MiB + w * 4099 + n);
+        // curl pairs each -o with the URLs in order: the first (the upload's reply body, none
+        // for FTP) goes to /dev/null, the second receives the download.
+        const result = await curl([...rate, '--tls-max', '1.2', '--fail-early', '-T', source, '-o', '/dev/null', ftpUrlAt(name), '-o', target, ftpUrlAt(name)], 60_000);
+        sessions++;
+        const done = replyCodes(result).filter((code) => code === 226).length;
+        transfers += done;
+        if (result.code !== 0 || done !== 2) {
+          failed.push(`${name}: ${2 - done} of 2 transfers failed, replies ${replyCodes(result).join(' ')}: ${tail(result)}`);
           continue;
         }
-        for (const [k, name] of batch.entries()) {
-          assert.equal(await sha256File(topo.storageFile(name)), sums[k], `${name} on the shared storage`);
-          assert.equal(await sha256File(topo.clientFile(`${name}.down`)), sums[k], `${name} downloaded`);
-          completed.push({ name, sum: sums[k] as string });
-        }
+        const [stored, fetched] = await Promise.all([sha256File(topo.storageFile(name)), sha256File(target)]);
+        if (stored !== sum || fetched !== sum) corrupted.push(`${name}: stored ${stored === sum ? 'ok' : 'CORRUPT'}, downloaded ${fetched === sum ? 'ok' : 'CORRUPT'}`);
+        // Keep the disk small: ~2,000 files of 2 MiB would pass by otherwise.
+        await Promise.all([rm(source), rm(target), rm(topo.storageFile(name))]);
       }
     };
 
-    const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
-    const drains: { replica: number; readyFailedAt: number; listenerClosedAt: number; signalledAt: number }[] = [];
+    const load = Promise.all(Array.from({ length: 10 }, (_, w) => looper(w)));
+    const drains: { replica: number; readyFailedAt: number; listenerClosedAt: number; signalledAt: number; exitedAt: number }[] = [];
     try {
-      await sleep(1500);
+      // Until every client is in its loop (a file written, curl connected): the first drain then
+      // meets rate-limited sessions in the middle of their transfers, like the others.
+      await sleep(5000);
       for (const replica of topo.replicas) {
         const listening = async (): Promise<boolean> => {
           const ss = await topo.net.exec(replica.host, 'ss', ['-Hltn', 'sport = :21'], { timeoutMs: 5000 });
@@ -281,8 +271,8 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
           if (!open) listenerClosedAt = now;
           else await sleep(20);
         }
-        drains.push({ replica: replica.index, readyFailedAt, listenerClosedAt, signalledAt });
         await replica.waitExit(DRAIN_TIMEOUT_MS + 10_000);
+        drains.push({ replica: replica.index, readyFailedAt, listenerClosedAt, signalledAt, exitedAt: Date.now() });
         assert.equal(replica.child?.exitCode, 0, 'a drained replica exits 0');
         await replica.start();
         await sleep(1000); // until HAProxy sees it ready again (rise 2 x 250 ms)
@@ -301,31 +291,45 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       );
       assert.ok(drain.listenerClosedAt - drain.readyFailedAt >= READINESS_DELAY_MS / 2, `replica ${drain.replica}: listeners stayed open about readinessDelayMs`);
     }
-    assert.deepEqual(lost, [], 'no transfer lost');
-    assert.ok(completed.length >= 24, `enough work done during the restart (${completed.length} files)`);
-    const unexplained = failedAttempts.filter((a) => !replyCodes(a.result).includes(421));
-    assert.deepEqual(
-      unexplained.map((a) => `${a.job} ${a.op}: ${tail(a.result)}`),
-      [],
-      'every failed attempt was told 421 (service closing) and could retry',
+    // The drains had work to do: sessions that were in the middle of their STOR/RETR when
+    // their replica's listeners closed, and finished there.
+    const servedWhileDraining = drains.map((drain) => {
+      const replica = topo.replicas[drain.replica] as Replica;
+      const draining = eventsOf(replica, 'server.draining').find((r) => Date.parse(String(r.time)) >= drain.signalledAt - 1000);
+      const listenersClosed = draining ? Date.parse(String(draining.time)) + READINESS_DELAY_MS : Number.POSITIVE_INFINITY;
+      return eventsOf(replica, 'transfer').filter((r) => {
+        const at = Date.parse(String(r.time));
+        return String(r.path).startsWith('/loop-') && at > listenersClosed && at <= drain.exitedAt;
+      }).length;
+    });
+    assert.ok(
+      servedWhileDraining.reduce((a, b) => a + b, 0) >= 3,
+      `too few transfers ended on a replica after its listeners closed (${servedWhileDraining.join(', ')}): the drain was not exercised`,
     );
+    assert.deepEqual(failed, [], `no failed transfer (${failed.length} of ${sessions} sessions failed)`);
+    assert.deepEqual(corrupted, [], 'no corrupted file');
+    assert.ok(sessions >= 30, `enough work done during the restarts (${sessions} sessions)`);
     for (const replica of topo.replicas) {
       assert.ok(eventsOf(replica, 'server.draining').length >= 1, `replica ${replica.index} drained`);
       assert.equal(eventsOf(replica, 'session.drain-deadline').length, 0, `replica ${replica.index}: no transfer cut at the drain deadline`);
     }
     const forbidden = forbiddenEvents(topo);
     assert.deepEqual(forbidden, [], forbidden.join('\n'));
-    t.diagnostic(`files completed: ${completed.length}, 421 replies seen by clients: ${replies421}, failed curl runs (all with 421, then resumed): ${failedAttempts.length}`);
-    t.diagnostic(`drains (ms after SIGTERM, readyz fail / listener closed): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}`).join(', ')}`);
+    t.diagnostic(`sessions: ${sessions}, transfers: ${transfers} (2 MiB each), failed: ${failed.length}, corrupted: ${corrupted.length}`);
+    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}`);
+    t.diagnostic(
+      `drains (ms after SIGTERM, readyz fail / listener closed / exited): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}/${d.exitedAt - d.signalledAt}`).join(', ')}`,
+    );
   });
 
   it(
-    'a long batch on one control connection: once the listeners closed, its session gets 421 after the running transfer, no new transfer starts',
+    'a long batch on one control connection of a draining replica: served while busy after the listeners close, 421 at a command boundary from half the drain time on, no transfer cut',
     async (t) => {
       if (!guard(t)) return;
       await topo.ensureAllReady();
       await sleep(1000);
-      const batch = Array.from({ length: 12 }, (_, k) => `drain-batch-${String(k).padStart(2, '0')}.bin`);
+      // 36 files of 512 KiB at 1 MiB/s: ~18 s, longer than readinessDelayMs + drainTimeoutMs / 2.
+      const batch = Array.from({ length: 36 }, (_, k) => `drain-batch-${String(k).padStart(2, '0')}.bin`);
       const sums = await Promise.all(batch.map((name, k) => writeRandomFile(topo.clientFile(name), 512 * 1024 + k)));
       const rate = ['--limit-rate', '1M', '--tls-max', '1.2', '--fail-early'];
       const ups = batch.flatMap((name) => ['-T', topo.clientFile(name), ftpUrlAt(name)]);
@@ -336,18 +340,17 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
         if (victim === undefined) await sleep(50);
       }
       assert.ok(victim, 'some replica received the first STOR');
-      let late: LogRecord[] = [];
       let first: RunResult;
+      let listenersClosed = 0;
+      let served: LogRecord[] = [];
       try {
         assert.ok(victim.signal('SIGTERM'));
         await victim.waitExit(DRAIN_TIMEOUT_MS + 10_000);
         first = await running;
         const draining = eventsOf(victim, 'server.draining').at(-1);
         assert.ok(draining);
-        const listenersClosed = Date.parse(String(draining.time)) + READINESS_DELAY_MS;
-        late = eventsOf(victim, 'transfer').filter(
-          (r) => batch.includes(String(r.path).slice(1)) && Date.parse(String(r.time)) - Number(r.durationMs) > listenersClosed + 200,
-        );
+        listenersClosed = Date.parse(String(draining.time)) + READINESS_DELAY_MS;
+        served = eventsOf(victim, 'transfer').filter((r) => batch.includes(String(r.path).slice(1)));
         // The client resumes whatever is missing, through the balancer (bounded).
         let retry: RunResult | undefined;
         for (let attempt = 0; attempt < 6; attempt++) {
@@ -360,14 +363,77 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       } finally {
         if (!victim.running) await victim.start();
       }
-      assert.deepEqual(
-        late.map((r) => `${String(r.path)} started ${String(r.time)} - ${String(r.durationMs)} ms`),
-        [],
-        'no transfer may start on a replica whose listeners have closed',
+      const startedAt = (r: LogRecord): number => Date.parse(String(r.time)) - Number(r.durationMs);
+      const show = (r: LogRecord): string => `${String(r.path)} ${String(r.result)} started ${new Date(startedAt(r)).toISOString()} (${String(r.durationMs)} ms)`;
+      // Served while busy: transfers kept starting after the listeners had closed.
+      assert.ok(
+        served.some((r) => startedAt(r) > listenersClosed + 1000),
+        `no transfer started after the listeners closed: ${served.map(show).join(', ')}`,
       );
+      // From half the drain time on, nothing new starts: 421 after the running transfer.
+      const halfway = listenersClosed + DRAIN_TIMEOUT_MS / 2;
+      assert.deepEqual(
+        served.filter((r) => startedAt(r) > halfway + 200).map(show),
+        [],
+        'no transfer may start once half the drain time has passed',
+      );
+      // No transfer cut: every transfer of the draining replica ended well.
+      assert.deepEqual(served.filter((r) => r.result !== 'ok').map(show), [], 'every transfer on the draining replica completed');
+      assert.equal(eventsOf(victim, 'session.drain-deadline').length, 0, 'no session reached the drain deadline');
+      assert.ok(served.length < batch.length, `the batch did not all finish on the draining replica (${served.length} of ${batch.length})`);
       assert.ok(replyCodes(first).includes(421), `the batch client was told 421: ${tail(first)}`);
+      t.diagnostic(`served by the draining replica: ${served.length} of ${batch.length}; last started ${Math.round((Math.max(...served.map(startedAt)) - listenersClosed) / 100) / 10} s after the listeners closed`);
     },
   );
+
+  it('a parked (idle) session on a draining replica gets 421 within drainIdleMs of the listeners closing', async (t) => {
+    if (!guard(t)) return;
+    await topo.ensureAllReady();
+    await sleep(1000);
+    if (PYTHON_FTPLIB_MISSING()) {
+      t.skip(PYTHON_FTPLIB_MISSING() ?? '');
+      return;
+    }
+    // Logs in over explicit FTPS, says so, then waits for whatever the server sends next.
+    const program = [
+      'import ftplib, json, ssl, sys, time',
+      'ctx = ssl.create_default_context(cafile=sys.argv[1])',
+      'ftp = ftplib.FTP_TLS(context=ctx, timeout=60)',
+      'ftp.connect(sys.argv[2], 21)',
+      'ftp.login(sys.argv[3], sys.argv[4])',
+      'try:',
+      '    line = ftp.getline()',
+      'except Exception as e:',
+      '    line = "error: " + repr(e)',
+      'print(json.dumps({"line": line, "at": time.time()}), flush=True)',
+    ].join('\n');
+    const logins = topo.replicas.map((replica) => eventsOf(replica, 'login').length);
+    const parked = topo.net.exec('client', 'python3', ['-c', program, topo.pki.caFile, ADDR.vip, USER.name, USER.password], { timeoutMs: 60_000 });
+    let victim: Replica | undefined;
+    for (let i = 0; i < 200 && victim === undefined; i++) {
+      victim = topo.replicas.find((replica, index) => eventsOf(replica, 'login').length > (logins[index] as number));
+      if (victim === undefined) await sleep(50);
+    }
+    assert.ok(victim, 'the parked session logged in');
+    let signalledAt = 0;
+    try {
+      signalledAt = Date.now();
+      assert.ok(victim.signal('SIGTERM'));
+      await victim.waitExit(DRAIN_TIMEOUT_MS + 10_000);
+      const result = await parked;
+      assert.equal(result.code, 0, tail(result));
+      const said = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { line?: string; at?: number };
+      assert.match(said.line ?? '', /^421 /, result.stdout);
+      const elapsed = (said.at ?? 0) * 1000 - signalledAt;
+      // The listeners close readinessDelayMs after SIGTERM; the session, idle since its login,
+      // gets 421 within drainIdleMs of that (not at the drain deadline, 20 s later).
+      assert.ok(elapsed >= READINESS_DELAY_MS - 100, `421 before the listeners closed (${elapsed} ms after SIGTERM)`);
+      assert.ok(elapsed <= READINESS_DELAY_MS + DRAIN_IDLE_MS + 1000, `421 came ${elapsed} ms after SIGTERM, beyond readinessDelayMs + drainIdleMs`);
+      t.diagnostic(`421 to the parked session ${elapsed} ms after SIGTERM`);
+    } finally {
+      if (!victim.running) await victim.start();
+    }
+  });
 
   it('logs, xferlog and metrics of every replica show the real client address, never the balancer', async (t) => {
     if (!guard(t)) return;
