@@ -189,13 +189,6 @@ export default defineConfig(
   // runtime (item 2).
   allowExtra('src/security/defender-wiring.ts', 'security', ['config', 'observability']),
   {
-    // TODO(issue 12): the cycle command-table.ts -> handlers/misc.ts -> command-table.ts
-    // (HELP and FEAT read the command table); item 3 generates FEAT and HELP from the table
-    // and removes it.
-    files: ['src/session/command-table.ts', 'src/session/handlers/misc.ts'],
-    rules: { 'import-x/no-cycle': 'off' },
-  },
-  {
     // TODO(issue 12): over 400 lines. server.ts splits into the runtime and the FTP frontend
     // (item 2), control-connection.ts into the connection layer modules (item 3), and
     // local-storage.ts sheds upload modes and accounting to the file service (item 1); the

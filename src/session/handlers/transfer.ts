@@ -10,6 +10,7 @@ import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
 import type { Entry, ReadSource, WriteHandle, WriteMode } from '../../storage/types.js';
 import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
+import { storageCapabilities } from '../capabilities.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { runDataTransfer } from '../data-transfer.js';
@@ -238,11 +239,17 @@ async function abor(ctx: SessionContext): Promise<void> {
   ctx.reply(ReplyCode.ClosingDataSuccess, 'No transfer to abort; data connection closed.');
 }
 
+function restFeat(ctx: SessionContext): string | undefined {
+  const capabilities = storageCapabilities(ctx);
+  return capabilities.resumeRead || capabilities.resumeWrite ? 'REST STREAM' : undefined;
+}
+
 export const TRANSFER_COMMANDS: readonly CommandSpec[] = [
-  { verb: 'REST', requiresLogin: true, syntax: 'REST <offset>', handle: rest },
+  // RFC 3659 §5: restart by byte offset, advertised when the storage can resume reads or writes.
+  { verb: 'REST', requiresLogin: true, syntax: 'REST <offset>', feat: restFeat, handle: rest },
   { verb: 'RETR', requiresLogin: true, syntax: 'RETR <path>', handle: retr },
   { verb: 'STOR', requiresLogin: true, syntax: 'STOR <path>', handle: stor },
-  { verb: 'APPE', requiresLogin: true, syntax: 'APPE <path>', handle: appe },
+  { verb: 'APPE', requiresLogin: true, syntax: 'APPE <path>', enabled: (ctx) => storageCapabilities(ctx).append, handle: appe },
   { verb: 'STOU', requiresLogin: true, syntax: 'STOU [prefix]', handle: stou },
   { verb: 'ABOR', requiresLogin: true, syntax: 'ABOR', duringTransfer: true, handle: abor },
 ];
