@@ -14,7 +14,7 @@ import { storageCapabilities } from '../capabilities.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { runDataTransfer } from '../data-transfer.js';
-import { pump } from '../pump.js';
+import { countChunks, pump, type MovedBytes } from '../pump.js';
 
 /** How many candidate names STOU tries before giving up. */
 const MAX_UNIQUE_NAME_ATTEMPTS = 100;
@@ -64,6 +64,9 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
   const ascii = ctx.state.type === 'A';
   const size = source.size ?? (await storage.stat(path).catch(() => null))?.size ?? offset;
   const remaining = Math.max(0, size - offset);
+  // Counted from the chunks read from storage (not an adapter stream's own counter, which
+  // only the local adapter's streams have): what the logs, metrics and STAT report.
+  const moved: MovedBytes = { bytes: 0 };
   await runDataTransfer(ctx, {
     command: 'RETR',
     direction: 'download',
@@ -71,8 +74,13 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
     offset,
     openingText: `Opening ${modeName(ctx)} mode data connection for ${baseName(path)} (${remaining} bytes).`,
     successText: 'Transfer complete.',
-    bytes: () => (source as ReadSource & { bytesRead?: number }).bytesRead ?? 0,
-    pump: (socket, signal) => (ascii ? pipeline(source, createToNetworkAscii(), socket, { signal }) : pump(source, socket, signal)),
+    bytes: () => moved.bytes,
+    pump: (socket, signal) => {
+      if (!ascii) return pump(source, socket, signal, moved);
+      // TYPE A: the file's bytes, before the LF -> CRLF conversion.
+      countChunks(source, moved);
+      return pipeline(source, createToNetworkAscii(), socket, { signal });
+    },
     cleanup: async () => {
       source.destroy();
     },
@@ -133,6 +141,8 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
   const { path } = target;
   const ascii = ctx.state.type === 'A';
   let handle: WriteHandle | null = null;
+  // Counted from the chunks handed to storage, whatever the adapter's write stream is.
+  const moved: MovedBytes = { bytes: 0 };
   const opened = (): WriteHandle => {
     if (!handle) throw new Error('upload not opened');
     return handle;
@@ -147,7 +157,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
     open: async () => {
       handle = await target.open();
     },
-    bytes: () => (handle?.stream as { bytesWritten?: number } | undefined)?.bytesWritten ?? 0,
+    bytes: () => moved.bytes,
     pump: async (socket, signal) => {
       const sink = opened().stream;
       if (socket.readableEnded) {
@@ -157,7 +167,11 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
         await finished(sink);
         return;
       }
-      return ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pump(socket, sink, signal);
+      if (!ascii) return pump(socket, sink, signal, moved);
+      // TYPE A: the file's bytes, after the CRLF -> LF conversion.
+      const convert = createFromNetworkAscii();
+      countChunks(convert, moved);
+      return pipeline(socket, convert, sink, { signal });
     },
     // 226 only once every byte is on storage and the file is closed.
     finish: () => opened().commit(),
