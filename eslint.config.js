@@ -21,7 +21,7 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The top-level parts of src/: folders, plus `server` (src/server.ts) and `index` (src/index.ts, the public API). */
-const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
+const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'session', 'transport', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
 /** Parts that are one file at the top of src/. */
 const FILE_PARTS = ['server', 'index'];
 
@@ -31,9 +31,10 @@ const FILE_PARTS = ['server', 'index'];
  *   cli ──► server (composition root) ──► everything below
  *   index (the package's public API) ──► re-exports from anything but cli
  *   net, data ──► session ──► protocol, core, storage/types, auth/types
- *   protocol ──► nothing
- * and for the folders the diagram leaves out: core, storage, auth, tls and config are leaves
- * over core; observability and security are leaves too (the runtime wires them to sessions);
+ *   net, data ──► transport (socket plumbing every listener shares) ──► protocol, core
+ *   protocol, core ──► nothing
+ * and for the folders the diagram leaves out: core (the cross-cutting ports and shared pure
+ * helpers) imports nothing; storage, auth, tls and config are leaves over core; observability and security are leaves too (the runtime wires them to sessions);
  * tls reads ClientHellos with protocol's pure parser; doctor is a client of the protocol and
  * compares a deployment with what deploy renders from the config; deploy generates artefacts
  * from the config.
@@ -49,8 +50,10 @@ const LAYERS = {
   // The protocol-neutral file service: the rules every frontend applies (files/user-files).
   files: ['protocol', 'core', 'storage', 'auth/types.js'],
   session: ['protocol', 'core', 'files', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
-  data: ['protocol', 'core', 'session'],
-  net: ['protocol', 'core', 'session', 'tls'],
+  // Socket plumbing shared by every listener, below any protocol (the PROXY header read).
+  transport: ['protocol', 'core'],
+  data: ['protocol', 'core', 'session', 'transport'],
+  net: ['protocol', 'core', 'session', 'tls', 'transport'],
   observability: ['core'],
   security: ['core'],
   // --render-check compares a running deployment with what render makes of the config.
@@ -181,36 +184,12 @@ export default defineConfig(
   // Exceptions: known debt, each removed by the issue-12 refactor. Keep this list short.
   // ---------------------------------------------------------------------------------------
 
-  // TODO(issue 12): config/schema.ts validates passive settings with runtime code from data/
-  // (passive-address.ts, passive-slices.ts). The pure parts move to core/ (or config/) when
-  // the runtime takes over data/.
-  allowExtra('src/config/schema.ts', 'config', ['data']),
-  // TODO(issue 12): deploy/layout.ts computes the passive slice table with data/passive-slices.ts;
-  // same move as above.
-  allowExtra('src/deploy/layout.ts', 'deploy', ['data']),
-  // TODO(issue 12): the data connector accepts PROXY headers through net/proxy-protocol.ts;
-  // the PROXY glue moves with the connection layer (item 3).
-  allowExtra('src/data/data-connector.ts', 'data', ['session', 'net']),
-  // TODO(issue 12): Logger, Clock, AuditEvent and TransferRecord live in session/ports.ts;
-  // these cross-cutting ports move out of session/ (item 1), then observability imports none of session.
-  allowExtra('src/observability/audit-log.ts', 'observability', ['session']),
-  allowExtra('src/observability/metrics.ts', 'observability', ['session']),
   // TODO(issue 12): the admin /bans routes take the defender's types; they move to the runtime
   // with the admin listener (item 2).
   allowExtra('src/observability/admin-bans.ts', 'observability', ['security']),
-  // TODO(issue 12): defender-wiring is composition (config, metrics, session guard); it moves
-  // into the server runtime (item 2).
-  allowExtra('src/security/defender-wiring.ts', 'security', ['config', 'observability', 'session']),
-  // TODO(issue 12): the listing formatter takes storage's Entry and core's Permission (types
-  // only); the file service's listing entry (item 1) becomes its input.
-  allowExtra('src/protocol/listing.ts', 'protocol', ['storage', 'core']),
-  {
-    // TODO(issue 12): the cycle command-table.ts -> handlers/misc.ts -> command-table.ts
-    // (HELP and FEAT read the command table); item 3 generates FEAT and HELP from the table
-    // and removes it.
-    files: ['src/session/command-table.ts', 'src/session/handlers/misc.ts'],
-    rules: { 'import-x/no-cycle': 'off' },
-  },
+  // TODO(issue 12): defender-wiring is composition (config, metrics); it moves into the server
+  // runtime (item 2).
+  allowExtra('src/security/defender-wiring.ts', 'security', ['config', 'observability']),
   {
     // TODO(issue 12): over 400 lines. server.ts splits into the runtime and the FTP frontend
     // (item 2), control-connection.ts into the connection layer modules (item 3), and

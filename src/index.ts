@@ -9,7 +9,8 @@
 
 // The server and its dependencies.
 export { FtpServer, type FtpServerDeps } from './server.js';
-export type { Clock, Logger } from './session/ports.js';
+export type { Clock } from './core/clock.js';
+export type { Logger } from './core/logger.js';
 export { createLogger } from './observability/logger.js';
 export { ServerMetrics } from './observability/metrics.js';
 

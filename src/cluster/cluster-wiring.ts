@@ -9,7 +9,7 @@
 import type { Config } from '../config/schema.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Defender } from '../security/defender.js';
-import type { Logger } from '../session/ports.js';
+import type { Logger } from '../core/logger.js';
 import { RedisProtectionStore } from './redis-store.js';
 import { SharedProtection } from './shared-protection.js';
 

@@ -17,7 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { keyFromOperatorInput } from '../security/address-key.js';
 import { loginDelayMs, tracksUserName, type BanInfo, type Defender, type DefenderEvent, type ManualBanResult } from '../security/defender.js';
-import type { Logger, SessionGuard } from '../session/ports.js';
+import type { Logger } from '../core/logger.js';
+import type { SessionGuard } from '../core/session-guard.js';
 import type { BanPolicy, ProtectionStore, StoredBan } from './protection-store.js';
 
 export interface SharedProtectionOptions {

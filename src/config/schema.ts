@@ -7,8 +7,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isCidrList } from '../core/cidr.js';
-import { checkPortOffsetRange, isDnsName, validateAdvertiseOptions } from '../data/passive-address.js';
-import { PassiveSliceError, sliceTable } from '../data/passive-slices.js';
+import { checkPortOffsetRange, validateAdvertiseOptions } from '../core/advertise-options.js';
+import { isDnsName } from '../core/dns-name.js';
+import { PassiveSliceError, sliceTable } from '../core/passive-slices.js';
 import { deploySchema } from './deploy-schema.js';
 import { clusterSchema } from './cluster-schema.js';
 import { accessSchema, defenderSchema } from './security-schema.js';

@@ -17,7 +17,7 @@ import {
   type PassiveRequest,
 } from '../session/ports.js';
 import type { CidrList } from '../core/cidr.js';
-import { acceptProxyHeader, type ProxyMode } from '../net/proxy-protocol.js';
+import { acceptProxyHeader, type ProxyMode } from '../transport/proxy-protocol.js';
 import type { PassiveAddressResolver } from './passive-address.js';
 import type { PassivePortPool } from './passive-port-pool.js';
 

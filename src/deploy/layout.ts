@@ -7,9 +7,9 @@
  * construction. Pure: no I/O.
  */
 import type { Config, ConfigInput } from '../config/schema.js';
-import { sliceTable } from '../data/passive-slices.js';
+import { sliceTable } from '../core/passive-slices.js';
 import { clusterStorePodConfig } from './cluster-store.js';
-import type { PassiveSlice } from '../data/passive-slices.js';
+import type { PassiveSlice } from '../core/passive-slices.js';
 
 /** Where things live inside the container (the Dockerfile and the StatefulSet agree on these). */
 export const CONTAINER_PATHS = Object.freeze({

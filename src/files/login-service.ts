@@ -7,6 +7,9 @@
  * turns the outcome into its own reply (FTP: 230/530; SFTP: the SSH userauth answer).
  */
 import type { Authenticator } from '../auth/types.js';
+import type { Logger } from '../core/logger.js';
+import type { SessionGuard } from '../core/session-guard.js';
+import type { SessionMetrics } from '../core/session-metrics.js';
 import type { Principal } from '../core/principal.js';
 import type { StorageBackend, StorageProvider } from '../storage/types.js';
 
@@ -32,19 +35,15 @@ export type LoginOutcome =
 export interface LoginPorts {
   readonly auth: Authenticator;
   readonly storage: StorageProvider;
-  readonly metrics: { login(result: 'ok' | 'failed'): void };
+  readonly metrics: Pick<SessionMetrics, 'login'>;
   /** The defender bound to the client address: scores a failure and says how long to wait. */
-  readonly guard?: { loginFailed(username: string): number | Promise<number>; loginSucceeded(username: string): void };
+  readonly guard?: Pick<SessionGuard, 'loginFailed' | 'loginSucceeded'>;
   /** Used without a guard (tests, defender off). */
   readonly failedLoginDelayMs: number;
   readonly sleep: (ms: number) => Promise<void>;
   /** Takes one of the user's session slots for this session; false when the user has no slot left. */
   readonly claimSlot: (user: string) => Promise<boolean>;
-  readonly log: {
-    info(obj: object, msg?: string): void;
-    warn(obj: object, msg?: string): void;
-    error(obj: object, msg?: string): void;
-  };
+  readonly log: Logger;
   /** The audit record of the attempt (the frontend adds its session fields). */
   readonly audit: (user: string, result: 'success' | 'failure' | 'refused', code?: string) => void;
 }

@@ -7,7 +7,8 @@
  * Owns the record shape and its serialisation; sessions reach it through the AuditLog port.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { AuditEvent, AuditLog, Logger } from '../session/ports.js';
+import type { AuditEvent, AuditLog } from '../core/audit-event.js';
+import type { Logger } from '../core/logger.js';
 
 /** The fields the server adds to every event of a session. */
 export interface AuditSessionFields {

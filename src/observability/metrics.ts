@@ -4,7 +4,8 @@
  * Exposed over HTTP by the admin listener (a later issue); readable in tests via the registry.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SessionMetrics, TransferRecord } from '../session/ports.js';
+import type { SessionMetrics } from '../core/session-metrics.js';
+import type { TransferRecord } from '../core/transfer-record.js';
 
 export class ServerMetrics implements SessionMetrics {
   readonly registry = new Registry();

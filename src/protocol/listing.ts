@@ -4,8 +4,31 @@
  * the format unspecified, §4.1.3), the machine-readable MLST/MLSD facts (RFC 3659 §7), the
  * FEAT/OPTS MLST fact lists (RFC 3659 §7.8, §7.9) and RFC 3659 §2.3 time-vals (also MDTM).
  */
-import type { Permission } from '../core/permissions.js';
-import type { Entry } from '../storage/types.js';
+
+/**
+ * One directory entry as the formatters need it. protocol/ imports nothing, so this is its
+ * own shape; storage's Entry (and any file service entry with these fields) fits it as is.
+ */
+export interface ListingEntry {
+  /** Base name ("" for the root). */
+  readonly name: string;
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  /** Size in bytes (0 for directories). */
+  readonly size: number;
+  readonly modifiedAt: Date;
+  /** POSIX permission bits (e.g. 0o644) when the backend has them. */
+  readonly mode?: number;
+  /** Stable identity for MLST "unique" when the backend has one. */
+  readonly uniqueId?: string;
+}
+
+/** The user rights the RFC 3659 §7.5.5 perm fact reports (the names of core/permissions). */
+export type PermFactRight = 'list' | 'download' | 'upload' | 'overwrite' | 'delete' | 'rename' | 'mkdir' | 'rmdir';
+
+/** What the perm fact asks of the user's rights: a principal's permission set fits. */
+export interface PermFactRights {
+  has(right: PermFactRight): boolean;
+}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
 
@@ -24,13 +47,13 @@ function oneLine(name: string): string {
   return name.replace(/[\r\n]/g, ' ');
 }
 
-function defaultMode(type: Entry['type']): number {
+function defaultMode(type: ListingEntry['type']): number {
   if (type === 'directory') return 0o755;
   if (type === 'symlink') return 0o777;
   return 0o644;
 }
 
-function typeChar(type: Entry['type']): string {
+function typeChar(type: ListingEntry['type']): string {
   if (type === 'directory') return 'd';
   if (type === 'symlink') return 'l';
   return '-';
@@ -51,7 +74,7 @@ function modeString(mode: number): string {
 }
 
 /** One `ls -l` style line (no CRLF) as most clients parse it: "-rw-r--r-- 1 owner group     1234 Mar 05 14:03 name" for entries modified within the last 180 days (relative to now), else "Mar 05  2023" (year). Uses UTC. mode bits from entry.mode, else 0o644 files / 0o755 dirs; type char d/-/l. owner/group default "ftp". Sizes beyond 4 GiB print exactly. */
-export function formatListLine(entry: Entry, now: Date, options?: { owner?: string; group?: string }): string {
+export function formatListLine(entry: ListingEntry, now: Date, options?: { owner?: string; group?: string }): string {
   const mode = entry.mode ?? defaultMode(entry.type);
   const owner = options?.owner ?? 'ftp';
   const group = options?.group ?? 'ftp';
@@ -74,7 +97,7 @@ export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'unix.mod
 export type MlstFact = (typeof MLST_FACTS)[number];
 
 /** RFC 3659 §7.5.1 type values; non-standard kinds use the "OS.name=type" form it allows. */
-function mlsxType(entry: Entry, override: 'cdir' | 'pdir' | undefined): string {
+function mlsxType(entry: ListingEntry, override: 'cdir' | 'pdir' | undefined): string {
   if (override) return override;
   switch (entry.type) {
     case 'file':
@@ -89,7 +112,7 @@ function mlsxType(entry: Entry, override: 'cdir' | 'pdir' | undefined): string {
 }
 
 /** RFC 3659 §7.5.5 perm fact letters derived from the user's permissions. */
-function mlsxPerm(isDirectory: boolean, p: ReadonlySet<Permission>): string {
+function mlsxPerm(isDirectory: boolean, p: PermFactRights): string {
   let out = '';
   if (isDirectory) {
     // e: may CWD into it; always granted since access to the tree is checked by the session.
@@ -125,10 +148,10 @@ export function formatTimeVal(date: Date): string {
 
 /** RFC 3659 §7 fact line WITHOUT leading space or CRLF: "type=file;size=12;modify=20240305140312;perm=rwadf; name". Only facts in `facts` (and applicable to the entry) are printed, in MLST_FACTS order, each "fact=value;"; facts lower-case names as listed; then a single space and the name. options.typeOverride: 'cdir' | 'pdir' for MLSD's "." / ".." entries or MLST on a directory (cdir). size omitted for directories. unique from entry.uniqueId when present. unix.mode as octal 4 digits e.g. 0644. perm computed from permissions: files: r if download, a if upload, w if upload or overwrite (write), d if delete, f if rename; directories: e always, l if list, c if upload, m if mkdir, p if delete, d if rmdir, f if rename. */
 export function formatMlsxLine(
-  entry: Entry,
+  entry: ListingEntry,
   name: string,
   facts: ReadonlySet<MlstFact>,
-  permissions: ReadonlySet<Permission>,
+  permissions: PermFactRights,
   options?: { typeOverride?: 'cdir' | 'pdir' },
 ): string {
   const override = options?.typeOverride;

@@ -6,7 +6,7 @@
  * tests and the test topology; in production the balancer writes them).
  * Owns: signature detection, strict validation, address formatting (IPv6 in Node's canonical
  * form, exactly as `socket.remoteAddress` shows it), v2 TLV framing and the header size caps.
- * Must not: touch sockets or timers, decide trust (that is net/proxy-protocol), or interpret
+ * Must not: touch sockets or timers, decide trust (that is transport/proxy-protocol), or interpret
  * TLV contents (PP2_TYPE_SSL sub-TLVs and PP2_TYPE_CRC32C are passed through unverified).
  *
  * Why hand-written: the best npm candidate, proxy-protocol-js (MIT, typed, no dependencies, v1

@@ -7,7 +7,8 @@
  */
 import type { Config } from '../config/schema.js';
 import type { ServerMetrics } from '../observability/metrics.js';
-import type { Logger, SessionGuard } from '../session/ports.js';
+import type { Logger } from '../core/logger.js';
+import type { SessionGuard } from '../core/session-guard.js';
 import { Defender, type BanInfo } from './defender.js';
 
 export interface DefenderWiring {

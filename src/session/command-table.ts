@@ -8,6 +8,7 @@ import { AUTH_COMMANDS } from './handlers/auth.js';
 import { DATA_SETUP_COMMANDS } from './handlers/data-setup.js';
 import { FILE_COMMANDS } from './handlers/files.js';
 import { HASH_COMMANDS } from './handlers/hash.js';
+import { introspectionCommands } from './handlers/introspection.js';
 import { LISTING_COMMANDS } from './handlers/listing.js';
 import { MISC_COMMANDS } from './handlers/misc.js';
 import { NAVIGATION_COMMANDS } from './handlers/navigation.js';
@@ -15,7 +16,7 @@ import { PARAM_COMMANDS } from './handlers/params.js';
 import { SECURITY_COMMANDS } from './handlers/security.js';
 import { TRANSFER_COMMANDS } from './handlers/transfer.js';
 
-export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
+const table = new Map<string, CommandSpec>(
   [
     ...AUTH_COMMANDS,
     ...SECURITY_COMMANDS,
@@ -29,3 +30,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...HASH_COMMANDS,
   ].map((spec) => [spec.verb, spec]),
 );
+// FEAT and HELP describe the table they belong to: they are given it rather than importing
+// this module, which would make an import cycle.
+for (const spec of introspectionCommands(table)) table.set(spec.verb, spec);
+
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = table;

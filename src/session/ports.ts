@@ -1,10 +1,21 @@
 /**
  * @module session/ports
  * The interfaces through which a session reaches the world. Real implementations live in
- * data/ (passive and active connections), net/ (the control socket) and observability/;
- * the session itself imports no node:net, node:tls or node:fs.
+ * data/ (passive and active connections), net/ (the control socket) and observability/; the
+ * protocol-neutral ones are defined in core/ and re-exported below. The session itself
+ * imports no node:net, node:tls or node:fs.
  */
 import type { Duplex } from 'node:stream';
+
+// The cross-cutting ports (logging, time, audit, metrics, transfer records, abuse defence) are
+// protocol-neutral and live in core/, so observability/ and security/ need nothing from
+// session/. They are re-exported here because they are part of what a session is given.
+export type { Clock } from '../core/clock.js';
+export type { Logger } from '../core/logger.js';
+export { NOOP_AUDIT, type AuditEvent, type AuditEventName, type AuditLog, type AuditResult } from '../core/audit-event.js';
+export { NOOP_METRICS, type SessionMetrics } from '../core/session-metrics.js';
+export type { SessionGuard } from '../core/session-guard.js';
+export type { TransferDirection, TransferLog, TransferLogEntry, TransferRecord, TransferResult } from '../core/transfer-record.js';
 
 /** The control connection as the session sees it. */
 export interface ControlChannel {
@@ -122,101 +133,6 @@ export class DataChannelError extends Error {
   }
 }
 
-export interface Clock {
-  now(): Date;
-  sleep(ms: number): Promise<void>;
-}
-
-/** The subset of pino's logger the session uses. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  child(bindings: object): Logger;
-}
-
-export type TransferDirection = 'download' | 'upload' | 'list';
-export type TransferResult = 'ok' | 'aborted' | 'failed';
-
-export interface TransferRecord {
-  readonly direction: TransferDirection;
-  readonly command: string;
-  readonly path: string;
-  readonly bytes: number;
-  readonly durationMs: number;
-  readonly result: TransferResult;
-  readonly offset: number;
-}
-
-/** A finished file transfer with who did it, for transfer logs (xferlog). */
-export interface TransferLogEntry extends TransferRecord {
-  readonly user: string;
-  readonly anonymous: boolean;
-  readonly remoteAddress: string;
-  readonly ascii: boolean;
-  readonly endedAt: Date;
-}
-
-export interface TransferLog {
-  write(entry: TransferLogEntry): void;
-}
-
-/** Counters and histograms fed by sessions; implemented with prom-client in observability/. */
-export interface SessionMetrics {
-  command(verb: string): void;
-  login(result: 'ok' | 'failed'): void;
-  /** A TLS handshake finished (or failed) on a control or data connection. */
-  tlsHandshake(channel: 'control' | 'data', ok: boolean): void;
-  /** A data connection refused because its TLS session was not resumed (or its handshake failed). */
-  tlsDataRefused(reason: 'not-resumed' | 'handshake-failed'): void;
-  transfer(record: TransferRecord): void;
-  passiveExhausted(): void;
-}
-
-export const NOOP_METRICS: SessionMetrics = {
-  command() {},
-  login() {},
-  tlsDataRefused() {},
-  tlsHandshake() {},
-  transfer() {},
-  passiveExhausted() {},
-};
-
-/** What an audit event says happened (observability/audit-log.ts documents each field). */
-export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir';
-export type AuditResult = 'success' | 'failure' | 'refused' | 'aborted';
-
-/** One audit event as the session reports it; the AuditLog adds time, session, remote, via, replica. */
-export interface AuditEvent {
-  readonly event: AuditEventName;
-  readonly result: AuditResult;
-  /** The login name (as typed, for failed logins). */
-  readonly user?: string;
-  readonly tls: boolean;
-  readonly tlsVersion?: string;
-  readonly tlsCipher?: string;
-  /** Virtual path (never a host path). */
-  readonly path?: string;
-  /** Rename target. */
-  readonly toPath?: string;
-  readonly bytes?: number;
-  readonly durationMs?: number;
-  /** Stable reason or error code (KFTPD_STORAGE_*, a login refusal reason...). */
-  readonly code?: string;
-  /** Hex SHA-256 of the whole file, when computed on the fly during the transfer. */
-  readonly sha256?: string;
-}
-
-/** The audit trail of one session (a no-op when log.audit is off). */
-export interface AuditLog {
-  /** Compute sha256 of transfers on the fly (log.auditSha256). */
-  readonly sha256: boolean;
-  record(event: AuditEvent): void;
-}
-
-export const NOOP_AUDIT: AuditLog = { sha256: false, record() {} };
-
 /** Slots for expensive work shared by all sessions (HASH): bounded concurrency. */
 export interface WorkSlots {
   /** Resolves with a release function; rejects when `signal` aborts first. */
@@ -230,17 +146,4 @@ export interface UserSessions {
    * (a promise when the count is shared by replicas: cluster/shared-protection).
    */
   claim(user: string): (() => void) | null | Promise<(() => void) | null>;
-}
-
-/**
- * Abuse defence as one session sees it, bound to the session's real client address
- * (security/defender.ts behind it). Optional: without it failed logins wait
- * settings.failedLoginDelayMs and nothing is scored.
- */
-export interface SessionGuard {
-  /** A failed login: scores it and returns how long to wait before answering (ms). */
-  loginFailed(username: string): number | Promise<number>;
-  loginSucceeded(username: string): void;
-  /** A hostile event of this session (too many commands before login, a refused data connection). */
-  report(event: 'commands-before-login' | 'data-refused'): void;
 }

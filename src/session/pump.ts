@@ -9,6 +9,22 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+/** Bytes moved so far by a transfer: counted from the chunks themselves, whatever the streams are. */
+export interface MovedBytes {
+  bytes: number;
+}
+
+/**
+ * Counts the chunks `stream` emits into `moved`, for the conversions that go through
+ * stream.pipeline (TYPE A) rather than pump. A 'data' listener beside pipeline's own sees the
+ * same chunks; attach it in the same tick as the pipeline so none is missed.
+ */
+export function countChunks(stream: NodeJS.ReadableStream, moved: MovedBytes): void {
+  stream.on('data', (chunk: Buffer | string) => {
+    moved.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+  });
+}
+
 function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
@@ -23,9 +39,11 @@ function ignore(): void {}
 /**
  * Pipes `source` into `dest`. A source with a release() method (local files) gets every chunk
  * back once `dest` has written it, to read into the same memory again. On failure (either stream errors or closes early, or `signal`
- * aborts) both streams are destroyed and the promise rejects with the first error.
+ * aborts) both streams are destroyed and the promise rejects with the first error. `moved`
+ * counts every byte handed to `dest` (the transfer's byte count for logs, metrics and STAT:
+ * it does not depend on the storage adapter's stream type).
  */
-export function pump(source: Readable & { release?(chunk: Buffer): void }, dest: Writable, signal: AbortSignal): Promise<void> {
+export function pump(source: Readable & { release?(chunk: Buffer): void }, dest: Writable, signal: AbortSignal, moved?: MovedBytes): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const cleanup = () => {
@@ -49,6 +67,7 @@ export function pump(source: Readable & { release?(chunk: Buffer): void }, dest:
     // A source with reusable buffers gets each chunk back once the destination has let go of it.
     const release = source.release?.bind(source);
     const onData = (chunk: Buffer) => {
+      if (moved) moved.bytes += chunk.length;
       const more = release ? dest.write(chunk, () => release(chunk)) : dest.write(chunk);
       if (!more) {
         source.pause();

@@ -106,6 +106,11 @@ export interface StorageBackend {
 
 /** Creates a backend confined to `home` (a virtual path inside the server's storage root). */
 export interface StorageProvider {
+  /**
+   * What every backend this provider creates can do (the same for every home). Read before
+   * login, when there is no backend yet: FEAT and HELP offer only what the adapter supports.
+   */
+  readonly capabilities: StorageCapabilities;
   forHome(home: VirtualPath): Promise<StorageBackend>;
   ping(): Promise<void>;
 }

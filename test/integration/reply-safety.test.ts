@@ -138,7 +138,7 @@ function brokenProvider(root: string): StorageProvider {
         };
       },
     });
-  return { ping: () => inner.ping(), forHome: async (home) => wrap(await inner.forHome(home)) };
+  return { capabilities: inner.capabilities, ping: () => inner.ping(), forHome: async (home) => wrap(await inner.forHome(home)) };
 }
 
 describe('reply texts never leak internals', () => {

@@ -133,5 +133,5 @@ export const AUTH_COMMANDS: readonly CommandSpec[] = [
   { verb: 'PASS', requiresLogin: false, syntax: 'PASS <password>', handle: pass },
   { verb: 'REIN', requiresLogin: false, syntax: 'REIN', handle: rein },
   { verb: 'QUIT', requiresLogin: false, syntax: 'QUIT', handle: quit },
-  { verb: 'HOST', requiresLogin: false, syntax: 'HOST <hostname>', handle: host },
+  { verb: 'HOST', requiresLogin: false, syntax: 'HOST <hostname>', feat: 'HOST', handle: host },
 ];

@@ -139,9 +139,12 @@ function eprt(ctx: SessionContext, arg: string): void {
   setActive(ctx, parsed.host, parsed.port, 'EPRT');
 }
 
+const activeEnabled = (ctx: SessionContext): boolean => ctx.deps.settings.activeEnabled;
+
 export const DATA_SETUP_COMMANDS: readonly CommandSpec[] = [
   { verb: 'PASV', requiresLogin: true, syntax: 'PASV', handle: pasv },
-  { verb: 'EPSV', requiresLogin: true, syntax: 'EPSV [1|2|ALL]', handle: epsv },
-  { verb: 'PORT', requiresLogin: true, syntax: 'PORT h1,h2,h3,h4,p1,p2', handle: port },
-  { verb: 'EPRT', requiresLogin: true, syntax: 'EPRT |proto|addr|port|', handle: eprt },
+  { verb: 'EPSV', requiresLogin: true, syntax: 'EPSV [1|2|ALL]', feat: 'EPSV', handle: epsv },
+  { verb: 'PORT', requiresLogin: true, syntax: 'PORT h1,h2,h3,h4,p1,p2', enabled: activeEnabled, handle: port },
+  // RFC 2428 EPRT is advertised only when active mode can actually be used.
+  { verb: 'EPRT', requiresLogin: true, syntax: 'EPRT |proto|addr|port|', enabled: activeEnabled, feat: 'EPRT', handle: eprt },
 ];

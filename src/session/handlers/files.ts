@@ -9,6 +9,7 @@ import { quotePath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
+import { storageCapabilities } from '../capabilities.js';
 
 function requireArg(ctx: SessionContext, arg: string, verb: string): boolean {
   if (arg !== '') return true;
@@ -114,15 +115,19 @@ async function mfmt(ctx: SessionContext, arg: string): Promise<void> {
   ctx.reply(ReplyCode.FileStatus, `Modify=${formatTimeVal(time)}; ${arg.slice(space + 1)}`);
 }
 
+// Offered only when the storage adapter declares it can (StorageCapabilities).
+const canRename = (ctx: SessionContext): boolean => storageCapabilities(ctx).rename !== 'none';
+const canSetModifiedTime = (ctx: SessionContext): boolean => storageCapabilities(ctx).setModifiedTime;
+
 export const FILE_COMMANDS: readonly CommandSpec[] = [
   { verb: 'MKD', requiresLogin: true, syntax: 'MKD <path>', handle: mkd },
   { verb: 'XMKD', requiresLogin: true, syntax: 'XMKD <path>', handle: mkd },
   { verb: 'RMD', requiresLogin: true, syntax: 'RMD <path>', handle: rmd },
   { verb: 'XRMD', requiresLogin: true, syntax: 'XRMD <path>', handle: rmd },
   { verb: 'DELE', requiresLogin: true, syntax: 'DELE <path>', handle: dele },
-  { verb: 'RNFR', requiresLogin: true, syntax: 'RNFR <path>', handle: rnfr },
-  { verb: 'RNTO', requiresLogin: true, syntax: 'RNTO <path>', keepsRename: true, handle: rnto },
-  { verb: 'SIZE', requiresLogin: true, syntax: 'SIZE <path>', handle: size },
-  { verb: 'MDTM', requiresLogin: true, syntax: 'MDTM <path>', handle: mdtm },
-  { verb: 'MFMT', requiresLogin: true, syntax: 'MFMT <YYYYMMDDHHMMSS> <path>', handle: mfmt },
+  { verb: 'RNFR', requiresLogin: true, syntax: 'RNFR <path>', enabled: canRename, handle: rnfr },
+  { verb: 'RNTO', requiresLogin: true, syntax: 'RNTO <path>', keepsRename: true, enabled: canRename, handle: rnto },
+  { verb: 'SIZE', requiresLogin: true, syntax: 'SIZE <path>', feat: 'SIZE', handle: size },
+  { verb: 'MDTM', requiresLogin: true, syntax: 'MDTM <path>', feat: 'MDTM', handle: mdtm },
+  { verb: 'MFMT', requiresLogin: true, syntax: 'MFMT <YYYYMMDDHHMMSS> <path>', enabled: canSetModifiedTime, feat: 'MFMT', handle: mfmt },
 ];

@@ -243,7 +243,8 @@ function wrapNotFound(handler: (ctx: SessionContext, arg: string) => Promise<voi
 }
 
 export const HASH_COMMANDS: readonly CommandSpec[] = [
-  { verb: 'HASH', requiresLogin: true, syntax: 'HASH <path>', keepsRange: true, handle: wrapNotFound(hash) },
+  // draft-bryan-ftpext-hash-02 §3.1; RANG applies to HASH only, so no "RANG STREAM".
+  { verb: 'HASH', requiresLogin: true, syntax: 'HASH <path>', keepsRange: true, feat: hashFeatLine, handle: wrapNotFound(hash) },
   { verb: 'RANG', requiresLogin: true, syntax: 'RANG <start> <end>', keepsRange: true, handle: rang },
   { verb: 'XCRC', requiresLogin: true, syntax: 'XCRC "<path>" [start [end]]', handle: wrapNotFound(xhash('XCRC', 'CRC32')) },
   { verb: 'XMD5', requiresLogin: true, syntax: 'XMD5 "<path>" [start [end]]', handle: wrapNotFound(xhash('XMD5', 'MD5')) },

@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatListLine, formatMlsxLine, MLST_FACTS, type MlstFact } from '../../protocol/listing.js';
+import { formatListLine, formatMlsxLine, formatMlstFeat, MLST_FACTS, type MlstFact } from '../../protocol/listing.js';
 import { ReplyCode, sanitizeReplyText } from '../../protocol/reply.js';
 import { compileGlob, hasGlob } from '../../protocol/glob.js';
 import { baseName, parentPath } from '../../protocol/virtual-path.js';
@@ -266,6 +266,6 @@ export const LISTING_COMMANDS: readonly CommandSpec[] = [
   { verb: 'LIST', requiresLogin: true, syntax: 'LIST [path]', handle: list },
   { verb: 'NLST', requiresLogin: true, syntax: 'NLST [path]', handle: nlst },
   { verb: 'MLSD', requiresLogin: true, syntax: 'MLSD [path]', handle: mlsd },
-  { verb: 'MLST', requiresLogin: true, syntax: 'MLST [path]', handle: mlst },
+  { verb: 'MLST', requiresLogin: true, syntax: 'MLST [path]', feat: (ctx) => `MLST ${formatMlstFeat(ctx.state.mlstFacts)}`, handle: mlst },
   { verb: 'STAT', requiresLogin: false, syntax: 'STAT [path]', duringTransfer: true, handle: stat },
 ];

@@ -42,7 +42,8 @@ const cdupSpec = { requiresLogin: true, syntax: 'CDUP', handle: cdup } as const;
 export const NAVIGATION_COMMANDS: readonly CommandSpec[] = [
   { verb: 'PWD', ...pwdSpec },
   { verb: 'XPWD', ...pwdSpec },
-  { verb: 'CWD', ...cwdSpec },
+  // RFC 3659 §6: paths are one Unix-like tree, "/"-separated, rooted at the user's home.
+  { verb: 'CWD', ...cwdSpec, feat: 'TVFS' },
   { verb: 'XCWD', ...cwdSpec },
   { verb: 'CDUP', ...cdupSpec },
   { verb: 'XCUP', ...cdupSpec },

@@ -104,5 +104,6 @@ export const PARAM_COMMANDS: readonly CommandSpec[] = [
   { verb: 'MODE', requiresLogin: true, syntax: 'MODE S', handle: mode },
   { verb: 'STRU', requiresLogin: true, syntax: 'STRU F', handle: stru },
   { verb: 'ALLO', requiresLogin: true, syntax: 'ALLO <bytes>', handle: allo },
-  { verb: 'OPTS', requiresLogin: false, syntax: 'OPTS <UTF8 ON|MLST facts|HASH algorithm>', handle: opts },
+  // RFC 2640 §3.3: UTF-8 path names, switched on with OPTS UTF8 ON.
+  { verb: 'OPTS', requiresLogin: false, syntax: 'OPTS <UTF8 ON|MLST facts|HASH algorithm>', feat: 'UTF8', handle: opts },
 ];

@@ -133,9 +133,12 @@ async function ccc(ctx: SessionContext): Promise<void> {
   ctx.state.controlCleared = true;
 }
 
+const tlsAvailable = (ctx: SessionContext): boolean => ctx.deps.tls.available;
+
 export const SECURITY_COMMANDS: readonly CommandSpec[] = [
-  { verb: 'AUTH', requiresLogin: false, syntax: 'AUTH TLS', handle: auth },
-  { verb: 'PBSZ', requiresLogin: false, syntax: 'PBSZ 0', handle: pbsz },
-  { verb: 'PROT', requiresLogin: false, syntax: 'PROT <P|C>', handle: prot },
-  { verb: 'CCC', requiresLogin: true, syntax: 'CCC', handle: ccc },
+  // RFC 4217 §6: AUTH TLS, PBSZ and PROT are advertised when TLS can be negotiated.
+  { verb: 'AUTH', requiresLogin: false, syntax: 'AUTH TLS', enabled: tlsAvailable, feat: 'AUTH TLS', handle: auth },
+  { verb: 'PBSZ', requiresLogin: false, syntax: 'PBSZ 0', enabled: tlsAvailable, feat: 'PBSZ', handle: pbsz },
+  { verb: 'PROT', requiresLogin: false, syntax: 'PROT <P|C>', enabled: tlsAvailable, feat: 'PROT', handle: prot },
+  { verb: 'CCC', requiresLogin: true, syntax: 'CCC', enabled: (ctx) => tlsAvailable(ctx) && ctx.deps.settings.cccEnabled, feat: 'CCC', handle: ccc },
 ];

@@ -8,12 +8,13 @@ import { finished, pipeline } from 'node:stream/promises';
 import { ReplyCode } from '../../protocol/reply.js';
 import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
-import type { ReadSource, WriteHandle, WriteMode } from '../../storage/types.js';
+import type { WriteHandle, WriteMode } from '../../storage/types.js';
 import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
+import { storageCapabilities } from '../capabilities.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
 import { runDataTransfer } from '../data-transfer.js';
-import { pump } from '../pump.js';
+import { countChunks, pump, type MovedBytes } from '../pump.js';
 
 /** How many candidate names STOU tries before giving up. */
 const MAX_UNIQUE_NAME_ATTEMPTS = 100;
@@ -54,6 +55,9 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
   const ascii = ctx.state.type === 'A';
   const size = source.size ?? (await storage.stat(path).catch(() => null))?.size ?? offset;
   const remaining = Math.max(0, size - offset);
+  // Counted from the chunks read from storage (not an adapter stream's own counter, which
+  // only the local adapter's streams have): what the logs, metrics and STAT report.
+  const moved: MovedBytes = { bytes: 0 };
   await runDataTransfer(ctx, {
     command: 'RETR',
     direction: 'download',
@@ -61,8 +65,13 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
     offset,
     openingText: `Opening ${modeName(ctx)} mode data connection for ${baseName(path)} (${remaining} bytes).`,
     successText: 'Transfer complete.',
-    bytes: () => (source as ReadSource & { bytesRead?: number }).bytesRead ?? 0,
-    pump: (socket, signal) => (ascii ? pipeline(source, createToNetworkAscii(), socket, { signal }) : pump(source, socket, signal)),
+    bytes: () => moved.bytes,
+    pump: (socket, signal) => {
+      if (!ascii) return pump(source, socket, signal, moved);
+      // TYPE A: the file's bytes, before the LF -> CRLF conversion.
+      countChunks(source, moved);
+      return pipeline(source, createToNetworkAscii(), socket, { signal });
+    },
     cleanup: async () => {
       source.destroy();
     },
@@ -90,6 +99,8 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
   const { path } = target;
   const ascii = ctx.state.type === 'A';
   let handle: WriteHandle | null = null;
+  // Counted from the chunks handed to storage, whatever the adapter's write stream is.
+  const moved: MovedBytes = { bytes: 0 };
   const opened = (): WriteHandle => {
     if (!handle) throw new Error('upload not opened');
     return handle;
@@ -104,7 +115,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
     open: async () => {
       handle = await target.open();
     },
-    bytes: () => (handle?.stream as { bytesWritten?: number } | undefined)?.bytesWritten ?? 0,
+    bytes: () => moved.bytes,
     pump: async (socket, signal) => {
       const sink = opened().stream;
       if (socket.readableEnded) {
@@ -114,7 +125,11 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
         await finished(sink);
         return;
       }
-      return ascii ? pipeline(socket, createFromNetworkAscii(), sink, { signal }) : pump(socket, sink, signal);
+      if (!ascii) return pump(socket, sink, signal, moved);
+      // TYPE A: the file's bytes, after the CRLF -> LF conversion.
+      const convert = createFromNetworkAscii();
+      countChunks(convert, moved);
+      return pipeline(socket, convert, sink, { signal });
     },
     // 226 only once every byte is on storage and the file is closed.
     finish: () => opened().commit(),
@@ -194,11 +209,17 @@ async function abor(ctx: SessionContext): Promise<void> {
   ctx.reply(ReplyCode.ClosingDataSuccess, 'No transfer to abort; data connection closed.');
 }
 
+function restFeat(ctx: SessionContext): string | undefined {
+  const capabilities = storageCapabilities(ctx);
+  return capabilities.resumeRead || capabilities.resumeWrite ? 'REST STREAM' : undefined;
+}
+
 export const TRANSFER_COMMANDS: readonly CommandSpec[] = [
-  { verb: 'REST', requiresLogin: true, syntax: 'REST <offset>', handle: rest },
+  // RFC 3659 §5: restart by byte offset, advertised when the storage can resume reads or writes.
+  { verb: 'REST', requiresLogin: true, syntax: 'REST <offset>', feat: restFeat, handle: rest },
   { verb: 'RETR', requiresLogin: true, syntax: 'RETR <path>', handle: retr },
   { verb: 'STOR', requiresLogin: true, syntax: 'STOR <path>', handle: stor },
-  { verb: 'APPE', requiresLogin: true, syntax: 'APPE <path>', handle: appe },
+  { verb: 'APPE', requiresLogin: true, syntax: 'APPE <path>', enabled: (ctx) => storageCapabilities(ctx).append, handle: appe },
   { verb: 'STOU', requiresLogin: true, syntax: 'STOU [prefix]', handle: stou },
   { verb: 'ABOR', requiresLogin: true, syntax: 'ABOR', duringTransfer: true, handle: abor },
 ];

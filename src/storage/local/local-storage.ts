@@ -771,6 +771,7 @@ class LocalWriteHandle extends StreamWriteHandle {
  * Creates one LocalStorage per home under a fixed root directory.
  */
 export class LocalStorageProvider implements StorageProvider {
+  readonly capabilities: StorageCapabilities = CAPABILITIES;
   readonly #root: string;
   readonly #fsync: boolean;
   readonly #uploadMode: UploadMode;

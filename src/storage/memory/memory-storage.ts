@@ -377,6 +377,7 @@ class MemoryWriteHandle extends StreamWriteHandle {
 }
 
 export class MemoryStorageProvider implements StorageProvider {
+  readonly capabilities: StorageCapabilities = CAPABILITIES;
   readonly #volume: Volume;
 
   static {

@@ -14,7 +14,7 @@ import { MemoryProtectionStore } from '../../../src/cluster/memory-store.js';
 import type { BanChange, ProtectionStore } from '../../../src/cluster/protection-store.js';
 import { SharedProtection } from '../../../src/cluster/shared-protection.js';
 import { Defender, type DefenderOptions } from '../../../src/security/defender.js';
-import type { Logger } from '../../../src/session/ports.js';
+import type { Logger } from '../../../src/core/logger.js';
 
 const OPTIONS: DefenderOptions = {
   enabled: true,

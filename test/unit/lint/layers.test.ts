@@ -72,15 +72,38 @@ const cases: readonly { file: string; allowed: string[]; forbidden: string[] }[]
     forbidden: ["import { sliceTable } from '../data/passive-slices.js';", "import { FtpServer } from '../server.js';"],
   },
   {
-    // The one file with a recorded exception may import data/; its folder may not.
+    // The pure passive helpers config validation needs are in core/; data/ stays out of reach.
     file: 'src/config/schema.ts',
-    allowed: ["import { sliceTable } from '../data/passive-slices.js';"],
-    forbidden: ["import { ControlConnection } from '../net/control-connection.js';"],
+    allowed: ["import { sliceTable } from '../core/passive-slices.js';"],
+    forbidden: ["import { PassiveAddressResolver } from '../data/passive-address.js';", "import { ControlConnection } from '../net/control-connection.js';"],
+  },
+  {
+    // A file with a recorded exception may import what it lists (config/), and nothing more.
+    file: 'src/security/defender-wiring.ts',
+    allowed: ["import type { Config } from '../config/schema.js';", "import type { SessionGuard } from '../core/session-guard.js';"],
+    forbidden: ["import type { SessionGuard } from '../session/ports.js';", "import { ControlConnection } from '../net/control-connection.js';"],
+  },
+  {
+    // The cross-cutting ports are in core/, which imports no other part.
+    file: 'src/core/new-file.ts',
+    allowed: ["import type { Logger } from './logger.js';"],
+    forbidden: ["import type { SessionMetrics } from '../session/ports.js';", "import { sliceTable } from '../data/passive-slices.js';"],
   },
   {
     file: 'src/observability/new-file.ts',
-    allowed: ["import { createServer } from 'node:http';"],
+    allowed: ["import { createServer } from 'node:http';", "import type { AuditEvent } from '../core/audit-event.js';"],
     forbidden: ["import type { Logger } from '../session/ports.js';", "import { Defender } from '../security/defender.js';"],
+  },
+  {
+    // The PROXY header read is in transport/, below both listeners; net/ stays out of data's reach.
+    file: 'src/data/new-file.ts',
+    allowed: ["import { acceptProxyHeader } from '../transport/proxy-protocol.js';", "import type { PassiveLease } from '../session/ports.js';"],
+    forbidden: ["import { ControlConnection } from '../net/control-connection.js';", "import { FtpServer } from '../server.js';"],
+  },
+  {
+    file: 'src/transport/new-file.ts',
+    allowed: ["import { parseProxyHeader } from '../protocol/proxy-header.js';", "import type { CidrList } from '../core/cidr.js';"],
+    forbidden: ["import type { Logger } from '../session/ports.js';", "import { ControlConnection } from '../net/control-connection.js';"],
   },
   {
     file: 'src/storage/local/new-file.ts',

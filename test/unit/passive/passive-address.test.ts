@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  PassiveAddressError,
-  PassiveAddressResolver,
-  checkPortOffsetRange,
-  isDnsName,
-  parseOverride,
-  validateAdvertiseOptions,
-  type AdvertiseOptions,
-  type AdvertiseRequest,
-} from '../../../src/data/passive-address.js';
+import { checkPortOffsetRange, parseOverride, validateAdvertiseOptions, type AdvertiseOptions } from '../../../src/core/advertise-options.js';
+import { isDnsName } from '../../../src/core/dns-name.js';
+import { PassiveAddressError, PassiveAddressResolver, type AdvertiseRequest } from '../../../src/data/passive-address.js';
 
 const base: AdvertiseOptions = { address: '', overrides: [], useDestination: false, dnsCacheMs: 1000, portOffset: 0 };
 

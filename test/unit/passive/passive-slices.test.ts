@@ -7,7 +7,7 @@ import {
   replicaIndexFromHostname,
   resolveReplicaIndex,
   sliceTable,
-} from '../../../src/data/passive-slices.js';
+} from '../../../src/core/passive-slices.js';
 
 /** assert.throws matcher: a PassiveSliceError whose message matches `pattern`. */
 function sliceError(pattern: RegExp): (error: unknown) => boolean {

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { CidrList } from '../../../src/core/cidr.js';
-import { acceptProxyHeader, type ProxyMode, type ProxyOutcome } from '../../../src/net/proxy-protocol.js';
+import { acceptProxyHeader, type ProxyMode, type ProxyOutcome } from '../../../src/transport/proxy-protocol.js';
 import { encodeProxyV1, encodeProxyV2, type ProxyHeader } from '../../../src/protocol/proxy-header.js';
 import { createTestPki } from '../../helpers/pki.js';
 

@@ -13,6 +13,7 @@ import type { SessionSettings } from '../../../src/session/context.js';
 import { NOOP_METRICS, NO_TLS, type DataConnector, type Logger, type PassiveLease } from '../../../src/session/ports.js';
 import { Session } from '../../../src/session/session.js';
 import { MemoryStorageProvider } from '../../../src/storage/memory/memory-storage.js';
+import type { StorageBackend, StorageCapabilities, StorageProvider } from '../../../src/storage/types.js';
 
 const silent: Logger = {
   debug() {},
@@ -86,7 +87,7 @@ interface Harness {
   waitFor(total: number): Promise<void>;
 }
 
-function harness(options: { capacityBytes?: number; settings?: Partial<SessionSettings> } = {}): Harness {
+function harness(options: { capacityBytes?: number; settings?: Partial<SessionSettings>; storage?: StorageProvider } = {}): Harness {
   const replies: string[] = [];
   let closed = false;
   const data = new FakeData();
@@ -101,7 +102,7 @@ function harness(options: { capacityBytes?: number; settings?: Partial<SessionSe
     },
     data,
     auth,
-    storage: new MemoryStorageProvider(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
+    storage: options.storage ?? new MemoryStorageProvider(options.capacityBytes === undefined ? {} : { capacityBytes: options.capacityBytes }),
     clock: { now: () => new Date(), sleep: async () => undefined },
     logger: silent,
     metrics: NOOP_METRICS,
@@ -327,5 +328,62 @@ describe('session', () => {
     assert.match(feat, / REST STREAM\r\n/);
     const on = harness({ settings: { activeEnabled: true } });
     assert.match((await on.send('FEAT'))[0] ?? '', / EPRT\r\n/);
+  });
+
+  it('generates FEAT from the command table: one line per advertised extension, sorted', async () => {
+    const lines = ((await harness().send('FEAT'))[0] ?? '').split('\r\n');
+    assert.equal(lines[0], '211-Features:');
+    assert.deepEqual(lines.slice(-2), ['211 End', '']);
+    const features = lines.slice(1, -2);
+    const mlst = features.find((line) => line.startsWith(' MLST '));
+    assert.match(mlst ?? '', /^ MLST (\w[\w.]*\*?;)+$/);
+    // No TLS and no active mode in this harness: no AUTH TLS, PBSZ, PROT, CCC or EPRT.
+    assert.deepEqual(features, [
+      ' EPSV',
+      ' HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32',
+      ' HOST',
+      ' MDTM',
+      ' MFMT',
+      mlst,
+      ' REST STREAM',
+      ' SIZE',
+      ' TVFS',
+      ' UTF8',
+    ]);
+  });
+
+  it('offers in FEAT and HELP only what the storage adapter declares it supports, before and after login', async () => {
+    // The memory adapter, declaring less than it has: no MFMT, no REST, no APPE, no rename.
+    const limited: StorageCapabilities = { rename: 'none', append: false, resumeRead: false, resumeWrite: false, setModifiedTime: false };
+    const inner = new MemoryStorageProvider();
+    const declaring = (backend: StorageBackend): StorageBackend =>
+      new Proxy(backend, {
+        get(target, key) {
+          if (key === 'capabilities') return limited;
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const storage: StorageProvider = { capabilities: limited, ping: () => inner.ping(), forHome: async (home) => declaring(await inner.forHome(home)) };
+    const check = async (h: Harness): Promise<void> => {
+      const feat = (await h.send('FEAT'))[0] ?? '';
+      assert.doesNotMatch(feat, / MFMT\r\n/);
+      assert.doesNotMatch(feat, / REST STREAM\r\n/);
+      assert.match(feat, / MDTM\r\n/);
+      for (const verb of ['MFMT', 'APPE', 'RNFR', 'RNTO']) assert.equal(code((await h.send(`HELP ${verb}`))[0]), 501, verb);
+      assert.equal(code((await h.send('HELP MDTM'))[0]), 214);
+      const help = (await h.send('HELP'))[0] ?? '';
+      assert.doesNotMatch(help, /MFMT|APPE|RNFR/);
+      assert.match(help, /MDTM/);
+    };
+    const before = harness({ storage });
+    before.session.greet();
+    await before.waitFor(1);
+    await check(before);
+    await check(await loggedIn({ storage }));
+    // The same commands with the adapter's own declaration (everything supported).
+    const full = await loggedIn();
+    assert.match((await full.send('FEAT'))[0] ?? '', / MFMT\r\n/);
+    assert.equal(code((await full.send('HELP APPE'))[0]), 214);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * @module net/proxy-protocol
+ * @module transport/proxy-protocol
  * Reads the PROXY protocol header (haproxy's doc/proxy-protocol.txt, sections 2.1 and 2.2) off a
  * freshly accepted socket, before the FTP or TLS layer sees a byte, and works out the effective
- * client and server addresses.
+ * client and server addresses. Protocol-neutral: the control listeners, the passive data
+ * listeners (and any later frontend's listener) all read it here.
  * Owns: the trust decision (only peers in `trusted` may speak PROXY; the peer is checked before
  * anything is read, so a header from elsewhere is never believed), the read window (timeout,
  * byte cap), and handing every byte after the header back to the socket with unshift().

@@ -1,11 +1,12 @@
 /**
- * @module data/passive-slices
+ * @module core/passive-slices
  * Splits the passive port range among the replicas of a StatefulSet so that every replica
  * owns a disjoint slice: an L4 load balancer can then route a data connection to the replica
  * that advertised its port by port number alone. Owns the slice arithmetic, the replica index
  * taken from a pod name, and the errors an operator sees when the split cannot work.
  * Pure: no I/O, no sockets, no reading of os.hostname() or the environment (the caller passes
- * the hostname in), no logging.
+ * the hostname in), no logging. It lives in core/ because config validation, the deploy
+ * generators and the runtime all need the same arithmetic.
  */
 
 export type PassiveSliceErrorCode = 'KFTPD_PASSIVE_SLICE_INVALID';
