@@ -282,8 +282,15 @@ async function listAll(it: AsyncIterable<Entry>): Promise<Entry[]> {
 
 async function writeAll(b: LocalStorage, p: string, data: string, mode: WriteMode): Promise<void> {
   const handle = await b.openWrite(p, { mode, offset: 0 });
-  await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
-  await handle.commit();
+  try {
+    await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
+    await handle.commit();
+  } catch (error) {
+    // As the session does: a failed upload is aborted, so nothing of it is still being
+    // created when the next property run rebuilds the home (an ENOTEMPTY flake otherwise).
+    await handle.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
 }
 
 function assertCleanStorageError(error: unknown, l: Layout): void {
