@@ -281,7 +281,7 @@ export class FtpServer {
     this.#tlsSetup = {
       registry: new TlsResumptionRegistry({
         material: () => store.current(),
-        contextOptions: { minVersion: tlsConfig.minVersion, ciphers: tlsConfig.ciphers },
+        contextOptions: { minVersion: tlsConfig.minVersion, maxVersion: tlsConfig.maxVersion, ciphers: tlsConfig.ciphers },
       }),
       handshakeTimeoutMs: tlsConfig.handshakeTimeoutMs,
       clientCertificates: tlsConfig.clientCertificates.mode,

@@ -168,6 +168,10 @@ const tlsSchema = z
       .describe('PEM certificate chain. Empty: a self-signed certificate is created in stateDir/tls on first start.'),
     keyFile: z.string().default('').describe('PEM private key for certFile.'),
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
+    maxVersion: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.3')
+      .describe('Highest TLS version offered. TLSv1.2 serves partners whose client cannot resume TLS 1.3 sessions on data connections (curl with OpenSSL running several transfers on one connection or with -Z) while tls.sessionReuse stays enforced.'),
     ciphers: z.string().default('').describe('OpenSSL cipher list for TLS 1.2 (empty: Node\'s default). TLS 1.3 suites are always the secure defaults.'),
     sessionReuse: z
       .enum(['disabled', 'enabled', 'enforced'])
@@ -263,6 +267,9 @@ export const configSchema = z
     const { tls } = config;
     if ((tls.certFile === '') !== (tls.keyFile === '')) {
       ctx.addIssue({ code: 'custom', path: ['tls', tls.certFile === '' ? 'certFile' : 'keyFile'], message: 'tls.certFile and tls.keyFile go together' });
+    }
+    if (tls.minVersion === 'TLSv1.3' && tls.maxVersion === 'TLSv1.2') {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'maxVersion'], message: 'must not be below tls.minVersion' });
     }
     if (tls.clientCertificates.mode !== 'off' && tls.clientCertificates.caFile === '') {
       ctx.addIssue({ code: 'custom', path: ['tls', 'clientCertificates', 'caFile'], message: 'needed when clientCertificates.mode is not off' });

@@ -18,6 +18,7 @@ export interface CertificateMaterial {
 
 export interface TlsContextOptions {
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
   readonly ciphers: string;
   /** Session ticket lifetime: long enough for a long queue of transfers on one session. */
   readonly sessionTimeoutSeconds?: number;
@@ -32,6 +33,7 @@ export function createSessionContext(material: CertificateMaterial, options: Tls
     cert: material.cert,
     ...(material.ca ? { ca: material.ca } : {}),
     minVersion: options.minVersion,
+    ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
     ...(options.ciphers ? { ciphers: options.ciphers } : {}),
     // Tickets sealed with these keys are unreadable to every context with other keys.
     ticketKeys,

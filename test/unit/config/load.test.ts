@@ -130,6 +130,11 @@ test('cross-field rules are reported with the dotted path', async () => {
   assert.deepEqual(issues.map((i) => i.path), ['passive.portMax']);
 });
 
+test('tls.maxVersion below tls.minVersion is refused', async () => {
+  const { issues } = await problems({ env: { KFTPD_TLS_MIN_VERSION: 'TLSv1.3', KFTPD_TLS_MAX_VERSION: 'TLSv1.2' } });
+  assert.deepEqual(issues.map((i) => i.path), ['tls.maxVersion']);
+});
+
 test('YAML syntax errors are reported with their line', async () => {
   const path = await file('syntax.yaml', 'listen:\n  port: 21\npassive: [1,\nlog: x\n');
   const { issues } = await problems({ file: path, env: {}, args: ['--bogus.flag=1'] });
