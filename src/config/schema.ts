@@ -68,7 +68,7 @@ const passiveSchema = z
     acceptTimeoutMs: ms.default(30_000).describe('How long a passive port waits for the client to connect.'),
     listenerIdleMs: ms
       .default(60_000)
-      .describe('Passive listening sockets stay bound across PASV/EPSV commands (no bind per file) and are closed after this long without a lease. 0: close each port as soon as its lease ends (a bind per PASV).'),
+      .describe('Passive listening sockets stay bound across PASV/EPSV commands (no bind per file) and are closed after this long without a lease (checked every quarter of it). 0: close each port as soon as its lease ends (a bind per PASV).'),
     requireSameAddress: z
       .boolean()
       .default(true)

@@ -144,10 +144,11 @@ export class NetDataConnector implements DataConnector {
     listener.close();
   }
 
-  /** One timer for all listeners: closes those idle for listenerIdleMs (so at most twice that). */
+  /** One timer for all listeners: closes those idle for listenerIdleMs (at most a quarter more). */
   #startSweep(): void {
     if (this.#sweep) return;
     const idleMs = this.#options.listenerIdleMs;
+    const every = Math.max(1, Math.ceil(idleMs / 4));
     this.#sweep = setInterval(() => {
       const cutoff = Date.now() - idleMs;
       // #idle is in the order listeners became idle: stop at the first that is still young.
@@ -159,7 +160,7 @@ export class NetDataConnector implements DataConnector {
         clearInterval(this.#sweep);
         this.#sweep = null;
       }
-    }, idleMs);
+    }, every);
     this.#sweep.unref();
   }
 
