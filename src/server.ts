@@ -129,8 +129,7 @@ export class FtpServer {
     this.#hashSlots = new Semaphore(config.limits.maxConcurrentHashes);
     this.#access = new AddressPolicy(config.access.allow, config.access.deny);
     this.defender = createDefender(config, { logger: this.#logger, metrics: this.metrics, onBan: (ban) => this.#closeBanned(ban.address) });
-    this.metrics.observePassivePorts(() => this.#pool.inUse);
-    this.#data = new NetDataConnector({
+        this.#data = new NetDataConnector({
       pool: this.#pool,
       resolver: new PassiveAddressResolver(
         {
@@ -152,16 +151,25 @@ export class FtpServer {
         this.#score(peer, 'proxy-refused');
       },
       onForeignPeer: (peer) => this.#score(peer, 'data-refused'),
+      listenerIdleMs: config.passive.listenerIdleMs,
       logger: this.#logger,
     });
+    const data = this.#data;
+    this.metrics.observePassivePorts(() => data.portsLeased, () => data.portsBound);
   }
 
   get sessionCount(): number {
     return this.#connections.size;
   }
 
+  /** Passive ports with a pending lease. */
   get passivePortsInUse(): number {
-    return this.#pool.inUse;
+    return this.#data.portsLeased;
+  }
+
+  /** Passive listening sockets bound (leased or kept idle for reuse). */
+  get passivePortsBound(): number {
+    return this.#data.portsBound;
   }
 
   async start(): Promise<void> {
@@ -554,6 +562,8 @@ export class FtpServer {
       connection.socket.destroy();
     }
     this.metrics.drainingSessions.set(0);
+    // Passive listeners are kept bound between commands: they go with the last session.
+    this.#data.close();
     await listenersClosed;
     await this.#auth.close();
     this.#certificates?.close();

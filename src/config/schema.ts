@@ -67,6 +67,9 @@ const passiveSchema = z
       .default(-1)
       .describe('This replica\'s slice (0-based). -1: from the "-N" suffix of the host name (a StatefulSet pod name).'),
     acceptTimeoutMs: ms.default(30_000).describe('How long a passive port waits for the client to connect.'),
+    listenerIdleMs: ms
+      .default(60_000)
+      .describe('Passive listening sockets stay bound across PASV/EPSV commands (no bind per file) and are closed after this long without a lease (checked every quarter of it). 0: close each port as soon as its lease ends (a bind per PASV).'),
     requireSameAddress: z
       .boolean()
       .default(true)

@@ -44,18 +44,29 @@ export class ServerMetrics implements SessionMetrics {
   });
 
   #passiveInUse: () => number = () => 0;
+  #passiveBound: () => number = () => 0;
   readonly passivePortsInUse = new Gauge({
     name: 'kftpd_passive_ports_in_use',
-    help: 'Passive ports currently bound (waiting for or carrying a data connection).',
+    help: 'Passive ports with a pending lease (waiting for a client\'s data connection).',
     registers: [this.registry],
     collect: () => {
       this.passivePortsInUse.set(this.#passiveInUse());
     },
   });
 
-  /** Where the passive-ports gauge reads its value at scrape time. */
-  observePassivePorts(inUse: () => number): void {
+  readonly passivePortsBound = new Gauge({
+    name: 'kftpd_passive_ports_bound',
+    help: 'Passive listening sockets bound: leased, or kept idle for the next PASV/EPSV (passive.listenerIdleMs).',
+    registers: [this.registry],
+    collect: () => {
+      this.passivePortsBound.set(this.#passiveBound());
+    },
+  });
+
+  /** Where the passive-ports gauges read their values at scrape time. */
+  observePassivePorts(inUse: () => number, bound: () => number): void {
     this.#passiveInUse = inUse;
+    this.#passiveBound = bound;
   }
 
   readonly proxyErrors = new Counter({

@@ -329,7 +329,9 @@ async function startServerChild(): Promise<ServerChild> {
     configFile,
     [
       'listen: { host: 127.0.0.1, port: 0 }',
-      'passive: { portMin: 0, portMax: 0, acceptTimeoutMs: 1500 }',
+      // Idle passive listeners stay bound for listenerIdleMs: short here, so the fd check below
+      // (which waits up to 5 s) still catches a listener that is never closed.
+      'passive: { portMin: 0, portMax: 0, acceptTimeoutMs: 1500, listenerIdleMs: 1000 }',
       `limits: { failedLoginDelayMs: 0, loginTimeoutMs: 10000, maxCommandLineBytes: ${MAX_LINE} }`,
       'shutdown: { readinessDelayMs: 0, drainTimeoutMs: 1000 }',
       `users: { file: ${JSON.stringify(usersFile)} }`,
