@@ -121,6 +121,16 @@ export class RawClient {
 }
 
 /** Reads a socket to its end. */
+/** The code of the first reply a connection from `localAddress` gets (220, or 421 when refused). */
+export async function greetingCode(port: number, localAddress: string, host = '127.0.0.1'): Promise<number> {
+  const client = await RawClient.connect(port, host, localAddress);
+  try {
+    return (await client.read()).code;
+  } finally {
+    client.close();
+  }
+}
+
 export function readAll(socket: net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

@@ -9,17 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { controlClosed } from '../helpers/raw-transfer.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, greetingCode } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
-
-async function greeting(port: number, localAddress: string): Promise<number> {
-  const client = await RawClient.connect(port, '127.0.0.1', localAddress);
-  try {
-    return (await client.read()).code;
-  } finally {
-    client.close();
-  }
-}
 
 async function loginCode(port: number, localAddress: string, user: string, password: string): Promise<number> {
   const client = await RawClient.connect(port, '127.0.0.1', localAddress);
@@ -36,10 +27,10 @@ describe('access lists', () => {
   it('global allow and deny: deny wins, others outside allow get 421 at connect, with a log line', async () => {
     const t = await startTestServer({ config: { access: { allow: ['127.0.0.0/29', '2001:db8::/32'], deny: ['127.0.0.5'] } } });
     try {
-      assert.equal(await greeting(t.port, '127.0.0.1'), 220);
-      assert.equal(await greeting(t.port, '127.0.0.4'), 220);
-      assert.equal(await greeting(t.port, '127.0.0.5'), 421, 'denied inside the allowed range');
-      assert.equal(await greeting(t.port, '127.0.0.9'), 421, 'outside allow');
+      assert.equal(await greetingCode(t.port, '127.0.0.1'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.4'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.5'), 421, 'denied inside the allowed range');
+      assert.equal(await greetingCode(t.port, '127.0.0.9'), 421, 'outside allow');
       const refused = t.logs.filter((r) => r.event === 'session.rejected' && r.reason === 'access-denied').map((r) => r.remote);
       assert.deepEqual(refused.sort(), ['127.0.0.5', '127.0.0.9']);
     } finally {
@@ -50,9 +41,9 @@ describe('access lists', () => {
   it('an empty allow list lets everyone in except deny', async () => {
     const t = await startTestServer({ config: { access: { deny: ['127.0.0.8/30'] } } });
     try {
-      assert.equal(await greeting(t.port, '127.0.0.7'), 220);
-      assert.equal(await greeting(t.port, '127.0.0.9'), 421);
-      assert.equal(await greeting(t.port, '127.0.0.12'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.7'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.9'), 421);
+      assert.equal(await greetingCode(t.port, '127.0.0.12'), 220);
     } finally {
       await t.close();
     }

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RawClient } from '../helpers/raw-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { RawClient, greetingCode } from '../helpers/raw-client.js';
+import { startTestServer } from '../helpers/server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOKEN = 'k'.repeat(20) + '-admin-token';
@@ -33,15 +33,6 @@ async function request(base: string, method: string, urlPath: string, token?: st
   });
   const text = await response.text();
   return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
-}
-
-async function greeting(t: TestServer, localAddress: string): Promise<number> {
-  const client = await RawClient.connect(t.port, t.host, localAddress);
-  try {
-    return (await client.read()).code;
-  } finally {
-    client.close();
-  }
 }
 
 describe('admin /bans and kftpd bans', () => {
@@ -95,7 +86,7 @@ describe('admin /bans and kftpd bans', () => {
       const closing = await client.send('PASS wrong');
       assert.equal(closing.code, 421, closing.text);
       client.close();
-      assert.equal(await greeting(t, '127.0.0.2'), 421);
+      assert.equal(await greetingCode(t.port, '127.0.0.2'), 421);
 
       const listed = await cli(['bans', 'list', '--admin', base, '--token-file', tokenFile]);
       assert.equal(listed.code, 0, listed.stderr);
@@ -110,7 +101,7 @@ describe('admin /bans and kftpd bans', () => {
       const added = await cli(['bans', 'add', '127.0.0.3', '--duration-ms', '60000', '--reason', 'abuse report', '--admin', base], { KFTPD_ADMIN_TOKEN: TOKEN });
       assert.equal(added.code, 0, added.stderr);
       assert.match(added.stdout, /banned 127\.0\.0\.3 until/);
-      assert.equal(await greeting(t, '127.0.0.3'), 421);
+      assert.equal(await greetingCode(t.port, '127.0.0.3'), 421);
       assert.deepEqual(await request(base, 'POST', '/bans', TOKEN, { address: '127.0.0.1' }), { status: 409, body: { error: 'KFTPD_BAN_SAFE_ADDRESS' } });
       assert.deepEqual(await request(base, 'POST', '/bans', TOKEN, { address: 'nope' }), { status: 400, body: { error: 'KFTPD_BAN_INVALID_ADDRESS' } });
 
@@ -123,8 +114,8 @@ describe('admin /bans and kftpd bans', () => {
       const again = await cli(['bans', 'lift', '127.0.0.2', '--admin', base, '--token-file', tokenFile]);
       assert.equal(again.code, 0);
       assert.match(again.stdout, /127\.0\.0\.2 is not banned/);
-      assert.equal(await greeting(t, '127.0.0.2'), 220);
-      assert.equal(await greeting(t, '127.0.0.3'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.2'), 220);
+      assert.equal(await greetingCode(t.port, '127.0.0.3'), 220);
       assert.ok(t.logs.some((r) => r.event === 'defender.unban' && r.address === '127.0.0.2' && r.reason === 'lifted'));
       assert.ok(t.logs.some((r) => r.event === 'admin.lift' && r.address === '127.0.0.2'));
       assert.match(await t.server.metrics.registry.metrics(), /^kftpd_defender_banned_addresses 0$/m);

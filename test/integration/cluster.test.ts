@@ -22,32 +22,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runBans } from '../../src/cli/commands/bans.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { waitFor } from '../helpers/integration.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, greetingCode } from '../helpers/raw-client.js';
 import { REDIS_MISSING, startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runCommand } from '../helpers/cli.js';
 
 const TOKEN = 'c'.repeat(24) + '-cluster-token';
 const THRESHOLD = 10;
 /** loginFailed scores 2: five failed logins reach the threshold. */
 const FAILURES_TO_BAN = THRESHOLD / 2;
 
-async function greeting(t: TestServer, localAddress: string): Promise<number> {
-  const client = await RawClient.connect(t.port, t.host, localAddress);
-  try {
-    return (await client.read()).code;
-  } finally {
-    client.close();
-  }
-}
-
 async function bansCli(args: string[], t: TestServer, tokenFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), readStdin: async () => '', env: {} };
-  const code = await runBans([...args, '--admin', `http://127.0.0.1:${t.server.adminAddress()?.port}`, '--token-file', tokenFile], io);
-  return { code, stdout, stderr };
+  return runCommand(runBans, [...args, '--admin', `http://127.0.0.1:${t.server.adminAddress()?.port}`, '--token-file', tokenFile]);
 }
 
 describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, () => {
@@ -103,10 +90,10 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
         }
         assert.deepEqual(replies, [...new Array<number>(FAILURES_TO_BAN - 1).fill(530), 421], 'banned at the fifth failure in total');
         // Every instance refuses the address now, and closed its open session.
-        for (const t of servers) await waitFor(async () => (await greeting(t, attacker)) === 421, 1000, 'refused everywhere');
+        for (const t of servers) await waitFor(async () => (await greetingCode(t.port, attacker)) === 421, 1000, 'refused everywhere');
         for (const client of clients) await waitFor(() => client.closed, 1000, 'open session closed');
         // A different address is untouched.
-        for (const t of servers) assert.equal(await greeting(t, '127.0.0.99'), 220);
+        for (const t of servers) assert.equal(await greetingCode(t.port, '127.0.0.99'), 220);
         const bans = (await redis.client.keys(`{spread${count}}:b:*`)).length;
         assert.equal(bans, 1, 'one ban in the store');
       } finally {
@@ -129,7 +116,7 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
       const at = Date.now();
       await waitFor(() => onB.closed && onC.closed, 1000, 'sessions on the other instances closed');
       assert.ok(Date.now() - at < 1000);
-      for (const t of [a, b, c]) assert.equal(await greeting(t, victim), 421);
+      for (const t of [a, b, c]) assert.equal(await greetingCode(t.port, victim), 421);
       // The list through any one instance is the service's.
       const listed = await bansCli(['list', '--json'], c, tokenFile);
       assert.equal(listed.code, 0, listed.stderr);
@@ -141,7 +128,7 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
       const lifted = await bansCli(['lift', victim], b, tokenFile);
       assert.equal(lifted.code, 0, lifted.stderr);
       assert.match(lifted.stdout, /lifted the ban of 127\.0\.0\.21/);
-      for (const t of [a, b, c]) await waitFor(async () => (await greeting(t, victim)) === 220, 1000, 'free everywhere');
+      for (const t of [a, b, c]) await waitFor(async () => (await greetingCode(t.port, victim)) === 220, 1000, 'free everywhere');
       assert.equal(a.server.defender.bannedCount + b.server.defender.bannedCount + c.server.defender.bannedCount, 0);
     } finally {
       onB.close();
@@ -228,13 +215,13 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
     } finally {
       client.close();
     }
-    assert.equal(await greeting(a, attacker), 421);
-    assert.equal(await greeting(b, attacker), 220);
+    assert.equal(await greetingCode(a.port, attacker), 421);
+    assert.equal(await greetingCode(b.port, attacker), 220);
     assert.ok(a.logs.some((line) => line['event'] === 'cluster.store-down'));
     // Redis returns, empty: A puts its ban back and B learns of it.
     await redis.restart();
     await waitFor(async () => (await metric(a)) === 1 && (await metric(b)) === 1, 10_000, 'store reported up');
-    await waitFor(async () => (await greeting(b, attacker)) === 421, 5000, 'the ban reached B');
+    await waitFor(async () => (await greetingCode(b.port, attacker)) === 421, 5000, 'the ban reached B');
     // The ban may reach B through B's own reload before A has logged its reconciliation.
     await waitFor(async () => a.logs.some((line) => line['event'] === 'cluster.reconciled'), 5000, 'A reconciled');
     const keys = await redis.client.keys('{outage}:*');
@@ -242,6 +229,6 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
     for (const key of keys) assert.ok((await redis.client.pttl(key)) > 0, `${key} carries a TTL`);
     // And sharing works again: a lift through B frees A.
     assert.equal((await bansCli(['lift', attacker], b, tokenFile)).code, 0);
-    await waitFor(async () => (await greeting(a, attacker)) === 220, 1000, 'lifted on A');
+    await waitFor(async () => (await greetingCode(a.port, attacker)) === 220, 1000, 'lifted on A');
   });
 });

@@ -17,6 +17,7 @@ import { kubernetesManifests } from '../../../src/deploy/kubernetes/render-kuber
 import { deployLayout } from '../../../src/deploy/layout.js';
 import { renderCheck } from '../../../src/doctor/render-check.js';
 import type { RenderCheckReport } from '../../../src/doctor/render-check.js';
+import { runCommand } from '../../helpers/cli.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed kubectl/AS3 JSON fixtures, reached into freely
 type Json = Record<string, any>;
@@ -126,10 +127,8 @@ test('through the CLI: kftpd doctor --render-check reads the saved files, exit 0
   await writeFile(stateFile, JSON.stringify(clusterState(cfg)));
   await writeFile(declarationFile, JSON.stringify(postedDeclaration(cfg)));
   const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const code = await runDoctor(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), readStdin: async () => '', env: {} });
-    return { code, out, err };
+    const { code, stdout, stderr } = await runCommand(runDoctor, args);
+    return { code, out: stdout, err: stderr };
   };
   const good = await run(['--render-check', '--config', EXAMPLE, '--cluster-state', stateFile, '--declaration', declarationFile]);
   assert.equal(good.code, 0, good.err);

@@ -6,27 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { runRender } from '../../../src/cli/commands/render.js';
+import { runCommand } from '../../helpers/cli.js';
 
 const dirs: string[] = [];
 after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runRender(args, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readStdin: async () => '',
-    env,
-  });
-  return { code, stdout, stderr };
-}
 
 interface Rendered {
   kind: string;
@@ -35,7 +20,7 @@ interface Rendered {
 }
 
 test('render kubernetes: YAML on stdout, exit 0, warnings on stderr', async () => {
-  const result = await run(['kubernetes', '--passive.replicas=3', '--passive.portMin=50000', '--passive.portMax=50299', '--passive.address=ftp.example.com']);
+  const result = await runCommand(runRender, ['kubernetes', '--passive.replicas=3', '--passive.portMin=50000', '--passive.portMax=50299', '--passive.address=ftp.example.com']);
   assert.equal(result.code, 0, result.stderr);
   const docs = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as Rendered);
   const statefulSet = docs.find((doc) => doc.kind === 'StatefulSet');
@@ -53,7 +38,7 @@ test('render kubernetes: settings from the environment, --output writes the file
   const dir = await mkdtemp(join(tmpdir(), 'kftpd-render-cli-'));
   dirs.push(dir);
   const file = join(dir, 'kubernetes.yaml');
-  const result = await run(['kubernetes', '--output', file, '--deploy.kubernetes.image=kftpd:1'], { KFTPD_PASSIVE_REPLICAS: '2', KFTPD_PASSIVE_ADDRESS: 'ftp.example.com' });
+  const result = await runCommand(runRender, ['kubernetes', '--output', file, '--deploy.kubernetes.image=kftpd:1'], { KFTPD_PASSIVE_REPLICAS: '2', KFTPD_PASSIVE_ADDRESS: 'ftp.example.com' });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, '');
   assert.equal(result.stderr, '');
@@ -62,7 +47,7 @@ test('render kubernetes: settings from the environment, --output writes the file
 });
 
 test('unknown target: exit 2 with the usage listing kubernetes', async () => {
-  const result = await run(['kubernetess']);
+  const result = await runCommand(runRender, ['kubernetess']);
   assert.equal(result.code, 2);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /unknown target "kubernetess"/);
@@ -70,14 +55,14 @@ test('unknown target: exit 2 with the usage listing kubernetes', async () => {
 });
 
 test('a config that cannot be deployed: exit 2 and the reason, nothing on stdout', async () => {
-  const kernelPorts = await run(['kubernetes', '--passive.portMin=0', '--passive.portMax=0']);
+  const kernelPorts = await runCommand(runRender, ['kubernetes', '--passive.portMin=0', '--passive.portMax=0']);
   assert.equal(kernelPorts.code, 2);
   assert.equal(kernelPorts.stdout, '');
   assert.match(kernelPorts.stderr, /kernel-chosen/);
-  const nodePorts = await run(['kubernetes', '--passive.replicas=2', '--deploy.kubernetes.dataServiceType=NodePort']);
+  const nodePorts = await runCommand(runRender, ['kubernetes', '--passive.replicas=2', '--deploy.kubernetes.dataServiceType=NodePort']);
   assert.equal(nodePorts.code, 2);
   assert.match(nodePorts.stderr, /outside the node-port range 30000-32767/);
-  const invalid = await run(['kubernetes', '--passive.replicas=0']);
+  const invalid = await runCommand(runRender, ['kubernetes', '--passive.replicas=0']);
   assert.equal(invalid.code, 2);
   assert.match(invalid.stderr, /passive\.replicas/);
 });

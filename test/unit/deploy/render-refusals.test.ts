@@ -20,6 +20,7 @@ import { renderF5As3, renderF5Cis } from '../../../src/deploy/f5/render-f5.js';
 import { renderKubernetes } from '../../../src/deploy/kubernetes/render-kubernetes.js';
 import { DeployLayoutError, f5TenantName } from '../../../src/deploy/layout.js';
 import { runRender } from '../../../src/cli/commands/render.js';
+import { runCommand } from '../../helpers/cli.js';
 
 type Json = Record<string, unknown>;
 
@@ -38,22 +39,6 @@ function passthrough(deploy: Json = {}, server: Json = {}): Config {
     ...server,
     deploy: { name: 'kftpd', ...deploy, f5: { virtualAddress: VIP, ...(deploy['f5'] as Json | undefined) } },
   });
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runRender(args, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readStdin: async () => '',
-    env: {},
-  });
-  return { code, stdout, stderr };
 }
 
 test('defect 2: BIG-IP in front of node ports (CIS nodeport mode, static node members) is refused by every target, naming pod members', () => {
@@ -134,17 +119,17 @@ test('defect 6: render f5-as3 of CIS-filled pools is an error; the CLI writes no
   const output = renderF5As3(config);
   assert.match(output.errors.join('\n'), /leaves every pool empty .* kftpd render f5-cis/);
   const file = join(REPO_ROOT, 'examples', 'f5-passthrough.yaml');
-  const refused = await cli(['f5-as3', '--config', file]);
+  const refused = await runCommand(runRender, ['f5-as3', '--config', file]);
   assert.equal(refused.code, 2);
   assert.equal(refused.stdout, '');
   assert.match(refused.stderr, /^kftpd render f5-as3: error: .*leaves every pool empty/m);
   assert.match(refused.stderr, /nothing written.*--force/);
-  const forced = await cli(['f5-as3', '--config', file, '--force']);
+  const forced = await runCommand(runRender, ['f5-as3', '--config', file, '--force']);
   assert.equal(forced.code, 0);
   assert.equal((JSON.parse(forced.stdout) as Json)['class'], 'AS3');
   assert.match(forced.stderr, /forced past error: .*leaves every pool empty/);
   // The same example through CIS: clean.
-  const cis = await cli(['f5-cis', '--config', file]);
+  const cis = await runCommand(runRender, ['f5-cis', '--config', file]);
   assert.equal(cis.code, 0, cis.stderr);
   assert.equal(cis.stderr, '');
 });
