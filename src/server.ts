@@ -38,6 +38,7 @@ import { ReplyCode, formatReply } from './protocol/reply.js';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
 import type { TransferLogEntry } from './core/transfer-record.js';
+import type { SessionSettings } from './session/context.js';
 import { Session } from './session/session.js';
 import { LocalStorageProvider } from './storage/local/local-storage.js';
 import { CertificateStore } from './tls/certificate-store.js';
@@ -77,6 +78,7 @@ export class FtpServer {
   #implicitListener: net.Server | null = null;
   #certificates: CertificateStore | null = null;
   #tlsSetup: ControlTlsSetup | null = null;
+  #settings: SessionSettings | null = null;
   #draining = false;
   #listenersClosed = false;
   #admin: AdminServer | null = null;
@@ -409,7 +411,6 @@ export class FtpServer {
       onTlsHandshake: (ok) => this.metrics.tlsHandshake('control', ok),
       onLoginChanged: (loggedIn) => (loggedIn ? this.#pending.delete(connection) : this.#pending.add(connection, remote)),
     });
-    const tlsConfig = this.config.tls;
     const session = new Session({
       control: connection,
       tls: connection,
@@ -433,26 +434,7 @@ export class FtpServer {
       userSessions: { claim: (user) => (this.#shared && limits.maxSessionsPerUser > 0 ? this.#shared.claimSession(user, sessionId) : this.#claimUserSession(user)) },
       sessionId,
       guard: this.#shared ? this.#shared.guard(remote) : sessionGuard(this.defender, remote),
-      settings: {
-        serverName: this.config.serverName,
-        hostNames: this.config.hostNames,
-        activeEnabled: this.config.active.enabled,
-        dataAcceptTimeoutMs: this.config.passive.acceptTimeoutMs,
-        maxFailedLogins: limits.maxFailedLogins,
-        failedLoginDelayMs: limits.failedLoginDelayMs,
-        tlsControl: tlsConfig.control,
-        tlsData: tlsConfig.data,
-        tlsSessionReuse: tlsConfig.sessionReuse,
-        usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
-        cccEnabled: tlsConfig.ccc,
-        maxCommandsBeforeLogin: this.config.defender.maxCommandsBeforeLogin,
-        replica: { ...this.passiveSlice, replicas: this.config.passive.replicas, portOffset: this.config.passive.portOffset },
-        commandsPerSecond: limits.commandsPerSecond,
-        commandBurst: limits.commandBurst,
-        maxPathBytes: limits.maxPathBytes,
-        maxPathDepth: limits.maxPathDepth,
-        maxListEntries: limits.maxListEntries,
-      },
+      settings: this.#sessionSettings(),
     });
     this.#connections.add(connection);
     this.#perAddress.set(remote, fromAddress + 1);
@@ -514,6 +496,34 @@ export class FtpServer {
       if (left <= 0) this.#userSessions.delete(user);
       else this.#userSessions.set(user, left);
     };
+  }
+
+  /** The settings every session shares (the config is frozen): one object, not one per session. */
+  #sessionSettings(): SessionSettings {
+    if (this.#settings) return this.#settings;
+    const { limits } = this.config;
+    const tlsConfig = this.config.tls;
+    this.#settings = {
+      serverName: this.config.serverName,
+      hostNames: this.config.hostNames,
+      activeEnabled: this.config.active.enabled,
+      dataAcceptTimeoutMs: this.config.passive.acceptTimeoutMs,
+      maxFailedLogins: limits.maxFailedLogins,
+      failedLoginDelayMs: limits.failedLoginDelayMs,
+      tlsControl: tlsConfig.control,
+      tlsData: tlsConfig.data,
+      tlsSessionReuse: tlsConfig.sessionReuse,
+      usernameFromCertificate: tlsConfig.clientCertificates.usernameFrom,
+      cccEnabled: tlsConfig.ccc,
+      maxCommandsBeforeLogin: this.config.defender.maxCommandsBeforeLogin,
+      replica: { ...this.passiveSlice, replicas: this.config.passive.replicas, portOffset: this.config.passive.portOffset },
+      commandsPerSecond: limits.commandsPerSecond,
+      commandBurst: limits.commandBurst,
+      maxPathBytes: limits.maxPathBytes,
+      maxPathDepth: limits.maxPathDepth,
+      maxListEntries: limits.maxListEntries,
+    };
+    return this.#settings;
   }
 
   /**
