@@ -21,7 +21,7 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The top-level parts of src/: folders, plus `server` (src/server.ts) and `index` (src/index.ts, the public API). */
-const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
+const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'sftp', 'session', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
 /** Parts that are one file at the top of src/. */
 const FILE_PARTS = ['server', 'index'];
 
@@ -49,6 +49,9 @@ const LAYERS = {
   // The protocol-neutral file service: the rules every frontend applies (files/user-files).
   files: ['protocol', 'core', 'storage', 'auth/types.js'],
   session: ['protocol', 'core', 'files', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
+  // The SFTP frontend: SSH transport (ssh2), SFTP on the subsystem channel, the file service;
+  // PROXY headers with the listeners' shared helper.
+  sftp: ['protocol', 'core', 'files', 'storage/types.js', 'storage/errors.js', 'auth/types.js', 'net/proxy-protocol.js'],
   data: ['protocol', 'core', 'session'],
   net: ['protocol', 'core', 'session', 'tls'],
   observability: ['core'],
