@@ -603,6 +603,9 @@ export class FtpServer {
       this.#pending.delete(connection);
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Too many failed attempts from your address, closing control connection.');
     }
+    for (const connection of this.#sshConnections) {
+      if (this.defender.keyOf(normalizeAddress(connection.remote)) === key) connection.destroy();
+    }
   }
 
   /** A hostile event, scored through the shared store when there is one. */

@@ -58,6 +58,8 @@ export interface SshFrontendSettings {
 
 /** One SSH connection as the runtime sees it, for the drain. */
 export interface SshConnectionHandle {
+  /** The real client address (after PROXY). */
+  readonly remote: string;
   readonly busy: boolean;
   drain(idleMs: number): void;
   destroy(): void;
@@ -146,6 +148,7 @@ export class SshFrontend {
     const channels = new Set<SftpChannel>();
     let closeWhenIdle: number | null = null;
     const handle: SshConnectionHandle = {
+      remote: peer.remote,
       get busy() {
         return [...channels].some((c) => c.busy);
       },

@@ -12,7 +12,7 @@ import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CURL_MISSING, createManyFiles, describeRun, makeTempDir, removeDir, run, sha256File, writeRandomFile } from '../helpers/integration.js';
+import { CURL_MISSING, LFTP_MISSING, createManyFiles, unavailableReason, describeRun, makeTempDir, removeDir, run, sha256File, writeRandomFile } from '../helpers/integration.js';
 import { OPENSSH_MISSING, PARAMIKO_MISSING, makeKeys, paramiko, sftpBatch, sftpWithPassword, sshOptions, type SshKeys } from '../helpers/sftp.js';
 
 const skip = OPENSSH_MISSING();
@@ -128,6 +128,31 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
     assert.equal(await sha256File(out), digest);
     const list = await run('curl', [...auth, url], { timeoutMs: 30_000 });
     assert.match(list.stdout, /curl up\.bin/);
+  });
+
+  it('rclone sftp: copy both ways with sha256, modification time kept, listing', { skip: unavailableReason('rclone', ['version']) ?? false }, async () => {
+    const src = path.join(local, 'rclone up.bin');
+    const digest = await writeRandomFile(src, 1024 * 1024 + 9);
+    const obscured = await run('rclone', ['obscure', PASSWORD]);
+    const remote = ['--sftp-host', '127.0.0.1', '--sftp-port', String(port), '--sftp-user', 'alice', '--sftp-pass', obscured.stdout.trim(), '--sftp-shell-type', 'none', '--config', '/dev/null'];
+    const up = await run('rclone', ['copyto', src, ':sftp:/rclone/up.bin', ...remote], { timeoutMs: 30_000 });
+    assert.equal(up.code, 0, describeRun(up));
+    const back = path.join(local, 'rclone-back.bin');
+    const down = await run('rclone', ['copyto', ':sftp:/rclone/up.bin', back, ...remote], { timeoutMs: 30_000 });
+    assert.equal(down.code, 0, describeRun(down));
+    assert.equal(await sha256File(back), digest);
+    assert.equal(Math.floor((await stat(path.join(t.root, 'rclone/up.bin'))).mtimeMs / 1000), Math.floor((await stat(src)).mtimeMs / 1000));
+  });
+
+  it('lftp sftp://: put and get with sha256, listing', { skip: LFTP_MISSING() ?? false }, async () => {
+    const src = path.join(local, 'lftp up.bin');
+    const digest = await writeRandomFile(src, 1024 * 1024 + 1);
+    const back = path.join(local, 'lftp-back.bin');
+    const script = `set sftp:auto-confirm yes; set net:max-retries 1; put "${src}" -o "lftp up.bin"; get "lftp up.bin" -o "${back}"; cls -1; bye`;
+    const r = await run('lftp', ['-u', `alice,${PASSWORD}`, '-e', script, `sftp://127.0.0.1:${port}`], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(await sha256File(back), digest);
+    assert.match(r.stdout, /lftp up\.bin/);
   });
 
   it('paramiko: v3 rename refuses an existing target, posix-rename replaces, links refused, confinement, bounded handles', { skip: PARAMIKO_MISSING() ?? false }, async () => {

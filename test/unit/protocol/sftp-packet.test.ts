@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseExtended } from '../../src/protocol/sftp-extended.js';
-import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeStatus, encodeName, modeString, parseRequest } from '../../src/protocol/sftp-packet.js';
+import { parseExtended } from '../../../src/protocol/sftp-extended.js';
+import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeStatus, encodeName, modeString, parseRequest } from '../../../src/protocol/sftp-packet.js';
 
 function packet(type: number, build: (w: SftpWriter) => void, id?: number): Buffer {
   const w = new SftpWriter(type, id);
