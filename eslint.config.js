@@ -21,7 +21,7 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The top-level parts of src/: folders, plus `server` (src/server.ts) and `index` (src/index.ts, the public API). */
-const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'session', 'transport', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
+const PARTS = ['protocol', 'core', 'storage', 'auth', 'tls', 'config', 'files', 'sftp', 'session', 'transport', 'data', 'net', 'observability', 'security', 'doctor', 'deploy', 'server', 'index', 'cli'];
 /** Parts that are one file at the top of src/. */
 const FILE_PARTS = ['server', 'index'];
 
@@ -52,6 +52,9 @@ const LAYERS = {
   session: ['protocol', 'core', 'files', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
   // Socket plumbing shared by every listener, below any protocol (the PROXY header read).
   transport: ['protocol', 'core'],
+  // The SFTP frontend: SSH transport (ssh2), SFTP on the subsystem channel, the file service;
+  // PROXY headers through transport/.
+  sftp: ['protocol', 'core', 'files', 'transport', 'storage/types.js', 'storage/errors.js', 'auth/types.js'],
   data: ['protocol', 'core', 'session', 'transport'],
   net: ['protocol', 'core', 'session', 'tls', 'transport'],
   observability: ['core'],

@@ -43,7 +43,11 @@ import { Session } from './session/session.js';
 import { LocalStorageProvider } from './storage/local/local-storage.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { ensureSelfSignedCertificate } from './tls/self-signed.js';
-import type { StorageProvider } from './storage/types.js';
+import type { StorageBackend, StorageProvider } from './storage/types.js';
+import type { Principal } from './core/principal.js';
+import { UserFiles } from './files/user-files.js';
+import { loadHostKeys, type HostKey } from './sftp/host-keys.js';
+import { SshFrontend, type SshConnectionHandle, type SshLog } from './sftp/ssh-frontend.js';
 
 export interface FtpServerDeps {
   readonly logger: Logger;
@@ -101,6 +105,13 @@ export class FtpServer {
   #defenderSweep: NodeJS.Timeout | null = null;
   /** With cluster.redis.url: scores, bans and per-user counts shared by every replica. */
   #shared: SharedProtection | null = null;
+  /** The SFTP frontend (sftp.enabled) and its connections, counted with the FTP sessions. */
+  #sftp: SshFrontend | null = null;
+  readonly #sshConnections = new Set<SshConnectionHandle>();
+  /** Per-user slot releases of SSH sessions, by session id. */
+  readonly #sshSlots = new Map<string, () => void>();
+  /** The SSH host keys in use (the CLI prints their fingerprints). */
+  hostKeys: readonly HostKey[] = [];
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
   selfSigned: { certFile: string; fingerprint: string } | null = null;
 
@@ -214,6 +225,105 @@ export class FtpServer {
       this.#implicitListener = await this.#listen(this.config.tls.implicit.port, true);
       this.#logger.info({ event: 'server.listening', host: this.config.listen.host, port: this.implicitAddress()?.port, implicitTls: true }, 'implicit FTPS listening');
     }
+    if (this.config.sftp.enabled) await this.#startSftp();
+  }
+
+  /** The SFTP listener's address, when enabled. */
+  sftpAddress(): { host: string; port: number } | null {
+    return this.#sftp?.address() ?? null;
+  }
+
+  /** The SSH listener, wired to the same admission, logins, file rules and drain as FTP. */
+  async #startSftp(): Promise<void> {
+    const { sftp, limits, proxy } = this.config;
+    const { keys, generated } = await loadHostKeys(sftp.hostKeyFiles, this.config.stateDir);
+    this.hostKeys = keys;
+    for (const key of keys) this.#logger.info({ event: 'sftp.host-key', file: key.file, type: key.type, fingerprint: key.fingerprint, generated: generated.includes(key.file) }, 'SSH host key');
+    const logger: SshLog = this.#logger;
+    const frontend = new SshFrontend(
+      {
+        host: sftp.host === '' ? this.config.listen.host : sftp.host,
+        port: sftp.port,
+        hostKeys: keys,
+        algorithms: sftp.algorithms,
+        proxy: { mode: proxy.sftp, trusted: this.#trustedProxies, timeoutMs: proxy.headerTimeoutMs },
+        keepAliveMs: limits.keepAliveMs,
+        loginTimeoutMs: limits.loginTimeoutMs,
+        idleTimeoutMs: limits.idleTimeoutMs,
+        maxFailedLogins: limits.maxFailedLogins,
+        maxPacketBytes: sftp.maxPacketBytes,
+        maxReadBytes: sftp.maxReadBytes,
+        maxOpenHandles: sftp.maxOpenHandles,
+        banner: 'kftpd',
+      },
+      {
+        logger,
+        admit: (remote) => {
+          const refusal = this.#refusal(normalizeAddress(remote));
+          if (!refusal) return null;
+          this.metrics.sessionsRejected.inc({ reason: refusal.reason });
+          if (refusal.refused > 0) this.#logger.warn({ event: 'session.rejected', remote, protocol: 'sftp', reason: refusal.reason }, 'connection refused');
+          return refusal.reason;
+        },
+        opened: (remote, sessionId, connection) => {
+          const address = normalizeAddress(remote);
+          this.#sshConnections.add(connection);
+          this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+          this.metrics.sessions.inc();
+          return () => {
+            if (!this.#sshConnections.delete(connection)) return;
+            this.#sshSlots.get(sessionId)?.();
+            this.#sshSlots.delete(sessionId);
+            const left = (this.#perAddress.get(address) ?? 1) - 1;
+            if (left <= 0) this.#perAddress.delete(address);
+            else this.#perAddress.set(address, left);
+            this.metrics.sessions.dec();
+          };
+        },
+        loginPorts: (remote, sessionId) => {
+          const address = normalizeAddress(remote);
+          const audit = this.#sshAudit(address, sessionId);
+          return {
+            auth: this.#auth,
+            storage: this.#storage,
+            metrics: this.metrics,
+            guard: this.#shared ? this.#shared.guard(address) : sessionGuard(this.defender, address),
+            failedLoginDelayMs: limits.failedLoginDelayMs,
+            sleep: (ms) => this.#clock.sleep(ms),
+            claimSlot: async (user) => {
+              const release = await (this.#shared && limits.maxSessionsPerUser > 0 ? this.#shared.claimSession(user, sessionId) : this.#claimUserSession(user));
+              if (!release) return false;
+              this.#sshSlots.get(sessionId)?.();
+              this.#sshSlots.set(sessionId, release);
+              return true;
+            },
+            audit: (user, result, code) => audit?.record({ event: 'login', result, user, tls: true, ...(code ? { code } : {}) }),
+          };
+        },
+        userFiles: (principal, storage, sessionId, log) => this.#sshFiles(principal, storage, sessionId, log),
+        proxyRefused: (peer, reason) => {
+          this.metrics.proxyErrors.inc({ listener: 'sftp', reason });
+          this.#logger.warn({ event: 'proxy.refused', listener: 'sftp', peer, reason }, 'PROXY header refused');
+          this.#score(peer, 'proxy-refused');
+        },
+      },
+    );
+    await frontend.listen();
+    this.#sftp = frontend;
+    this.#logger.info({ event: 'server.listening', protocol: 'sftp', ...frontend.address() }, 'SFTP listening');
+  }
+
+  #sshAudit(remote: string, sessionId: string) {
+    return this.#audit ? sessionAuditLog(this.#audit, { session: sessionId, remote, replica: this.passiveSlice.index }, { sha256: false, now: () => this.#clock.now() }) : null;
+  }
+
+  #sshFiles(principal: Principal, storage: StorageBackend, sessionId: string, log: SshLog): UserFiles {
+    const { maxPathBytes, maxPathDepth } = this.config.limits;
+    const audit = this.#sshAudit('', sessionId);
+    return new UserFiles(principal, storage, { maxPathBytes, maxPathDepth }, {
+      refused: (event, detail) => log.warn({ event, user: principal.name, ...detail }, event),
+      changed: (event, result, detail) => audit?.record({ event, result, user: principal.name, tls: true, path: detail.path, ...(detail.toPath ? { toPath: detail.toPath } : {}), durationMs: detail.durationMs, ...(detail.code ? { code: detail.code } : {}) }),
+    });
   }
 
   async #startAdmin(): Promise<void> {
@@ -376,26 +486,12 @@ export class FtpServer {
       else socket.end(formatReply(ReplyCode.ServiceNotAvailable, text));
       socket.setTimeout(5000, () => socket.destroy());
     };
-    if (this.#listenersClosed) return reject('draining', 'Server shutting down, try again later.');
-    // Bans first, at the cost of one Map lookup (none at all while nobody is banned).
-    const ban = this.defender.banFor(remote);
-    if (ban) return reject('banned', 'Too many failed attempts from your address, try again later.', this.defender.refusalsToLog(ban));
-    if (!this.#access.open && !this.#access.allows(remote)) return reject('access-denied', 'Access denied.');
-    const access = this.config.access;
-    // Connections told to go (evicted, banned) are only flushing their 421: they do not count.
-    if (this.#connections.size - this.#evicting.size >= limits.maxSessions) return reject('max-sessions', 'Too many connections, try again later.');
-    if (fromAddress >= limits.maxSessionsPerAddress) {
-      this.#score(remote, 'too-many-connections');
-      return reject('max-sessions-per-address', 'Too many connections from your address.');
-    }
-    if (this.#pending.countFor(remote) >= access.maxUnauthenticatedPerAddress) {
-      this.#score(remote, 'too-many-connections');
-      return reject('max-unauthenticated-per-address', 'Too many connections waiting to log in from your address.');
-    }
+    const refusal = this.#refusal(remote);
+    if (refusal) return reject(refusal.reason, refusal.text, refusal.refused);
     // Full of connections waiting to log in: the one that has waited longest makes room rather
     // than the newcomer being refused (slow-loris). With access.maxUnauthenticated below
     // limits.maxSessions, waiting connections can never take the slots of logged-in users.
-    if (this.#pending.size >= access.maxUnauthenticated) this.#evictOldestPending();
+    if (this.#pending.size >= this.config.access.maxUnauthenticated) this.#evictOldestPending();
 
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
@@ -455,6 +551,31 @@ export class FtpServer {
     connection.attach(session);
   }
 
+  /**
+   * The admission rules every listener applies to a new connection's real address: draining,
+   * bans, access lists, the session caps (FTP and SFTP sessions count together). Null: admitted.
+   */
+  #refusal(remote: string): { reason: string; text: string; refused: number } | null {
+    const limits = this.config.limits;
+    const refuse = (reason: string, text: string, refused = 1) => ({ reason, text, refused });
+    if (this.#listenersClosed) return refuse('draining', 'Server shutting down, try again later.');
+    // Bans first, at the cost of one Map lookup (none at all while nobody is banned).
+    const ban = this.defender.banFor(remote);
+    if (ban) return refuse('banned', 'Too many failed attempts from your address, try again later.', this.defender.refusalsToLog(ban));
+    if (!this.#access.open && !this.#access.allows(remote)) return refuse('access-denied', 'Access denied.');
+    // Connections told to go (evicted, banned) are only flushing their 421: they do not count.
+    if (this.#connections.size + this.#sshConnections.size - this.#evicting.size >= limits.maxSessions) return refuse('max-sessions', 'Too many connections, try again later.');
+    if ((this.#perAddress.get(remote) ?? 0) >= limits.maxSessionsPerAddress) {
+      this.#score(remote, 'too-many-connections');
+      return refuse('max-sessions-per-address', 'Too many connections from your address.');
+    }
+    if (this.#pending.countFor(remote) >= this.config.access.maxUnauthenticatedPerAddress) {
+      this.#score(remote, 'too-many-connections');
+      return refuse('max-unauthenticated-per-address', 'Too many connections waiting to log in from your address.');
+    }
+    return null;
+  }
+
   /** Closes the connection that has waited longest to log in, to make room for a new one. */
   #evictOldestPending(): void {
     const oldest = this.#pending.oldest();
@@ -473,6 +594,9 @@ export class FtpServer {
       this.#evicting.add(connection);
       this.#pending.delete(connection);
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Too many failed attempts from your address, closing control connection.');
+    }
+    for (const connection of this.#sshConnections) {
+      if (this.defender.keyOf(normalizeAddress(connection.remote)) === key) connection.destroy();
     }
   }
 
@@ -545,7 +669,7 @@ export class FtpServer {
     // 2. Stop accepting.
     this.#listenersClosed = true;
     const listenersClosed = Promise.all(
-      [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)),
+      [this.#listener, this.#implicitListener].map((listener) => (listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined)).concat(this.#sftp?.closeListener()),
     );
     // 3. Sessions go on while their clients keep them busy and get 421 once idle for
     //    drainIdleMs, so a short session (STOR, RETR, QUIT) finishes here. From half the
@@ -557,12 +681,16 @@ export class FtpServer {
     const closeBetweenCommandsAt = started + drainTimeoutMs / 2;
     let betweenCommands = shutdown.drainIdleMs === 0;
     for (const connection of this.#connections) connection.session.drain(shutdown.drainIdleMs);
+    // SFTP sessions the same way: running requests are answered, idle sessions are closed.
+    for (const connection of this.#sshConnections) connection.drain(shutdown.drainIdleMs);
     for (;;) {
-      this.metrics.drainingSessions.set(this.#connections.size);
-      if (this.#connections.size === 0 || Date.now() >= deadline) break;
+      const open = this.#connections.size + this.#sshConnections.size;
+      this.metrics.drainingSessions.set(open);
+      if (open === 0 || Date.now() >= deadline) break;
       if (!betweenCommands && Date.now() >= closeBetweenCommandsAt) {
         betweenCommands = true;
         for (const connection of this.#connections) connection.session.drain(0);
+        for (const connection of this.#sshConnections) connection.drain(0);
       }
       await sleep(DRAIN_POLL_MS);
     }
@@ -571,6 +699,7 @@ export class FtpServer {
       connection.closeWith(ReplyCode.ServiceNotAvailable, 'Server shutting down, closing control connection.');
       connection.socket.destroy();
     }
+    for (const connection of this.#sshConnections) connection.destroy();
     this.metrics.drainingSessions.set(0);
     // Passive listeners are kept bound between commands: they go with the last session.
     this.#data.close();

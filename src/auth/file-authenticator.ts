@@ -162,13 +162,14 @@ export class FileAuthenticator implements Authenticator {
 
     const user = this.#users.get(username);
     if (!user) {
-      if (this.#dummyHash) await this.#scrypt(password, this.#dummyHash);
+      if (this.#dummyHash && !attempt.publicKey) await this.#scrypt(password, this.#dummyHash);
       return { ok: false, reason: 'unknown-user' };
     }
     // Verify even for disabled users so the answer takes the same time either way.
-    const valid = await this.#verify(user, password);
+    const byKey = attempt.publicKey;
+    const valid = byKey ? (user.publicKeys ?? []).some((blob) => blob.equals(byKey)) : await this.#verify(user, password);
     if (!user.enabled) return { ok: false, reason: 'disabled' };
-    if (!valid) return { ok: false, reason: 'bad-password' };
+    if (!valid) return { ok: false, reason: byKey ? 'bad-key' : 'bad-password' };
     // Checked after the password so the log tells the operator that right credentials came
     // from a network the user may not use (a leaked password?); the client gets the same 530.
     if (user.network && !user.network.allows(attempt.remoteAddress)) return { ok: false, reason: 'address-not-allowed' };

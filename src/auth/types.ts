@@ -9,9 +9,14 @@ export interface AuthAttempt {
   readonly password: string;
   readonly remoteAddress: string;
   readonly tls: boolean;
+  /**
+   * An SSH public key blob (wire encoding) whose signature the frontend has verified: the
+   * login is by key, `password` is ignored.
+   */
+  readonly publicKey?: Buffer;
 }
 
-export type AuthFailureReason = 'unknown-user' | 'bad-password' | 'disabled' | 'anonymous-disabled' | 'certificate-mismatch' | 'address-not-allowed';
+export type AuthFailureReason = 'unknown-user' | 'bad-password' | 'disabled' | 'anonymous-disabled' | 'certificate-mismatch' | 'address-not-allowed' | 'bad-key';
 
 export type AuthResult =
   | { readonly ok: true; readonly principal: Principal }

@@ -16,6 +16,7 @@ import type { Permission } from '../core/permissions.js';
 import { AddressPolicy } from '../core/address-policy.js';
 import { parseCidr } from '../core/cidr.js';
 import { isPasswordHash } from './password-hash.js';
+import { parseAuthorizedKey } from './authorized-keys.js';
 
 export interface UserRecord {
   readonly name: string;
@@ -26,6 +27,8 @@ export interface UserRecord {
   readonly enabled: boolean;
   /** allowFrom/denyFrom: the client addresses this user may log in from (absent: any). */
   readonly network?: AddressPolicy;
+  /** publicKeys: SSH public key blobs (wire encoding) this user may log in with over SFTP. */
+  readonly publicKeys?: readonly Buffer[];
 }
 
 export class UsersFileError extends Error {
@@ -112,6 +115,16 @@ const userSchema = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).default(true),
   allowFrom: cidrListSchema.optional(),
   denyFrom: cidrListSchema.optional(),
+  /** OpenSSH authorized_keys lines (SFTP login by key; the password still logs in too). */
+  publicKeys: z
+    .array(
+      z.string({ error: 'must be a string' }).superRefine((s, ctx) => {
+        const key = parseAuthorizedKey(s);
+        if ('error' in key) ctx.addIssue({ code: 'custom', message: key.error });
+      }),
+      { error: 'must be a list of OpenSSH public key lines' },
+    )
+    .optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -183,6 +196,7 @@ export function parseUsersFile(text: string, source?: string): UserRecord[] {
     permissions: expandPermissions(u.permissions),
     enabled: u.enabled,
     ...(u.allowFrom?.length || u.denyFrom?.length ? { network: new AddressPolicy(u.allowFrom ?? [], u.denyFrom ?? []) } : {}),
+    ...(u.publicKeys?.length ? { publicKeys: u.publicKeys.map((line) => (parseAuthorizedKey(line) as { blob: Buffer }).blob) } : {}),
   }));
 }
 
@@ -194,6 +208,8 @@ export interface UserFileEntry {
   readonly enabled?: boolean;
   readonly allowFrom?: readonly string[];
   readonly denyFrom?: readonly string[];
+  /** OpenSSH authorized_keys lines (replace the user's list when given). */
+  readonly publicKeys?: readonly string[];
 }
 
 /**
@@ -242,6 +258,7 @@ export async function upsertUserInFile(file: string, entry: UserFileEntry): Prom
     node.flow = true;
     target.set(key, node);
   }
+  if (entry.publicKeys !== undefined) target.set('publicKeys', doc.createNode([...entry.publicKeys]));
   if (!existing) users.items.push(target);
 
   const out = doc.toString();

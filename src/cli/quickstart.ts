@@ -44,7 +44,13 @@ export interface BannerTls {
   readonly fingerprint: string;
 }
 
-export function quickstartBanner(q: QuickstartUser, host: string, port: number, root: string, tls: BannerTls | null): string {
+export interface BannerSftp {
+  readonly port: number;
+  /** "<type> SHA256:..." per host key, to compare with what the client shows on first connect. */
+  readonly fingerprints: readonly string[];
+}
+
+export function quickstartBanner(q: QuickstartUser, host: string, port: number, root: string, tls: BannerTls | null, sftp: BannerSftp | null = null): string {
   const h = host.includes(':') ? `[${host}]` : host;
   const ftps = tls
     ? [
@@ -66,6 +72,14 @@ export function quickstartBanner(q: QuickstartUser, host: string, port: number, 
     `  curl -u ${q.user}:${q.password} -T README.md ftp://${h}:${port}/`,
     `  lftp -u ${q.user},${q.password} -p ${port} ${host}`,
     ...ftps,
+    ...(sftp
+      ? [
+          '',
+          `SFTP on port ${sftp.port} (same user and password; host keys below):`,
+          `  sftp -P ${sftp.port} ${q.user}@${host}`,
+          ...sftp.fingerprints.map((f) => `  host key: ${f}`),
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -13,6 +13,7 @@ import { PassiveSliceError, sliceTable } from '../core/passive-slices.js';
 import { deploySchema } from './deploy-schema.js';
 import { clusterSchema } from './cluster-schema.js';
 import { accessSchema, defenderSchema } from './security-schema.js';
+import { sftpSchema } from './sftp-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -213,6 +214,7 @@ const proxySchema = z
   .strictObject({
     control: proxyMode.default('off').describe('PROXY protocol (v1 or v2) on the control listener: off, optional, or required.'),
     implicit: proxyMode.default('off').describe('PROXY protocol on the implicit FTPS listener.'),
+    sftp: proxyMode.default('off').describe('PROXY protocol on the SFTP (SSH) listener.'),
     passive: proxyMode
       .default('off')
       .describe('PROXY protocol on passive data connections. With it off behind a SNAT balancer, data connections come from the balancer, not the client: set passive.requireSameAddress false or turn this on.'),
@@ -247,6 +249,7 @@ export const configSchema = z
     tls: tlsSchema.prefault({}),
     admin: adminSchema.prefault({}),
     proxy: proxySchema.prefault({}),
+    sftp: sftpSchema.prefault({}),
     defender: defenderSchema.prefault({}),
     access: accessSchema.prefault({}),
     cluster: clusterSchema.prefault({}),
@@ -297,7 +300,7 @@ export const configSchema = z
     if (!isCidrList(proxy.trustedCidrs)) {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'trustedCidrs'], message: 'every entry must be a CIDR or an IP address' });
     }
-    if ((proxy.control !== 'off' || proxy.implicit !== 'off' || proxy.passive !== 'off') && proxy.trustedCidrs.length === 0) {
+    if ((proxy.control !== 'off' || proxy.implicit !== 'off' || proxy.passive !== 'off' || proxy.sftp !== 'off') && proxy.trustedCidrs.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['proxy', 'trustedCidrs'], message: 'needed when the PROXY protocol is on (no header is believed from an untrusted source)' });
     }
     if (config.passive.shareByClientAddress && !config.passive.requireSameAddress) {

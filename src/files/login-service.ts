@@ -16,6 +16,8 @@ import type { StorageBackend, StorageProvider } from '../storage/types.js';
 export interface LoginRequest {
   readonly username: string;
   readonly password: string;
+  /** SSH login by key: the public key blob, its signature already verified by the frontend. */
+  readonly publicKey?: Buffer;
   /** The real client address (after PROXY). */
   readonly remoteAddress: string;
   /** The channel the credentials came over is encrypted. */
@@ -51,7 +53,7 @@ export interface LoginPorts {
 export async function logIn(ports: LoginPorts, request: LoginRequest): Promise<LoginOutcome> {
   const result = request.refusal
     ? ({ ok: false, reason: request.refusal } as const)
-    : await ports.auth.authenticate({ username: request.username, password: request.password, remoteAddress: request.remoteAddress, tls: request.secure });
+    : await ports.auth.authenticate({ username: request.username, password: request.password, remoteAddress: request.remoteAddress, tls: request.secure, ...(request.publicKey ? { publicKey: request.publicKey } : {}) });
   if (!result.ok) {
     ports.metrics.login('failed');
     ports.log.warn({ event: 'login', result: 'failed', user: request.username, reason: result.reason }, 'login failed');

@@ -25,6 +25,8 @@ export interface TestUser {
   /** Per-user client address lists (users file allowFrom / denyFrom). */
   readonly allowFrom?: string[];
   readonly denyFrom?: string[];
+  /** OpenSSH public key lines (SFTP login by key). */
+  readonly publicKeys?: string[];
 }
 
 export interface TestServerOptions {
@@ -81,6 +83,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(user.enabled === undefined ? {} : { enabled: user.enabled }),
       ...(user.allowFrom ? { allowFrom: user.allowFrom } : {}),
       ...(user.denyFrom ? { denyFrom: user.denyFrom } : {}),
+      ...(user.publicKeys ? { publicKeys: user.publicKeys } : {}),
     });
   }
   const defaults: Plain = {

@@ -10,7 +10,7 @@ import { ConfigError } from '../../config/errors.js';
 import { flagOverrides } from '../../config/sources.js';
 import { createLogger } from '../../observability/logger.js';
 import { FtpServer } from '../../server.js';
-import { ensureQuickstartUser, quickstartBanner, type BannerTls } from '../quickstart.js';
+import { ensureQuickstartUser, quickstartBanner, type BannerSftp, type BannerTls } from '../quickstart.js';
 import type { CliIo } from '../io.js';
 
 export const SERVE_USAGE = [
@@ -22,7 +22,7 @@ export const SERVE_USAGE = [
   '--passive.portMin=50000; docs/configuration.md lists every setting.',
   '',
   'With no users file configured (users.file), a quick-start user is created in stateDir',
-  '(./.kftpd), ./data is served on 127.0.0.1:2121 and how to log in is printed on stderr.',
+  '(./.kftpd), ./data is served on 127.0.0.1:2121 (FTP) and 127.0.0.1:2222 (SFTP, unless\nsftp.enabled is set) and how to log in is printed on stderr.',
   'SIGTERM or SIGINT drains the server (shutdown.* settings); a second signal exits at once.',
   '',
   'Exit codes: 0 stopped after a drain, 1 could not start or close failed, 2 invalid',
@@ -51,11 +51,13 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   // A stray rejection (a bug) is logged with its stack instead of taking every session down.
   process.on('unhandledRejection', (reason) => logger.error({ event: 'process.unhandled-rejection', err: reason }, 'unhandled promise rejection'));
   await mkdir(config.storage.root, { recursive: true });
-  let banner: ((port: number, tls: BannerTls | null) => string) | null = null;
+  let banner: ((port: number, tls: BannerTls | null, sftp: BannerSftp | null) => string) | null = null;
   if (config.users.file === '') {
     const quick = await ensureQuickstartUser(config.stateDir);
-    config = { ...config, users: { ...config.users, file: quick.usersFile } };
-    banner = (port, tls) => quickstartBanner(quick, config.listen.host, port, config.storage.root, tls);
+    // The quick start serves SFTP too (on 2222), unless sftp.enabled was set explicitly.
+    const sftpChosen = rest.some((a) => a.startsWith('--sftp.enabled')) || io.env.KFTPD_SFTP_ENABLED !== undefined || configFile !== undefined;
+    config = { ...config, users: { ...config.users, file: quick.usersFile }, ...(sftpChosen ? {} : { sftp: { ...config.sftp, enabled: true } }) };
+    banner = (port, tls, sftp) => quickstartBanner(quick, config.listen.host, port, config.storage.root, tls, sftp);
   }
   let server: FtpServer;
   try {
@@ -66,7 +68,10 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     io.stderr(`kftpd: cannot start: ${e.code ? `${e.code} ` : ''}${e.message}\n`);
     return 1;
   }
-  if (banner) io.stderr(banner(server.address().port, server.selfSigned));
+  if (banner) {
+    const sftp = server.sftpAddress();
+    io.stderr(banner(server.address().port, server.selfSigned, sftp ? { port: sftp.port, fingerprints: server.hostKeys.map((k) => `${k.type} ${k.fingerprint}`) } : null));
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;

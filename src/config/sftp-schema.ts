@@ -1,0 +1,45 @@
+/**
+ * @module config/sftp-schema
+ * The `sftp` section: the SSH listener that serves SFTP beside FTP/FTPS with the same users,
+ * storage and protection. Off unless configured (the quick start turns it on).
+ */
+import { z } from 'zod';
+
+/** Modern algorithms only (RFC 9142's MUST/SHOULD sets without SHA-1 and CBC); every client in docs/sftp.md negotiates from these. */
+export const DEFAULT_SSH_ALGORITHMS = {
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521'],
+  cipher: ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'],
+  // ETM first; plain hmac-sha2 stays because libssh2 (curl) and paramiko negotiate it.
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
+} as const;
+
+const algorithmList = (defaults: readonly string[]) => z.array(z.string().min(1)).min(1).default([...defaults]);
+
+export const sftpSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve SFTP (SSH subsystem "sftp" only) on its own listener.'),
+    host: z.string().default('').describe('SFTP listener address. Empty: listen.host.'),
+    port: z.number().int().min(0).max(65535).default(2222).describe('SFTP listener port (0: kernel-chosen).'),
+    hostKeyFiles: z
+      .array(z.string())
+      .default([])
+      .describe('Private host key files (OpenSSH or PEM format; mount them from one Kubernetes Secret so every replica presents the same keys). Empty: ed25519, ecdsa-p256 and rsa keys are generated in stateDir/ssh on first start.'),
+    algorithms: z
+      .strictObject({
+        kex: algorithmList(DEFAULT_SSH_ALGORITHMS.kex).describe('Key exchange algorithms, in order of preference.'),
+        cipher: algorithmList(DEFAULT_SSH_ALGORITHMS.cipher).describe('Ciphers, in order of preference.'),
+        hmac: algorithmList(DEFAULT_SSH_ALGORITHMS.hmac).describe('MACs, in order of preference (AEAD ciphers need none).'),
+      })
+      .prefault({})
+      .describe('SSH algorithms offered (modern only by default).'),
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(34_000)
+      .max(4 * 1024 * 1024)
+      .default(256 * 1024 + 1024)
+      .describe('Largest SFTP packet accepted (bigger ones close the session); announced with limits@openssh.com.'),
+    maxReadBytes: z.number().int().min(32_768).max(1024 * 1024).default(256 * 1024).describe('Largest READ or WRITE payload announced with limits@openssh.com.'),
+    maxOpenHandles: z.number().int().min(1).max(100_000).default(256).describe('Open files and directories per SFTP session; one more is refused with SSH_FX_FAILURE.'),
+  })
+  .describe('SFTP (SSH File Transfer Protocol v3) over SSH, with the same users, storage and protection as FTP.');

@@ -1,0 +1,137 @@
+/**
+ * @module sftp/sftp-channel
+ * SFTP spoken on the raw "sftp" subsystem channel: packets framed with a size cap, answered
+ * one at a time in arrival order (draft-02 §6.1 lets a server reorder; keeping order makes
+ * sequential reads and writes on a handle trivially correct), with back-pressure both ways:
+ * reading from the channel pauses while requests queue up (so the SSH window stays shut and
+ * memory is bounded), and a reply that does not fit waits for 'drain'. Ending the channel
+ * sends exit-status 0 and EOF before the close: OpenSSH's scp exits 1 without them.
+ */
+import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { SftpFramer, parseRequest } from '../protocol/sftp-packet.js';
+import type { SftpSession } from './sftp-session.js';
+
+/** Queued requests at which reading pauses (OpenSSH's client keeps up to 64 in flight). */
+const QUEUE_HIGH = 128;
+const QUEUE_LOW = 32;
+
+export interface SubsystemChannel extends Duplex {
+  exit(status: number): void;
+  close?(): void;
+}
+
+export interface SftpChannelOptions {
+  readonly maxPacketBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly onProtocolError: (reason: string) => void;
+  readonly onClosed: () => void;
+}
+
+export class SftpChannel {
+  readonly #channel: SubsystemChannel;
+  readonly #session: SftpSession;
+  readonly #options: SftpChannelOptions;
+  readonly #framer: SftpFramer;
+  readonly #queue: Buffer[] = [];
+  #running = false;
+  #closed = false;
+  #idleMs: number;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #closeWhenIdle = false;
+
+  constructor(channel: SubsystemChannel, session: SftpSession, options: SftpChannelOptions) {
+    this.#channel = channel;
+    this.#session = session;
+    this.#options = options;
+    this.#framer = new SftpFramer(options.maxPacketBytes);
+    this.#idleMs = options.idleTimeoutMs;
+    channel.on('data', (chunk: Buffer) => this.#onData(chunk));
+    channel.on('end', () => this.close());
+    channel.on('close', () => this.#finish());
+    channel.on('error', () => this.#finish());
+    this.#armIdle();
+  }
+
+  /** A request is being answered or waits in the queue. */
+  get busy(): boolean {
+    return this.#running || this.#queue.length > 0;
+  }
+
+  /** Closes the session once it has been idle for `idleMs` (0: as soon as the running request is answered). */
+  drain(idleMs: number): void {
+    if (idleMs === 0) this.#closeWhenIdle = true;
+    else this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, idleMs) : idleMs;
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    if (this.#closed || this.busy) return;
+    if (this.#closeWhenIdle) {
+      this.close();
+      return;
+    }
+    if (this.#idleMs > 0) {
+      this.#idleTimer = setTimeout(() => this.close(), this.#idleMs);
+      this.#idleTimer.unref();
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let packets: Buffer[];
+    try {
+      packets = this.#framer.push(chunk);
+    } catch (error) {
+      this.#options.onProtocolError((error as Error).message);
+      this.close();
+      return;
+    }
+    if (packets.length === 0) return;
+    this.#queue.push(...packets);
+    if (this.#queue.length >= QUEUE_HIGH) this.#channel.pause();
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    if (!this.#running) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#running = true;
+    try {
+      for (let packet = this.#queue.shift(); packet && !this.#closed; packet = this.#queue.shift()) {
+        if (this.#queue.length <= QUEUE_LOW && this.#channel.isPaused()) this.#channel.resume();
+        const reply = await this.#session.handle(parseRequest(packet));
+        if (this.#closed) break;
+        if (!this.#channel.write(reply)) await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')]);
+      }
+    } finally {
+      this.#running = false;
+      if (this.#channel.isPaused() && !this.#closed) this.#channel.resume();
+      this.#armIdle();
+    }
+  }
+
+  /** exit-status 0, EOF, close; then the session's open handles are released. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    try {
+      this.#channel.exit(0);
+      this.#channel.end();
+    } catch {
+      this.#channel.destroy();
+    }
+    this.#finish();
+  }
+
+  #finished = false;
+  #finish(): void {
+    this.#closed = true;
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    void this.#session.closeAll().finally(() => this.#options.onClosed());
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * @module sftp/sftp-session
+ * One SFTP session: each request of protocol/sftp-packet mapped onto the user's UserFiles,
+ * so SFTP applies the same confinement, permissions, upload checks and audit as FTP; the
+ * file service's coded refusals become SSH_FX_* statuses with OpenSSH's texts (sftp-status).
+ */
+import { randomBytes } from 'node:crypto';
+import type { UserFiles } from '../files/user-files.js';
+import { FX, FXF, encodeAttrs, encodeData, encodeHandle, encodeName, encodeStatus, encodeVersion, extendedReply, type SftpRequest } from '../protocol/sftp-packet.js';
+import { parseExtended } from '../protocol/sftp-extended.js';
+import { parentPath } from '../protocol/virtual-path.js';
+import type { VirtualPath } from '../storage/types.js';
+import { StorageError } from '../storage/errors.js';
+import { DirCursor, ReadCursor, WriteCursor, type OpenHandle } from './sftp-handles.js';
+import { entryAttrs, longName, statusFor, STATUS_TEXT } from './sftp-status.js';
+
+export interface SftpSessionSettings {
+  readonly maxOpenHandles: number;
+  readonly maxPacketBytes: number;
+  readonly maxReadBytes: number;
+}
+
+/** Entries per SSH_FXP_NAME reply to READDIR (OpenSSH's sftp-server sends up to 100). */
+const NAMES_PER_REPLY = 100;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+class BadPath extends Error {}
+
+export class SftpSession {
+  readonly #files: UserFiles;
+  readonly #settings: SftpSessionSettings;
+  readonly #handles = new Map<string, OpenHandle>();
+  readonly #log: (event: string, detail: Record<string, unknown>) => void;
+
+  constructor(files: UserFiles, settings: SftpSessionSettings, log: (event: string, detail: Record<string, unknown>) => void) {
+    this.#files = files;
+    this.#settings = settings;
+    this.#log = log;
+  }
+
+  get openHandles(): number {
+    return this.#handles.size;
+  }
+
+  /** The extensions OpenSSH's client looks for in VERSION before it uses them. */
+  version(): Buffer {
+    return encodeVersion([
+      ['posix-rename@openssh.com', '1'],
+      ['limits@openssh.com', '1'],
+      ['fsync@openssh.com', '1'],
+    ]);
+  }
+
+  /** Answers one request (never throws). */
+  async handle(request: SftpRequest): Promise<Buffer> {
+    if (request.type === 'init') return this.version();
+    const id = request.id ?? 0;
+    try {
+      return await this.#dispatch(request, id);
+    } catch (error) {
+      if (error instanceof BadPath) return encodeStatus(id, FX.NO_SUCH_FILE, STATUS_TEXT[FX.NO_SUCH_FILE]);
+      const code = statusFor(error);
+      if (code === FX.FAILURE && !(error instanceof StorageError)) this.#log('sftp.request-failed', { request: request.type, err: error });
+      return encodeStatus(id, code, STATUS_TEXT[code]);
+    }
+  }
+
+  #path(raw: Buffer): VirtualPath {
+    let text: string;
+    try {
+      text = UTF8.decode(raw);
+    } catch {
+      // Names are UTF-8 in every storage adapter: other bytes cannot name an existing file.
+      throw new BadPath();
+    }
+    return this.#files.resolve('/', text);
+  }
+
+  async #dispatch(request: Exclude<SftpRequest, { type: 'init' }>, id: number): Promise<Buffer> {
+    const ok = () => encodeStatus(id, FX.OK, STATUS_TEXT[FX.OK]);
+    switch (request.type) {
+      case 'realpath': {
+        const path = this.#path(request.path);
+        return encodeName(id, [{ filename: path, longname: path, attrs: {} }]);
+      }
+      case 'stat':
+      case 'lstat':
+        return encodeAttrs(id, entryAttrs(await this.#files.stat(this.#path(request.path))));
+      case 'fstat': {
+        const open = this.#get(request.handle);
+        if (!open || open.kind === 'dir') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        return encodeAttrs(id, entryAttrs(await this.#files.stat(open.cursor.path)));
+      }
+      case 'open':
+        return this.#open(id, this.#path(request.path), request.flags);
+      case 'read': {
+        const open = this.#get(request.handle);
+        if (open?.kind !== 'read') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        const data = await open.cursor.read(request.offset, Math.min(request.length, this.#settings.maxReadBytes));
+        return data ? encodeData(id, data) : encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
+      }
+      case 'write': {
+        const open = this.#get(request.handle);
+        if (open?.kind !== 'write') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        await open.cursor.write(request.offset, request.data);
+        return ok();
+      }
+      case 'close': {
+        const key = request.handle.toString('hex');
+        const open = this.#handles.get(key);
+        if (!open) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        this.#handles.delete(key);
+        if (open.kind === 'write') await open.cursor.close();
+        else open.cursor.close();
+        return ok();
+      }
+      case 'opendir': {
+        const path = this.#path(request.path);
+        const entry = await this.#files.stat(path);
+        if (entry.type !== 'directory') return encodeStatus(id, FX.NO_SUCH_FILE, STATUS_TEXT[FX.NO_SUCH_FILE]);
+        return this.#register(id, { kind: 'dir', cursor: new DirCursor(this.#files.list(path)), path });
+      }
+      case 'readdir': {
+        const open = this.#get(request.handle);
+        if (open?.kind !== 'dir') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        const entries = await open.cursor.next(NAMES_PER_REPLY);
+        if (entries.length === 0) return encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
+        return encodeName(id, entries.map((e) => ({ filename: e.name, longname: longName(e), attrs: entryAttrs(e) })));
+      }
+      case 'setstat':
+      case 'fsetstat': {
+        const open = request.type === 'fsetstat' ? this.#get(request.handle) : undefined;
+        const path = request.type === 'setstat' ? this.#path(request.path) : open?.kind === 'dir' ? open.path : open?.cursor.path;
+        if (path === undefined) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        // Times are kept (sftp -p, rclone); size, owner and mode are not the storage's to change:
+        // accepted and ignored, as clients send them after every upload.
+        if (request.attrs.mtime !== undefined) {
+          const entry = await this.#files.stat(path);
+          if (entry.type === 'file') await this.#files.setModifiedTime(path, new Date(request.attrs.mtime * 1000));
+        }
+        return ok();
+      }
+      case 'mkdir':
+        await this.#files.makeDirectory(this.#path(request.path));
+        return ok();
+      case 'rmdir':
+        await this.#files.removeDirectory(this.#path(request.path));
+        return ok();
+      case 'remove': {
+        const path = this.#path(request.path);
+        if ((await this.#files.stat(path)).type === 'directory') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        await this.#files.remove(path);
+        return ok();
+      }
+      case 'rename':
+        // draft-02 §6.5: fail if the target exists (posix-rename@openssh.com replaces).
+        await this.#files.rename(this.#path(request.from), this.#path(request.to), { replace: false });
+        return ok();
+      case 'readlink':
+      case 'symlink':
+        // Links could lead out of a user's home on a shared tree: never created nor followed.
+        return encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_TEXT[FX.OP_UNSUPPORTED]);
+      case 'extended':
+        return this.#extended(id, request.name, request.body);
+      case 'unknown':
+        return encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_TEXT[FX.OP_UNSUPPORTED]);
+      case 'malformed':
+        return encodeStatus(id, FX.BAD_MESSAGE, STATUS_TEXT[FX.BAD_MESSAGE]);
+    }
+  }
+
+  async #extended(id: number, name: string, body: Buffer): Promise<Buffer> {
+    const ext = parseExtended(name, body);
+    switch (ext.type) {
+      case 'posix-rename':
+        await this.#files.rename(this.#path(ext.from), this.#path(ext.to), { replace: true });
+        return encodeStatus(id, FX.OK, STATUS_TEXT[FX.OK]);
+      case 'fsync': {
+        // Uploads are made durable by the storage adapter when they are committed (storage.fsync).
+        const open = this.#get(ext.handle);
+        return open ? encodeStatus(id, FX.OK, STATUS_TEXT[FX.OK]) : encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+      }
+      case 'limits': {
+        const { maxPacketBytes, maxReadBytes, maxOpenHandles } = this.#settings;
+        return extendedReply(id).uint64(maxPacketBytes).uint64(maxReadBytes).uint64(maxReadBytes).uint64(maxOpenHandles).finish();
+      }
+      case 'malformed':
+        return encodeStatus(id, FX.BAD_MESSAGE, STATUS_TEXT[FX.BAD_MESSAGE]);
+      case 'unknown':
+        return encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_TEXT[FX.OP_UNSUPPORTED]);
+    }
+  }
+
+  async #open(id: number, path: VirtualPath, flags: number): Promise<Buffer> {
+    if (this.#handles.size >= this.#settings.maxOpenHandles) {
+      this.#log('sftp.handles-exhausted', { max: this.#settings.maxOpenHandles });
+      return encodeStatus(id, FX.FAILURE, `Too many open handles (at most ${this.#settings.maxOpenHandles} per session)`);
+    }
+    if (!(flags & FXF.WRITE)) {
+      const source = await this.#files.stat(path);
+      if (source.type !== 'file') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+      this.#files.require('download', path);
+      return this.#register(id, { kind: 'read', cursor: new ReadCursor(this.#files, path, source.size) });
+    }
+    const existing = await this.#files.stat(path).catch(() => null);
+    if (existing && flags & FXF.CREAT && flags & FXF.EXCL) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+    if (!existing && !(flags & FXF.CREAT)) return encodeStatus(id, FX.NO_SUCH_FILE, STATUS_TEXT[FX.NO_SUCH_FILE]);
+    if (!existing) {
+      const parent = await this.#files.stat(parentPath(path)).catch(() => null);
+      if (parent?.type !== 'directory') return encodeStatus(id, FX.NO_SUCH_FILE, STATUS_TEXT[FX.NO_SUCH_FILE]);
+    }
+    const mode = flags & FXF.APPEND ? 'append' : flags & FXF.TRUNC || !existing ? 'overwrite' : 'resume';
+    // Permissions and the target's type are checked now, before the client sends data.
+    await this.#files.prepareUpload(path, mode === 'append' ? 'append' : 'resume', 0);
+    const cursor = new WriteCursor(this.#files, path, mode, existing !== null);
+    if (mode !== 'resume') await cursor.start();
+    return this.#register(id, { kind: 'write', cursor });
+  }
+
+  #register(id: number, open: OpenHandle): Buffer {
+    const handle = randomBytes(8);
+    this.#handles.set(handle.toString('hex'), open);
+    return encodeHandle(id, handle);
+  }
+
+  #get(handle: Buffer): OpenHandle | undefined {
+    return this.#handles.get(handle.toString('hex'));
+  }
+
+  /** The session ended: open reads stop, unfinished uploads are aborted. */
+  async closeAll(): Promise<void> {
+    const open = [...this.#handles.values()];
+    this.#handles.clear();
+    for (const h of open) {
+      if (h.kind === 'write') await h.cursor.abort();
+      else h.cursor.close();
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * @module test/integration/sftp-runtime.test
+ * SFTP on the shared runtime, driven by the `ssh2` client: a PROXY header on the SSH listener
+ * gives the real client address (and no header is refused when required); a ban earned over
+ * SFTP refuses FTP from that address; limits.maxSessionsPerUser counts FTP and SFTP sessions
+ * together; a drain lets a running SFTP download finish intact and closes an idle session;
+ * oversized and malformed SFTP packets are answered or closed without harming the server.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import ssh2 from 'ssh2';
+import { randomBuffer, sha256 } from '../helpers/integration.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const PASSWORD = 'secret-password';
+
+interface Connected {
+  readonly client: ssh2.Client;
+  readonly closed: Promise<void>;
+}
+
+function connect(port: number, options: { localAddress?: string; sock?: net.Socket; password?: string } = {}): Promise<Connected> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    const closed = new Promise<void>((done) => client.on('close', () => done()));
+    // A connection closed by the server before login (a ban, a refusal) ends with 'close' only.
+    void closed.then(() => reject(new Error('closed before login')));
+    client.on('ready', () => resolve({ client, closed }));
+    client.on('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port,
+      username: 'alice',
+      password: options.password ?? PASSWORD,
+      readyTimeout: 10_000,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.sock ? { sock: options.sock } : {}),
+    });
+  });
+}
+
+function sftpOf(client: ssh2.Client): Promise<ssh2.SFTPWrapper> {
+  return new Promise((resolve, reject) => client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))));
+}
+
+function sftpPort(t: TestServer): number {
+  return t.server.sftpAddress()?.port ?? 0;
+}
+
+describe('SFTP on the shared runtime', () => {
+  it('PROXY v1 on the SSH listener: the header gives the client address; no header is refused', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, proxy: { sftp: 'required', trustedCidrs: ['127.0.0.1/32'] } } });
+    try {
+      const sock = net.connect(sftpPort(t), '127.0.0.1');
+      await new Promise((resolve) => sock.once('connect', resolve));
+      sock.write('PROXY TCP4 198.51.100.9 127.0.0.1 40000 22\r\n');
+      const { client } = await connect(sftpPort(t), { sock });
+      const sftp = await sftpOf(client);
+      const names = await new Promise<string>((resolve, reject) => sftp.realpath('.', (e, p) => (e ? reject(e) : resolve(p))));
+      assert.equal(names, '/');
+      client.end();
+      assert.ok(t.logs.some((l) => l.event === 'session.open' && l.remote === '198.51.100.9' && l.protocol === 'sftp'));
+      await assert.rejects(connect(sftpPort(t)));
+      assert.ok(t.logs.some((l) => l.event === 'proxy.refused' && l.listener === 'sftp'));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a ban earned over SFTP refuses FTP from that address; the per-user cap counts both protocols', async () => {
+    const t = await startTestServer({
+      config: {
+        sftp: { enabled: true, port: 0 },
+        limits: { maxSessionsPerUser: 1 },
+        defender: { safeList: [], threshold: 2, scores: { loginFailed: 1 }, maxLoginDelayMs: 10 },
+      },
+    });
+    try {
+      for (let i = 0; i < 2; i++) await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.3', password: 'wrong' }));
+      assert.ok(t.logs.some((l) => l.event === 'defender.ban'), 'banned');
+      const ftp = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.3');
+      const greeting = await ftp.read();
+      assert.equal(greeting.code, 421);
+      ftp.close();
+      await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.3' }), 'SFTP refused while banned');
+
+      const user = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.4');
+      await user.login('alice', PASSWORD);
+      await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.4' }), 'second session of alice refused');
+      assert.ok(t.logs.some((l) => l.event === 'login' && l.result === 'refused' && l.reason === 'max-sessions-per-user'));
+      user.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('drain: a running download finishes intact, an idle session is closed, then the server stops', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, shutdown: { drainIdleMs: 300, drainTimeoutMs: 20_000 } } });
+    const content = randomBuffer(8 * 1024 * 1024);
+    await writeFile(path.join(t.root, 'big.bin'), content);
+    const idle = await connect(sftpPort(t));
+    await sftpOf(idle.client);
+    const busy = await connect(sftpPort(t));
+    const sftp = await sftpOf(busy.client);
+    const hash = createHash('sha256');
+    const download = new Promise<string>((resolve, reject) => {
+      // Small chunks, read slowly: the transfer outlasts the start of the drain.
+      const stream = sftp.createReadStream('/big.bin', { highWaterMark: 64 * 1024 });
+      stream.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        stream.pause();
+        setTimeout(() => stream.resume(), 5);
+      });
+      stream.on('end', () => resolve(hash.digest('hex')));
+      stream.on('error', reject);
+    });
+    const closing = t.server.close({ drainTimeoutMs: 20_000, readinessDelayMs: 0 });
+    await idle.closed;
+    assert.equal(await download, sha256(content));
+    busy.client.end();
+    await closing;
+    await t.close().catch(() => undefined);
+  });
+
+  it('an oversized SFTP packet closes the session; a malformed one gets SSH_FX_BAD_MESSAGE; the server keeps serving', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0, maxPacketBytes: 40_000 } } });
+    try {
+      const { client } = await connect(sftpPort(t));
+      const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => client.subsys('sftp', (e, c) => (e ? reject(e) : resolve(c))));
+      const replies: Buffer[] = [];
+      channel.on('data', (d: Buffer) => replies.push(d));
+      const init = Buffer.from([0, 0, 0, 5, 1, 0, 0, 0, 3]);
+      // A RENAME (18) with id 7 whose body stops after the first path's length.
+      const malformed = Buffer.from([0, 0, 0, 7, 18, 0, 0, 0, 7, 0, 0]);
+      channel.write(Buffer.concat([init, malformed]));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const all = Buffer.concat(replies);
+      assert.equal(all[4], 2, 'VERSION');
+      const status = all.subarray(all.readUInt32BE(0) + 4);
+      assert.equal(status[4], 101);
+      assert.equal(status.readUInt32BE(5), 7);
+      assert.equal(status.readUInt32BE(9), 5, 'SSH_FX_BAD_MESSAGE');
+      const closed = new Promise((resolve) => channel.on('close', resolve));
+      const huge = Buffer.alloc(8);
+      huge.writeUInt32BE(1_000_000);
+      channel.write(huge);
+      await closed;
+      assert.ok(t.logs.some((l) => l.event === 'sftp.protocol-error'));
+      client.end();
+      const again = await connect(sftpPort(t));
+      await sftpOf(again.client);
+      again.client.end();
+    } finally {
+      await t.close();
+    }
+  });
+});
