@@ -7,6 +7,7 @@
  * the TLS rounds. When the client binary is missing the heavy files are not made and every
  * case skips with the reason.
  */
+import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, type TestContext } from 'node:test';
@@ -94,4 +95,29 @@ export function useClientFixture(options: ClientFixtureOptions): ClientFixture {
   });
 
   return fixture;
+}
+
+/** Entry names from `ls -l` style LIST output. */
+export function listNames(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .filter((line) => line !== '')
+    .map((line) => {
+      const match = /^\S{10} +\d+ +\S+ +\S+ +\d+ +\w{3} +\d+ +[\d:]+ (.*)$/.exec(line);
+      assert.ok(match, `unparsable LIST line: ${JSON.stringify(line)}`);
+      return match[1] ?? '';
+    });
+}
+
+/** How many times the server logged the command `verb`. */
+export function commandsSeen(t: TestServer, verb: string): number {
+  return t.logs.filter((r) => r.event === 'command' && r.verb === verb).length;
+}
+
+/** After a client's plain round: uploads and downloads were logged as transfers, the failed login too, the password never. */
+export function assertClientLogs(t: TestServer): void {
+  assert.ok(t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'upload'));
+  assert.ok(t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'download'));
+  assert.ok(t.logs.some((r) => r.event === 'login' && r.result === 'failed'), 'the failed login was logged');
+  assert.ok(!JSON.stringify(t.logs).includes(t.password), 'the password appears in the logs');
 }

@@ -29,24 +29,12 @@ import {
   type RunResult,
 } from '../helpers/integration.js';
 import { events, implicitPort, metricValue } from '../helpers/ftps-support.js';
-import { TRANSPORTS, TRANSPORT_TITLES, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, listNames, commandsSeen, useClientFixture, type Transport } from '../helpers/client-suite.js';
 
 const VERSIONS = [
   { name: 'TLSv1.2', args: ['--tlsv1.2', '--tls-max', '1.2'], banner: /SSL connection using TLSv1\.2/ },
   { name: 'TLSv1.3', args: ['--tlsv1.3'], banner: /SSL connection using TLSv1\.3/ },
 ] as const;
-
-/** Entry names from `ls -l` style LIST output. */
-function listNames(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .filter((line) => line !== '')
-    .map((line) => {
-      const match = /^\S{10} +\d+ +\S+ +\S+ +\d+ +\w{3} +\d+ +[\d:]+ (.*)$/.exec(line);
-      assert.ok(match, `unparsable LIST line: ${JSON.stringify(line)}`);
-      return match[1] ?? '';
-    });
-}
 
 /** Entry names from MLSD output, without the cdir/pdir entries. */
 function mlsdNames(text: string): string[] {
@@ -96,10 +84,6 @@ describe('curl client', () => {
     return result;
   }
 
-  function commandsSeen(verb: string): number {
-    return f.t.logs.filter((r) => r.event === 'command' && r.verb === verb).length;
-  }
-
   for (const transport of TRANSPORTS) {
     describe(TRANSPORT_TITLES[transport], () => {
       if (transport === 'plain') plainCases();
@@ -120,16 +104,16 @@ describe('curl client', () => {
 
     it('uploads 64 MiB over EPSV and downloads it over PASV with identical sha256', async (ctx) => {
       if (f.skipped(ctx)) return;
-      const epsv = commandsSeen('EPSV');
+      const epsv = commandsSeen(f.t, 'EPSV');
       await curlOk(['--upload-file', f.bigPath, url('big.bin')], 60_000);
       assert.equal(await sha256File(path.join(f.t.root, 'big.bin')), f.bigSha);
-      assert.ok(commandsSeen('EPSV') > epsv, 'EPSV used for the upload');
+      assert.ok(commandsSeen(f.t, 'EPSV') > epsv, 'EPSV used for the upload');
 
-      const pasv = commandsSeen('PASV');
+      const pasv = commandsSeen(f.t, 'PASV');
       const target = path.join(f.local, 'big.down');
       await curlOk(['--disable-epsv', '--output', target, url('big.bin')], 60_000);
       assert.equal(await sha256File(target), f.bigSha);
-      assert.ok(commandsSeen('PASV') > pasv, 'PASV used for the download');
+      assert.ok(commandsSeen(f.t, 'PASV') > pasv, 'PASV used for the download');
     });
 
     it('uses EPRT and PORT in active mode (-P), both directions', async (ctx) => {
@@ -141,14 +125,14 @@ describe('curl client', () => {
         ['EPRT', []],
         ['PORT', ['--disable-eprt']],
       ] as const) {
-        const before = commandsSeen(verb);
+        const before = commandsSeen(f.t, verb);
         const up = await curlOk(['--ftp-port', '127.0.0.1', ...extra, '--upload-file', src, url(`active-${verb}.bin`)]);
         assert.match(up.stderr, new RegExp(`> ${verb} `));
         assert.equal(sha256(await readFile(path.join(f.t.root, `active-${verb}.bin`))), sha256(data), verb);
         const out = path.join(f.local, `active-${verb}.down`);
         await curlOk(['--ftp-port', '127.0.0.1', ...extra, '--output', out, url(`active-${verb}.bin`)]);
         assert.equal(sha256(await readFile(out)), sha256(data), verb);
-        assert.ok(commandsSeen(verb) >= before + 2, `${verb} was used`);
+        assert.ok(commandsSeen(f.t, verb) >= before + 2, `${verb} was used`);
       }
     });
 
@@ -285,10 +269,7 @@ describe('curl client', () => {
 
     it('logged transfer records for this client and never the password', async (ctx) => {
       if (f.skipped(ctx)) return;
-      assert.ok(f.t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'upload'));
-      assert.ok(f.t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'download'));
-      assert.ok(f.t.logs.some((r) => r.event === 'login' && r.result === 'failed'), 'the failed login was logged');
-      assert.ok(!JSON.stringify(f.t.logs).includes(f.t.password), 'the password appears in the logs');
+      assertClientLogs(f.t);
     });
   }
 

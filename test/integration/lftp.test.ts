@@ -16,31 +16,14 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { AWKWARD_NAMES, LFTP_MISSING, MiB, describeRun, randomBuffer, run, sha256, sha256File, type RunResult } from '../helpers/integration.js';
+import { AWKWARD_NAMES, LFTP_MISSING, LFTP_SCRIPT_SETTINGS, lftpQuote as q, lftpTlsSettings, MiB, describeRun, randomBuffer, run, sha256, sha256File, type RunResult } from '../helpers/integration.js';
 import { events, implicitPort, metricValue } from '../helpers/ftps-support.js';
-import { TRANSPORTS, TRANSPORT_TITLES, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, listNames, useClientFixture, type Transport } from '../helpers/client-suite.js';
 
 const VERSIONS = [
   { name: 'TLSv1.3', priority: 'NORMAL:-VERS-ALL:+VERS-TLS1.3' },
   { name: 'TLSv1.2', priority: 'NORMAL:-VERS-ALL:+VERS-TLS1.2' },
 ] as const;
-
-/** Quotes one argument for lftp's command parser. */
-function q(text: string): string {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-/** Names from `ls -l` style LIST lines. */
-function listNames(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .filter((line) => line !== '')
-    .map((line) => {
-      const match = /^\S{10} +\d+ +\S+ +\S+ +\d+ +\w{3} +\d+ +[\d:]+ (.*)$/.exec(line);
-      assert.ok(match, `unparsable LIST line: ${JSON.stringify(line)}`);
-      return match[1] ?? '';
-    });
-}
 
 function lines(text: string): string[] {
   return text.split(/\r?\n/).filter((line) => line !== '');
@@ -73,14 +56,9 @@ describe('lftp client', () => {
     await writeFile(
       script,
       [
-        'set cmd:fail-exit yes',
-        'set cmd:interactive no',
-        'set net:max-retries 1',
-        'set net:timeout 10',
+        ...LFTP_SCRIPT_SETTINGS,
         'set net:reconnect-interval-base 1',
         'set ftp:ssl-allow no',
-        'set xfer:clobber on',
-        'set cache:enable no',
         ...(options.settings ?? []),
         `open -u ${f.t.user},${options.password ?? f.t.password} -p ${f.t.port} ${f.t.host}`,
         ...commands,
@@ -241,10 +219,7 @@ describe('lftp client', () => {
 
     it('logged transfer records for this client and never the password', async (ctx) => {
       if (f.skipped(ctx)) return;
-      assert.ok(f.t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'upload'));
-      assert.ok(f.t.logs.some((r) => r.event === 'transfer' && r.result === 'ok' && r.direction === 'download'));
-      assert.ok(f.t.logs.some((r) => r.event === 'login' && r.result === 'failed'), 'the failed login was logged');
-      assert.ok(!JSON.stringify(f.t.logs).includes(f.t.password), 'the password appears in the logs');
+      assertClientLogs(f.t);
     });
   }
 
@@ -254,18 +229,9 @@ describe('lftp client', () => {
     await writeFile(
       script,
       [
-        'set cmd:fail-exit yes',
-        'set cmd:interactive no',
-        'set net:max-retries 1',
-        'set net:timeout 10',
+        ...LFTP_SCRIPT_SETTINGS,
         'set net:reconnect-interval-base 1',
-        'set xfer:clobber on',
-        'set cache:enable no',
-        'set ftp:ssl-force true',
-        'set ftp:ssl-protect-data true',
-        'set ftp:ssl-protect-list true',
-        `set ssl:ca-file ${q(options.caFile ?? f.pki.caFile)}`,
-        'set ssl:verify-certificate true',
+        ...lftpTlsSettings(options.caFile ?? f.pki.caFile),
         'set ssl:check-hostname true',
         ...(options.priority ? [`set ssl:priority ${q(options.priority)}`] : []),
         open,
