@@ -13,11 +13,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { TestPki } from './pki.js';
-import type { Reply } from './raw-client.js';
+import { ReplyReader, type Reply } from './reply-reader.js';
 import { mergeConfig, startTestServer, type TestServer, type TestUser } from './server.js';
 import { withTimeout } from './integration.js';
 
-export type { Reply } from './raw-client.js';
+export type { Reply } from './reply-reader.js';
 
 /** How long any single protocol step may take before a test fails instead of hanging. */
 export const STEP_MS = 8000;
@@ -168,11 +168,6 @@ export interface TransferResult {
   readonly handshakeError?: Error;
 }
 
-interface Waiter {
-  readonly resolve: (reply: Reply) => void;
-  readonly reject: (error: Error) => void;
-}
-
 /**
  * An FTP control connection that can be upgraded to TLS (AUTH TLS) or start in TLS
  * (implicit). Replies are parsed from whichever transport is current.
@@ -184,12 +179,9 @@ export class FtpsClient {
   #tls: tls.TLSSocket | null = null;
   #tlsOptions: ClientTls = {};
   #session: Buffer | undefined;
-  #buffer = '';
-  #current: string[] = [];
-  #replies: Reply[] = [];
-  #waiters: Waiter[] = [];
+  readonly #reader = new ReplyReader();
   #closed = false;
-  readonly #onData = (data: Buffer) => this.#parse(data.toString('utf8'));
+  readonly #onData = (data: Buffer) => this.#reader.push(data.toString('utf8'));
 
   private constructor(raw: net.Socket, transport: net.Socket, host: string) {
     this.raw = raw;
@@ -259,62 +251,21 @@ export class FtpsClient {
     socket.on('close', () => this.#onClose());
   }
 
-  #parse(data: string): void {
-    this.#buffer += data;
-    let index: number;
-    while ((index = this.#buffer.indexOf('\r\n')) !== -1) {
-      const line = this.#buffer.slice(0, index);
-      this.#buffer = this.#buffer.slice(index + 2);
-      this.#current.push(line);
-      const first = this.#current[0] as string;
-      const code = first.slice(0, 3);
-      const done = first[3] !== '-' || (this.#current.length > 1 && line.startsWith(`${code} `));
-      if (!done) continue;
-      const lines = this.#current;
-      this.#current = [];
-      const reply: Reply = { code: Number(code), text: lines.join('\n'), lines };
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter.resolve(reply);
-      else this.#replies.push(reply);
-    }
-  }
-
   /** Replies received but not read yet. */
   get pendingReplies(): readonly Reply[] {
-    return this.#replies;
+    return this.#reader.pending;
   }
 
   /** Fails every pending read once the connection is gone (no reply can come any more). */
   #onClose(): void {
     this.#closed = true;
     // Replies still in flight inside the TLS layer are delivered before 'close'.
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.reject(new Error('control connection closed'));
+    this.#reader.fail(new Error('control connection closed'));
   }
 
   /** The next reply, within `ms`; rejects at once when the connection has closed. */
   read(ms = STEP_MS): Promise<Reply> {
-    const queued = this.#replies.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(new Error('control connection closed'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`no reply within ${ms} ms`));
-      }, ms);
-      const waiter: Waiter = {
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.#waiters.push(waiter);
-    });
+    return this.#reader.read(ms);
   }
 
   write(data: string | Buffer): void {

@@ -98,6 +98,32 @@ export function unavailableReason(command: string, args: readonly string[]): str
 
 export const CURL_MISSING = (): string | null => unavailableReason('curl', ['--version']);
 export const LFTP_MISSING = (): string | null => unavailableReason('lftp', ['--version']);
+
+/** Quotes one argument for lftp's command parser. */
+export function lftpQuote(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** The settings every lftp test script starts with: fail on the first error, no prompts, bounded retries and timeouts. */
+export const LFTP_SCRIPT_SETTINGS: readonly string[] = [
+  'set cmd:fail-exit yes',
+  'set cmd:interactive no',
+  'set net:max-retries 1',
+  'set net:timeout 10',
+  'set xfer:clobber on',
+  'set cache:enable no',
+];
+
+/** lftp settings for FTPS with PROT P on data and listings, the server certificate verified against `caFile`. */
+export function lftpTlsSettings(caFile: string): string[] {
+  return [
+    'set ftp:ssl-force true',
+    'set ftp:ssl-protect-data true',
+    'set ftp:ssl-protect-list true',
+    `set ssl:ca-file ${lftpQuote(caFile)}`,
+    'set ssl:verify-certificate true',
+  ];
+}
 export const PYTHON_FTPLIB_MISSING = (): string | null => unavailableReason('python3', ['-c', 'import ftplib']);
 export const RCLONE_MISSING = (): string | null => unavailableReason('rclone', ['version']);
 export const WGET_MISSING = (): string | null => unavailableReason('wget', ['--version']);

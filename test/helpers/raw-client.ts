@@ -4,26 +4,19 @@
  * split commands, pipelining, Telnet sequences, reply codes during transfers.
  */
 import net from 'node:net';
+import { ReplyReader, type Reply } from './reply-reader.js';
 
-export interface Reply {
-  readonly code: number;
-  /** Full reply text, all lines joined with \n, CRLF removed. */
-  readonly text: string;
-  readonly lines: readonly string[];
-}
+export type { Reply } from './reply-reader.js';
 
 export class RawClient {
   readonly socket: net.Socket;
-  #buffer = '';
-  #replies: Reply[] = [];
-  #waiters: ((reply: Reply) => void)[] = [];
-  #current: string[] = [];
+  readonly #reader = new ReplyReader();
   #closed = false;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.setEncoding('utf8');
-    socket.on('data', (data: string) => this.#onData(data));
+    socket.on('data', (data: string) => this.#reader.push(data));
     socket.on('close', () => {
       this.#closed = true;
     });
@@ -43,43 +36,9 @@ export class RawClient {
     return this.#closed;
   }
 
-  #onData(data: string): void {
-    this.#buffer += data;
-    let index: number;
-    while ((index = this.#buffer.indexOf('\r\n')) !== -1) {
-      const line = this.#buffer.slice(0, index);
-      this.#buffer = this.#buffer.slice(index + 2);
-      this.#current.push(line);
-      const first = this.#current[0] as string;
-      const code = first.slice(0, 3);
-      // RFC 959 §4.2: a multi-line reply ends with "<code> " on its last line.
-      const done = first[3] !== '-' || (this.#current.length > 1 && line.startsWith(`${code} `));
-      if (done) {
-        const lines = this.#current;
-        this.#current = [];
-        const reply = { code: Number(code), text: lines.join('\n'), lines };
-        const waiter = this.#waiters.shift();
-        if (waiter) waiter(reply);
-        else this.#replies.push(reply);
-      }
-    }
-  }
-
   /** The next reply, waiting up to `timeoutMs`. */
   read(timeoutMs = 5000): Promise<Reply> {
-    const queued = this.#replies.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (reply: Reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      };
-      this.#waiters.push(waiter);
-    });
+    return this.#reader.read(timeoutMs);
   }
 
   /** Sends raw bytes (no CRLF added). */
@@ -120,7 +79,6 @@ export class RawClient {
   }
 }
 
-/** Reads a socket to its end. */
 /** The code of the first reply a connection from `localAddress` gets (220, or 421 when refused). */
 export async function greetingCode(port: number, localAddress: string, host = '127.0.0.1'): Promise<number> {
   const client = await RawClient.connect(port, host, localAddress);
@@ -131,6 +89,7 @@ export async function greetingCode(port: number, localAddress: string, host = '1
   }
 }
 
+/** Reads a socket to its end. */
 export function readAll(socket: net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

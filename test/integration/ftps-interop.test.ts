@@ -26,6 +26,9 @@ import type { TestServer } from '../helpers/server.js';
 import {
   CURL_MISSING,
   LFTP_MISSING,
+  LFTP_SCRIPT_SETTINGS,
+  lftpQuote as q,
+  lftpTlsSettings,
   RCLONE_MISSING,
   WGET_MISSING,
   describeRun,
@@ -65,11 +68,6 @@ const CURL_VERSIONS = [
   { name: 'TLSv1.2', args: ['--tlsv1.2', '--tls-max', '1.2'], todo: undefined },
   { name: 'TLSv1.3', args: ['--tlsv1.3'], todo: 'curl 7.88/OpenSSL 3.0 with -Z over TLS 1.3 sometimes offers no ticket on a data connection (full handshake, 522)' },
 ] as const;
-
-/** Quotes one argument for lftp's command parser. */
-function q(text: string): string {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
 
 function skipWhen(ctx: TestContext, reason: string | null): boolean {
   if (reason) ctx.skip(reason);
@@ -310,17 +308,8 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
       await writeFile(
         script,
         [
-          'set cmd:fail-exit yes',
-          'set cmd:interactive no',
-          'set net:max-retries 1',
-          'set net:timeout 10',
-          'set xfer:clobber on',
-          'set cache:enable no',
-          'set ftp:ssl-force true',
-          'set ftp:ssl-protect-data true',
-          'set ftp:ssl-protect-list true',
-          `set ssl:ca-file ${q(pki.caFile)}`,
-          'set ssl:verify-certificate true',
+          ...LFTP_SCRIPT_SETTINGS,
+          ...lftpTlsSettings(pki.caFile),
           open,
           `mirror -R --parallel=4 ${q(tree)} ${q(`lftp-${mode}`)}`,
           'bye',
