@@ -47,6 +47,7 @@ import type { StorageBackend, StorageProvider } from './storage/types.js';
 import type { Principal } from './core/principal.js';
 import { UserFiles } from './files/user-files.js';
 import { loadHostKeys, type HostKey } from './sftp/host-keys.js';
+import { accountTransfer } from './files/transfer-accounting.js';
 import { SshFrontend, type SshConnectionHandle, type SshLog } from './sftp/ssh-frontend.js';
 
 export interface FtpServerDeps {
@@ -300,7 +301,7 @@ export class FtpServer {
             audit: (user, result, code) => audit?.record({ event: 'login', result, user, tls: true, ...(code ? { code } : {}) }),
           };
         },
-        userFiles: (principal, storage, sessionId, log) => this.#sshFiles(principal, storage, sessionId, log),
+        userFiles: (principal, storage, remote, sessionId, log) => this.#sshFiles(principal, storage, normalizeAddress(remote), sessionId, log),
         proxyRefused: (peer, reason) => {
           this.metrics.proxyErrors.inc({ listener: 'sftp', reason });
           this.#logger.warn({ event: 'proxy.refused', listener: 'sftp', peer, reason }, 'PROXY header refused');
@@ -317,12 +318,26 @@ export class FtpServer {
     return this.#audit ? sessionAuditLog(this.#audit, { session: sessionId, remote, replica: this.passiveSlice.index }, { sha256: false, now: () => this.#clock.now() }) : null;
   }
 
-  #sshFiles(principal: Principal, storage: StorageBackend, sessionId: string, log: SshLog): UserFiles {
+  #sshFiles(principal: Principal, storage: StorageBackend, remote: string, sessionId: string, log: SshLog): UserFiles {
     const { maxPathBytes, maxPathDepth } = this.config.limits;
-    const audit = this.#sshAudit('', sessionId);
+    const audit = this.#sshAudit(remote, sessionId);
+    const user = { user: principal.name, tls: true } as const;
     return new UserFiles(principal, storage, { maxPathBytes, maxPathDepth }, {
       refused: (event, detail) => log.warn({ event, user: principal.name, ...detail }, event),
-      changed: (event, result, detail) => audit?.record({ event, result, user: principal.name, tls: true, path: detail.path, ...(detail.toPath ? { toPath: detail.toPath } : {}), durationMs: detail.durationMs, ...(detail.code ? { code: detail.code } : {}) }),
+      changed: (event, result, detail) => audit?.record({ event, result, ...user, ...detail }),
+      // The same accounting as FTP transfers: metric, log record, xferlog line, audit record.
+      transferred: (record, code) =>
+        accountTransfer(
+          {
+            metrics: this.metrics,
+            log,
+            ...(this.#xferlog ? { transferLog: this.#xferlog } : {}),
+            audit: (event, result, detail) => audit?.record({ event, result, ...user, ...detail }),
+          },
+          record,
+          { user: principal.name, anonymous: principal.anonymous, remoteAddress: remote, ascii: false },
+          { endedAt: this.#clock.now(), ...(code ? { code } : {}) },
+        ),
     });
   }
 

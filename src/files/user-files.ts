@@ -8,6 +8,7 @@
  */
 import type { Permission } from '../core/permissions.js';
 import type { Principal } from '../core/principal.js';
+import type { TransferRecord } from '../core/transfer-record.js';
 import { parentPath, resolveVirtualPath } from '../protocol/virtual-path.js';
 import { StorageError } from '../storage/errors.js';
 import type { Entry, ReadSource, StorageBackend, VirtualPath, WriteHandle, WriteMode } from '../storage/types.js';
@@ -30,6 +31,8 @@ export interface FileEventSink {
   readonly refused: (event: 'permission.denied' | 'path.refused', detail: Record<string, unknown>) => void;
   /** A change to the tree, successful or not (the audit log). */
   readonly changed?: (event: FileEventName, result: 'success' | 'failure', detail: FileEventDetail) => void;
+  /** A finished transfer (files/transfer-accounting: metrics, log, xferlog, audit). */
+  readonly transferred?: (record: TransferRecord, code?: string) => void;
 }
 
 export interface UserFilesLimits {
@@ -175,6 +178,11 @@ export class UserFiles {
     const entry = await this.storage.stat(path);
     if (entry.type === 'directory') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
     await this.storage.setModifiedTime(path, time);
+  }
+
+  /** Reports a finished transfer of this user's (a frontend that moves bytes itself calls it). */
+  recordTransfer(record: TransferRecord, error?: unknown): void {
+    this.#events.transferred?.(record, error === undefined ? undefined : fileErrorCode(error));
   }
 
   /** The home is the user's root: it is never removed nor renamed. */

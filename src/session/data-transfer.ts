@@ -12,6 +12,7 @@ import type { DataEndpoint, SessionContext } from './context.js';
 import type { TransferDirection, TransferResult } from './ports.js';
 import { errorCode, mapErrorToReply } from './reply-map.js';
 import { audit } from './audit.js';
+import { accountTransfer } from '../files/transfer-accounting.js';
 import { tapSha256, type Sha256Tap } from './sha256-tap.js';
 
 export interface DataTransferSpec {
@@ -192,31 +193,28 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         result,
         offset: spec.offset,
       };
-      ctx.deps.metrics.transfer(record);
-      ctx.log.info({ event: 'transfer', ...record }, 'transfer');
       const login = ctx.state.login;
-      if (ctx.deps.transferLog && spec.direction !== 'list' && login.phase === 'logged-in') {
-        ctx.deps.transferLog.write({
-          ...record,
-          user: login.principal.name,
-          anonymous: login.principal.anonymous,
-          remoteAddress: ctx.deps.control.remoteAddress,
-          ascii: ctx.state.type === 'A',
-          endedAt: ctx.deps.clock.now(),
-        });
-      }
-      if (spec.direction !== 'list' && login.phase === 'logged-in') {
-        const digest = sha?.finish();
-        audit(ctx, spec.direction, result === 'ok' ? 'success' : result === 'aborted' ? 'aborted' : 'failure', {
-          path: spec.path,
-          bytes: record.bytes,
-          durationMs,
-          ...(result !== 'ok' && failureCode ? { code: failureCode } : {}),
-          ...(result === 'ok' && digest ? { sha256: digest } : {}),
-        });
-      }
+      accountTransfer(
+        {
+          metrics: ctx.deps.metrics,
+          log: ctx.log,
+          ...(ctx.deps.transferLog ? { transferLog: ctx.deps.transferLog } : {}),
+          audit: (event, auditResult, detail) => audit(ctx, event, auditResult, detail),
+        },
+        record,
+        login.phase === 'logged-in'
+          ? { user: login.principal.name, anonymous: login.principal.anonymous, remoteAddress: ctx.deps.control.remoteAddress, ascii: ctx.state.type === 'A' }
+          : null,
+        { endedAt: ctx.deps.clock.now(), ...(failureCode ? { code: failureCode } : {}), ...(spec.direction !== 'list' ? digestOf(sha) : {}) },
+      );
     }
   });
+}
+
+/** The audit log's sha256 of the whole file, when one was computed. */
+function digestOf(sha: Sha256Tap | null): { sha256?: string } {
+  const digest = sha?.finish();
+  return digest ? { sha256: digest } : {};
 }
 
 /**

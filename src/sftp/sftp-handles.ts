@@ -11,6 +11,10 @@ import type { UserFiles } from '../files/user-files.js';
 import type { Entry, ReadSource, VirtualPath, WriteHandle } from '../storage/types.js';
 
 export class ReadCursor {
+  /** Bytes sent to the client, and where the first read started (the transfer record). */
+  bytes = 0;
+  firstOffset = -1;
+  readonly startedAt = Date.now();
   #source: ReadSource | null = null;
   #position = 0;
   #ended = false;
@@ -43,6 +47,8 @@ export class ReadCursor {
       await Promise.race([once(source, 'readable'), once(source, 'end')]).catch(() => undefined);
     }
     if (got === 0) return null;
+    if (this.firstOffset < 0) this.firstOffset = offset;
+    this.bytes += got;
     this.#position += got;
     return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, got);
   }
@@ -65,6 +71,10 @@ export class ReadCursor {
 }
 
 export class WriteCursor {
+  /** Bytes written, and where the first write started (the transfer record). */
+  bytes = 0;
+  firstOffset = -1;
+  readonly startedAt = Date.now();
   #handle: WriteHandle | null = null;
   #position = 0;
   #error: Error | null = null;
@@ -99,6 +109,8 @@ export class WriteCursor {
       throw new NonSequentialWrite();
     }
     this.#wrote = true;
+    if (this.firstOffset < 0) this.firstOffset = offset;
+    this.bytes += data.length;
     const stream = (this.#handle as WriteHandle).stream;
     this.#position += data.length;
     if (!stream.write(data)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);

@@ -111,8 +111,18 @@ export class SftpSession {
         const open = this.#handles.get(key);
         if (!open) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
         this.#handles.delete(key);
-        if (open.kind === 'write') await open.cursor.close();
-        else open.cursor.close();
+        if (open.kind === 'write') {
+          try {
+            await open.cursor.close();
+          } catch (error) {
+            this.#account(open, 'failed', error);
+            throw error;
+          }
+          this.#account(open, 'ok');
+        } else {
+          open.cursor.close();
+          this.#account(open, 'ok');
+        }
         return ok();
       }
       case 'opendir': {
@@ -235,6 +245,27 @@ export class SftpSession {
     for (const h of open) {
       if (h.kind === 'write') await h.cursor.abort();
       else h.cursor.close();
+      this.#account(h, 'aborted');
     }
+  }
+
+  /** A closed file handle is a finished transfer (files/transfer-accounting), if it moved data or was an upload. */
+  #account(open: OpenHandle, result: 'ok' | 'aborted' | 'failed', error?: unknown): void {
+    if (open.kind === 'dir') return;
+    const cursor = open.cursor;
+    const upload = open.kind === 'write';
+    if (!upload && cursor.bytes === 0) return;
+    this.#files.recordTransfer(
+      {
+        direction: upload ? 'upload' : 'download',
+        command: upload ? 'SFTP WRITE' : 'SFTP READ',
+        path: cursor.path,
+        bytes: cursor.bytes,
+        durationMs: Date.now() - cursor.startedAt,
+        result,
+        offset: Math.max(0, cursor.firstOffset),
+      },
+      error,
+    );
   }
 }

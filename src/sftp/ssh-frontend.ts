@@ -35,7 +35,7 @@ export interface SshRuntime {
   /** Counts an admitted connection (caps, drain); returns its release. */
   opened(remote: string, sessionId: string, connection: SshConnectionHandle): () => void;
   loginPorts(remote: string, sessionId: string, log: SshLog): Omit<LoginPorts, 'log'>;
-  userFiles(principal: Principal, storage: StorageBackend, sessionId: string, log: SshLog): UserFiles;
+  userFiles(principal: Principal, storage: StorageBackend, remote: string, sessionId: string, log: SshLog): UserFiles;
   /** A PROXY header refused (metrics, defender). */
   proxyRefused(peer: string, reason: string): void;
 }
@@ -239,7 +239,7 @@ export class SshFrontend {
     const base = { username: ctx.username, remoteAddress: remote, secure: true } as const;
     if (ctx.method === 'password') {
       const outcome = await logIn(ports, { ...base, password: ctx.password });
-      return outcome.ok ? { files: this.#runtime.userFiles(outcome.principal, outcome.storage, sessionId, log) } : { counted: outcome.reason === 'failed' };
+      return outcome.ok ? { files: this.#runtime.userFiles(outcome.principal, outcome.storage, remote, sessionId, log) } : { counted: outcome.reason === 'failed' };
     }
     if (ctx.method === 'publickey') {
       const key = ctx.key.data;
@@ -253,7 +253,7 @@ export class SshFrontend {
       const parsed = ssh2.utils.parseKey(key);
       const valid = !(parsed instanceof Error) && parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
       const outcome = await logIn(ports, { ...base, password: '', publicKey: key, ...(valid ? {} : { refusal: 'bad-signature' }) });
-      return outcome.ok ? { files: this.#runtime.userFiles(outcome.principal, outcome.storage, sessionId, log) } : { counted: outcome.reason === 'failed' };
+      return outcome.ok ? { files: this.#runtime.userFiles(outcome.principal, outcome.storage, remote, sessionId, log) } : { counted: outcome.reason === 'failed' };
     }
     // "none" (the client asking which methods exist) is not a failed login.
     return {};
