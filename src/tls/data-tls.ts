@@ -95,10 +95,12 @@ export interface SecureDataOptions {
 export async function secureDataSocket(raw: Duplex, options: SecureDataOptions, signal: AbortSignal): Promise<SecuredDataSocket> {
   const { registry, scope } = options;
   const started = Date.now();
+  // One handshake budget for the whole set-up: the ClientHello, a sibling's login, the handshake.
+  const remainingMs = () => Math.max(1, options.handshakeTimeoutMs - (Date.now() - started));
   const hello = raw instanceof net.Socket ? await peekClientHello(raw, options.handshakeTimeoutMs, signal) : null;
   let choice = registry.chooseForData(scope, hello);
   if (choice.pendingIssuer) {
-    await choice.pendingIssuer.loginSettled(Math.max(1, options.handshakeTimeoutMs - (Date.now() - started)));
+    await choice.pendingIssuer.loginSettled(remainingMs());
     if (signal.aborted) throw new Error('aborted');
     choice = registry.chooseForData(scope, hello);
   }
@@ -108,7 +110,7 @@ export async function secureDataSocket(raw: Duplex, options: SecureDataOptions, 
     server: sessionIdCallbacks(registry, scope, true),
   });
   try {
-    await serverHandshake(secured, Math.max(1, options.handshakeTimeoutMs - (Date.now() - started)), signal);
+    await serverHandshake(secured, remainingMs(), signal);
   } catch (error) {
     secured.destroy();
     if (error instanceof HandshakeEndedError && hello && !choice.refusal) return endedEarly(choice.sibling);
