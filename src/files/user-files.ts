@@ -79,11 +79,16 @@ export class UserFiles {
     return this.principal.permissions.has(permission);
   }
 
+  /** True when the user has `permission`; a refusal is logged. */
+  check(permission: Permission, path?: VirtualPath): boolean {
+    if (this.may(permission)) return true;
+    this.#events.refused('permission.denied', { permission, ...(path !== undefined ? { path } : {}) });
+    return false;
+  }
+
   /** Throws PERMISSION_DENIED (and logs it) unless the user has `permission`. */
   require(permission: Permission, path?: VirtualPath): void {
-    if (this.may(permission)) return;
-    this.#events.refused('permission.denied', { permission, ...(path !== undefined ? { path } : {}) });
-    throw new FileAccessError('PERMISSION_DENIED', `permission ${permission} missing`);
+    if (!this.check(permission, path)) throw new FileAccessError('PERMISSION_DENIED', `permission ${permission} missing`);
   }
 
   stat(path: VirtualPath): Promise<Entry> {

@@ -300,8 +300,8 @@ export class Session implements SessionContext {
   }
 
   checkPermission(permission: Permission): boolean {
-    if (this.files().may(permission)) return true;
-    this.log.warn({ event: 'permission.denied', permission }, 'permission denied');
+    // The file service decides and logs a refusal (one rule for every frontend).
+    if (this.files().check(permission)) return true;
     this.reply(ReplyCode.FileUnavailable, 'Permission denied.');
     return false;
   }
