@@ -3,7 +3,7 @@
  * kftpd side-by-side benchmark driver.
  *
  *   node bench/run.mjs [--quick] [--only=stream,ftps,small,sessions,idle]
- *                      [--servers=kftpd,kftpd+redis,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling]
+ *                      [--servers=kftpd,kftpd-hash,kftpd+redis,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling]
  *                      [--rounds=N] [--json out.json] [--build] [--keep]
  *
  * Starts each server on loopback, one after another (server pinned to core 0, this process,
@@ -19,18 +19,20 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchEnv, BENCH_DIR, PASSWORD, REPO_DIR, USER } from './lib/env.mjs';
 import { ceilingTransfer, idleSessions, reuseProbe, shortSessions, smallFiles, streamTransfer } from './lib/load.mjs';
+import { scryptCostMs, sha512CryptCostMs } from './lib/hash-cost.mjs';
 import { coreBusy, coreTimes, loadAverage, machineInfo, openFileLimit, treeCpuSeconds } from './lib/proc.mjs';
 import { markdownTable, median } from './lib/stats.mjs';
 import ceiling from './servers/ceiling.mjs';
 import ftpSrv from './servers/ftp-srv.mjs';
 import kftpd from './servers/kftpd.mjs';
+import kftpdHash from './servers/kftpd-hash.mjs';
 import kftpdRedis from './servers/kftpd-redis.mjs';
 import proftpd from './servers/proftpd.mjs';
 import pureFtpd from './servers/pure-ftpd.mjs';
 import pyftpdlib from './servers/pyftpdlib.mjs';
 import vsftpd from './servers/vsftpd.mjs';
 
-const ADAPTERS = [kftpd, kftpdRedis, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling];
+const ADAPTERS = [kftpd, kftpdHash, kftpdRedis, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling];
 const METRICS = ['stream', 'ftps', 'small', 'sessions', 'idle'];
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -394,7 +396,7 @@ async function main() {
     process.exit(130);
   });
 
-  if (opts.servers.includes('kftpd') || opts.servers.includes('kftpd+redis')) ensureBuild(opts.build);
+  if (opts.servers.some((s) => s.startsWith('kftpd'))) ensureBuild(opts.build);
   const fdLimit = openFileLimit().soft;
   const needFds = Math.max(...opts.profile.idle) + 1000;
   if (opts.metrics.includes('idle') && fdLimit < needFds) {
@@ -414,7 +416,7 @@ async function main() {
   for (const adapter of ADAPTERS.filter((a) => opts.servers.includes(a.name))) {
     try {
       const { version } = await adapter.prepare(env);
-      servers[adapter.name] = { role: adapter.role, version, status: 'ok', reuse: adapter.reuse };
+      servers[adapter.name] = { role: adapter.role, version, status: 'ok', reuse: adapter.reuse, loginCost: adapter.loginCost };
       active.push(adapter);
       log(`  ready    ${adapter.name} ${version}`);
     } catch (error) {
@@ -470,6 +472,20 @@ async function main() {
     if (typeof alone === 'number' && typeof shared === 'number' && alone > 0) {
       notes.push(`cluster store cost at C=${c}: kftpd+redis ${shared.toFixed(0)} sessions/s vs kftpd ${alone.toFixed(0)} (${(((shared - alone) / alone) * 100).toFixed(1)} %)`);
     }
+  }
+  // The hash's share of a short session: kftpd hashes once per user and run (verification
+  // cache), kftpd-hash on every login like the references (issue 14).
+  for (const c of opts.metrics.includes('sessions') ? opts.profile.concurrency : []) {
+    const cached = results.summary(`sessions.c${c}.cpu`, 'kftpd');
+    const hashed = results.summary(`sessions.c${c}.cpu`, 'kftpd-hash');
+    if (typeof cached === 'number' && typeof hashed === 'number' && hashed > 0) {
+      notes.push(`password hash share at C=${c}: kftpd-hash ${hashed.toFixed(2)} ms CPU/session vs kftpd ${cached.toFixed(2)} (the hash: ${(hashed - cached).toFixed(2)} ms, ${(((hashed - cached) / hashed) * 100).toFixed(0)} % of a session at equal login cost)`);
+    }
+  }
+  if (opts.metrics.includes('sessions')) {
+    const sha = sha512CryptCostMs();
+    notes.push(`one password check on this machine (CPU, median of 3 × 100): scrypt N=2^10 r=8 p=1 ${scryptCostMs().toFixed(2)} ms, SHA-512-crypt 5,000 rounds ${sha === null ? 'not measured (no python3 crypt)' : `${sha.toFixed(2)} ms`}`);
+    for (const name of columns) if (servers[name]?.loginCost) notes.push(`login cost, ${name}: ${servers[name].loginCost}`);
   }
   for (const [name, list] of Object.entries(results.errors)) for (const e of list.slice(0, 5)) notes.push(`${name}: ${e}`);
   const held = Object.entries(results.details).flatMap(([name, d]) =>

@@ -127,6 +127,7 @@ export class FtpServer {
       new FileAuthenticator({
         file: config.users.file,
         reloadIntervalMs: config.users.reloadIntervalMs,
+        cacheVerifications: config.users.verificationCache,
         anonymous: config.anonymous,
         onReload: (event) => {
           if (event.ok) this.#logger.info({ event: 'users.reloaded', users: event.users }, 'users file reloaded');

@@ -10,6 +10,7 @@ export default {
   name: 'ceiling',
   role: 'ceiling',
   reuse: 'n/a',
+  loginCost: 'no login',
 
   async prepare() {
     return { version: `node ${process.version}` };

@@ -13,6 +13,7 @@ export default {
   name: 'ftp-srv',
   role: 'reference',
   reuse: 'not enforced (no such option)',
+  loginCost: 'scrypt N=2^10, r=8, p=1 on every login (its launcher; ftp-srv leaves checks to the application)',
   /** ftp-srv answers 150 only once the data TLS handshake is done: start it before the reply. */
   clientOptions: { earlyDataTls: true },
 

@@ -26,6 +26,8 @@ export interface FileAuthenticatorOptions {
   readonly file: string;
   readonly reloadIntervalMs: number;
   readonly anonymous: { readonly enabled: boolean; readonly home: string };
+  /** Remember successful verifications (users.verificationCache); default true. */
+  readonly cacheVerifications?: boolean;
   readonly onReload?: (event: UsersReloadEvent) => void;
 }
 
@@ -61,6 +63,7 @@ export class FileAuthenticator implements Authenticator {
   readonly #cache = new Map<string, true>();
   readonly #cacheSecret = randomBytes(32);
   readonly #verifications = new Semaphore(MAX_CONCURRENT_VERIFICATIONS);
+  readonly #stats = { hashes: 0, cacheHits: 0 };
   #reloading: Promise<void> = Promise.resolve();
   #watcher: ((curr: Stats, prev: Stats) => void) | undefined;
   #ready = false;
@@ -184,12 +187,14 @@ export class FileAuthenticator implements Authenticator {
   }
 
   async #verify(user: UserRecord, password: string): Promise<boolean> {
+    if (this.#options.cacheVerifications === false) return this.#scrypt(password, user.passwordHash);
     // Names cannot contain NUL and hashes never do, so the NUL-separated input is unambiguous.
     const key = createHmac('sha256', this.#cacheSecret)
       .update(`${user.name}\0${user.passwordHash}\0`)
       .update(password)
       .digest('base64');
     if (this.#cache.has(key)) {
+      this.#stats.cacheHits++;
       this.#cache.delete(key);
       this.#cache.set(key, true);
       return true;
@@ -205,7 +210,13 @@ export class FileAuthenticator implements Authenticator {
     return valid;
   }
 
+  /** How many password checks ran the hash and how many were answered from the cache. */
+  verificationStats(): { readonly hashes: number; readonly cacheHits: number } {
+    return { ...this.#stats };
+  }
+
   async #scrypt(password: string, hash: string): Promise<boolean> {
+    this.#stats.hashes++;
     const release = await this.#verifications.acquire();
     try {
       return await verifyPassword(password, hash);

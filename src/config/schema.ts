@@ -111,6 +111,12 @@ const usersSchema = z
   .strictObject({
     file: z.string().default('').describe('YAML users file (password hashes). Empty: the quick-start user in stateDir.'),
     reloadIntervalMs: ms.default(2000).describe('How often the users file is checked for changes (Kubernetes updates mounted Secrets in place).'),
+    verificationCache: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Remember successful password checks in memory (at most 1,000, keyed by an HMAC under a per-process secret, dropped when the hash changes) so a client that logs in again and again (a queue of short sessions) does not pay the scrypt hash each time; wrong passwords are always hashed. false: every login runs the hash (a policy that forbids caching, or a benchmark at equal login cost).',
+      ),
   })
   .describe('Users.');
 

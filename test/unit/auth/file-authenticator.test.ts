@@ -87,7 +87,7 @@ describe('FileAuthenticator', () => {
 
   async function setup(
     users: U[] = BASE_USERS,
-    options: { anonymous?: boolean; reloadIntervalMs?: number } = {},
+    options: { anonymous?: boolean; reloadIntervalMs?: number; cacheVerifications?: boolean } = {},
   ): Promise<{ auth: FileAuthenticator; file: string; events: UsersReloadEvent[] }> {
     const file = path.join(dir, `users-${++counter}.yaml`);
     await fsp.writeFile(file, await usersYaml(users));
@@ -96,6 +96,7 @@ describe('FileAuthenticator', () => {
       file,
       reloadIntervalMs: options.reloadIntervalMs ?? 50,
       anonymous: { enabled: options.anonymous ?? false, home: '/pub' },
+      ...(options.cacheVerifications === undefined ? {} : { cacheVerifications: options.cacheVerifications }),
       onReload: (event) => events.push(event),
     });
     open.push(auth);
@@ -261,6 +262,20 @@ describe('FileAuthenticator', () => {
     await auth.reload();
     assert.equal(events.at(-1)?.ok, false);
     assert.ok((await login(auth, 'alice', 'new-pw')).ok);
+  });
+
+  it('answers repeated good logins from the verification cache, never wrong passwords', async () => {
+    const { auth } = await setup();
+    for (let i = 0; i < 3; i++) assert.ok((await login(auth, 'alice', 'alice-pw')).ok);
+    assert.deepEqual(auth.verificationStats(), { hashes: 1, cacheHits: 2 });
+    for (let i = 0; i < 2; i++) assert.deepEqual(await login(auth, 'alice', 'wrong'), { ok: false, reason: 'bad-password' });
+    assert.deepEqual(auth.verificationStats(), { hashes: 3, cacheHits: 2 });
+  });
+
+  it('with cacheVerifications: false (users.verificationCache) every login runs the hash', async () => {
+    const { auth } = await setup(BASE_USERS, { cacheVerifications: false });
+    for (let i = 0; i < 3; i++) assert.ok((await login(auth, 'alice', 'alice-pw')).ok);
+    assert.deepEqual(auth.verificationStats(), { hashes: 3, cacheHits: 0 });
   });
 
   it('close() stops watching and readiness', async () => {

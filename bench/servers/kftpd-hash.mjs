@@ -1,0 +1,28 @@
+/**
+ * kftpd with the verification cache off (`--users.verificationCache=false`): every login runs
+ * the scrypt hash, as every reference server runs its crypt() on every login. kftpd's default
+ * caches successful verifications, so in the short-sessions metric (one user logging in 1,000
+ * or 5,000 times) the plain kftpd column pays the hash once; this column is kftpd at equal login
+ * cost, and the difference between the two is the share of the hash. Only the short-sessions
+ * metric runs: nothing else logs in more than a few times.
+ */
+import kftpd from './kftpd.mjs';
+
+export default {
+  name: 'kftpd-hash',
+  role: 'variant',
+  reuse: kftpd.reuse,
+  loginCost: 'scrypt N=2^10, r=8, p=1 on every login (users.verificationCache: false)',
+  metrics: ['sessions'],
+
+  async prepare(env) {
+    return kftpd.prepare.call(this, env);
+  },
+
+  async start(env, ports) {
+    const launch = env.launch.bind(env);
+    const everyLogin = Object.create(env);
+    everyLogin.launch = (spec) => launch({ ...spec, name: 'kftpd-hash', args: [...spec.args, '--users.verificationCache=false'] });
+    return kftpd.start.call(this, everyLogin, ports);
+  },
+};
