@@ -286,8 +286,10 @@ function isDataSideError(error: unknown, socket: Duplex): boolean {
 
 function closeDataSocket(socket: Duplex, graceful: boolean): void {
   if (graceful && !socket.destroyed) {
-    // The writer side has ended already; make sure the socket is released promptly.
-    socket.end();
+    // Downloads have ended the writer side already (end() again would build an
+    // ERR_STREAM_ALREADY_FINISHED error for nothing); uploads send their FIN here. Then make
+    // sure the socket is released promptly.
+    if (!socket.writableEnded) socket.end();
     setImmediate(() => socket.destroy());
   } else {
     socket.destroy();
