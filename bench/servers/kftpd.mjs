@@ -35,7 +35,10 @@ export default {
     return env.launch({
       name: 'kftpd',
       cmd: process.execPath,
+      // BENCH_KFTPD_NODE_FLAGS: node flags for the kftpd process only (an A/B of V8 settings,
+      // e.g. --max-semi-space-size=16 against the CLI's small young generation).
       args: [
+        ...(process.env.BENCH_KFTPD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
         MAIN,
         'serve',
         '--listen.host=127.0.0.1',
