@@ -49,6 +49,7 @@ import { UserFiles } from './files/user-files.js';
 import { loadHostKeys, type HostKey } from './sftp/host-keys.js';
 import { accountTransfer } from './files/transfer-accounting.js';
 import { SshFrontend, type SshConnectionHandle, type SshLog } from './sftp/ssh-frontend.js';
+import { bindLogger } from './core/bound-logger.js';
 
 export interface FtpServerDeps {
   readonly logger: Logger;
@@ -511,7 +512,7 @@ export class FtpServer {
 
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
-    const logger = this.#logger.child({ session: sessionId, remote, ...(peer.balancer ? { via: normalizeAddress(peer.balancer) } : {}) });
+    const logger = bindLogger(this.#logger, { session: sessionId, remote, ...(peer.balancer ? { via: normalizeAddress(peer.balancer) } : {}) });
     const connection = new ControlConnection(socket, {
       remoteAddress: remote,
       ...(peer.destination ? { destinationAddress: peer.destination } : {}),

@@ -6,10 +6,14 @@
  * Must not: hold an implementation (that is observability/).
  */
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
 export interface Logger {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: object): Logger;
+  /** pino's: lets a wrapper skip building a record nobody writes. Absent: every level is on. */
+  isLevelEnabled?(level: LogLevel): boolean;
 }

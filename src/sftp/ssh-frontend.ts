@@ -18,6 +18,7 @@ import type { StorageBackend } from '../storage/types.js';
 import { SftpChannel, type SubsystemChannel } from './sftp-channel.js';
 import { SftpSession } from './sftp-session.js';
 import type { HostKey } from './host-keys.js';
+import { bindLogger } from '../core/bound-logger.js';
 
 export interface SshLog {
   info(obj: object, msg?: string): void;
@@ -144,7 +145,7 @@ export class SshFrontend {
     const socket = (client as unknown as { _sock: net.Socket })._sock;
     const peer = this.#peers.get(socket) ?? { remote: info.ip };
     const sessionId = randomBytes(6).toString('hex');
-    const log = this.#runtime.logger.child({ session: sessionId, remote: peer.remote, protocol: 'sftp', ...(peer.via ? { via: peer.via } : {}) });
+    const log = bindLogger(this.#runtime.logger, { session: sessionId, remote: peer.remote, protocol: 'sftp', ...(peer.via ? { via: peer.via } : {}) });
     const channels = new Set<SftpChannel>();
     let closeWhenIdle: number | null = null;
     const handle: SshConnectionHandle = {
