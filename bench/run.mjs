@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchEnv, BENCH_DIR, PASSWORD, REPO_DIR, USER } from './lib/env.mjs';
 import { ceilingTransfer, idleSessions, reuseProbe, shortSessions, smallFiles, streamTransfer } from './lib/load.mjs';
-import { scryptCostMs, sha512CryptCostMs } from './lib/hash-cost.mjs';
+import { calibratedLogN } from './lib/hash-cost.mjs';
 import { coreBusy, coreTimes, loadAverage, machineInfo, openFileLimit, treeCpuSeconds } from './lib/proc.mjs';
 import { markdownTable, median } from './lib/stats.mjs';
 import ceiling from './servers/ceiling.mjs';
@@ -416,7 +416,7 @@ async function main() {
   for (const adapter of ADAPTERS.filter((a) => opts.servers.includes(a.name))) {
     try {
       const { version } = await adapter.prepare(env);
-      servers[adapter.name] = { role: adapter.role, version, status: 'ok', reuse: adapter.reuse, loginCost: adapter.loginCost };
+      servers[adapter.name] = { role: adapter.role, version, status: 'ok', reuse: adapter.reuse, loginCost: typeof adapter.loginCost === 'function' ? adapter.loginCost() : adapter.loginCost };
       active.push(adapter);
       log(`  ready    ${adapter.name} ${version}`);
     } catch (error) {
@@ -483,8 +483,8 @@ async function main() {
     }
   }
   if (opts.metrics.includes('sessions')) {
-    const sha = sha512CryptCostMs();
-    notes.push(`one password check on this machine (CPU, median of 3 × 100): scrypt N=2^10 r=8 p=1 ${scryptCostMs().toFixed(2)} ms, SHA-512-crypt 5,000 rounds ${sha === null ? 'not measured (no python3 crypt)' : `${sha.toFixed(2)} ms`}`);
+    const c = calibratedLogN();
+    notes.push(`one password check on this machine (CPU, median of 3 × 100): scrypt N=2^${c.logN} r=8 p=1 ${c.scryptMs.toFixed(2)} ms (the N closest to SHA-512-crypt, used for kftpd's bench user), SHA-512-crypt 5,000 rounds ${c.sha512Ms === null ? 'not measured (no python3 crypt)' : `${c.sha512Ms.toFixed(2)} ms`}`);
     for (const name of columns) if (servers[name]?.loginCost) notes.push(`login cost, ${name}: ${servers[name].loginCost}`);
   }
   for (const [name, list] of Object.entries(results.errors)) for (const e of list.slice(0, 5)) notes.push(`${name}: ${e}`);

@@ -1,7 +1,7 @@
 /**
  * ftp-srv launcher for the kftpd benchmark. argv[2]: JSON { modules, port, pasvMin, pasvMax,
- * root, cert, key, user, password }. Logs only errors; explicit FTPS with the given certificate;
- * one user whose password is checked against scrypt (N=2^10, r=8, p=1), kftpd's bench cost.
+ * root, cert, key, user, password, logN }. Logs only errors; explicit FTPS with the given certificate;
+ * one user whose password is checked against scrypt (N=2^logN, r=8, p=1), kftpd's bench cost.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ const require = createRequire(path.join(config.modules, 'noop.js'));
 const { FtpSrv } = require('ftp-srv');
 const bunyan = require('bunyan');
 
-const SCRYPT = { N: 1024, r: 8, p: 1 };
+const SCRYPT = { N: 2 ** (config.logN ?? 10), r: 8, p: 1 };
 const derive = (password, salt) =>
   new Promise((resolve, reject) => scrypt(password, salt, 32, SCRYPT, (e, k) => (e ? reject(e) : resolve(k))));
 const salt = randomBytes(16);

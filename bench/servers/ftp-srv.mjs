@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BENCH_DIR, PASSWORD, USER } from '../lib/env.mjs';
+import { calibratedLogN } from '../lib/hash-cost.mjs';
 
 export default {
   name: 'ftp-srv',
   role: 'reference',
   reuse: 'not enforced (no such option)',
-  loginCost: 'scrypt N=2^10, r=8, p=1 on every login (its launcher; ftp-srv leaves checks to the application)',
+  loginCost: () => `scrypt N=2^${calibratedLogN().logN}, r=8, p=1 on every login (its launcher; ftp-srv leaves checks to the application)`,
   /** ftp-srv answers 150 only once the data TLS handshake is done: start it before the reply. */
   clientOptions: { earlyDataTls: true },
 
@@ -39,6 +40,7 @@ export default {
       root: env.srvDir,
       cert: env.certFile,
       key: env.keyFile,
+      logN: calibratedLogN().logN,
       user: USER,
       password: PASSWORD,
     };

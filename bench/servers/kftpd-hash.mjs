@@ -6,13 +6,17 @@
  * cost, and the difference between the two is the share of the hash. Only the short-sessions
  * metric runs: nothing else logs in more than a few times.
  */
+import { calibratedLogN } from '../lib/hash-cost.mjs';
 import kftpd from './kftpd.mjs';
 
 export default {
   name: 'kftpd-hash',
   role: 'variant',
   reuse: kftpd.reuse,
-  loginCost: 'scrypt N=2^10, r=8, p=1 on every login (users.verificationCache: false)',
+  loginCost() {
+    const c = calibratedLogN();
+    return `scrypt N=2^${c.logN}, r=8, p=1 (${c.scryptMs.toFixed(2)} ms CPU here) on every login (users.verificationCache: false)`;
+  },
   metrics: ['sessions'],
 
   async prepare(env) {

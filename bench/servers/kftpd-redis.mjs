@@ -30,7 +30,7 @@ export default {
   name: 'kftpd+redis',
   role: 'variant',
   reuse: kftpd.reuse,
-  loginCost: kftpd.loginCost,
+  loginCost: () => kftpd.loginCost(),
   metrics: ['sessions'],
 
   async prepare(env) {

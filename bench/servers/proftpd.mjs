@@ -11,7 +11,7 @@ export default {
   name: 'proftpd',
   role: 'reference',
   reuse: 'enforced (mod_tls default; NoSessionReuseRequired not set)',
-  loginCost: 'SHA-512-crypt, 5,000 rounds (about 2 ms) through mod_auth_unix on every login, in a process forked per session',
+  loginCost: 'SHA-512-crypt, 5,000 rounds through mod_auth_unix on every login, in a process forked per session',
 
   async prepare(env) {
     const versions = env.fetchDebs([

@@ -8,7 +8,7 @@ export default {
   name: 'pure-ftpd',
   role: 'reference',
   reuse: 'not enforced (no such option)',
-  loginCost: 'SHA-512-crypt, 5,000 rounds (about 2 ms) through getspnam+crypt on every login, in a process forked per session',
+  loginCost: 'SHA-512-crypt, 5,000 rounds through getspnam+crypt on every login, in a process forked per session',
 
   async prepare(env) {
     const versions = env.fetchDebs(['pure-ftpd', 'pure-ftpd-common']);

@@ -14,7 +14,7 @@ export default {
   name: 'pyftpdlib',
   role: 'reference',
   reuse: 'not enforced (no such option)',
-  loginCost: 'SHA-512-crypt, 5,000 rounds (about 2 ms) through UnixAuthorizer (spwd+crypt) on every login, in the one server process',
+  loginCost: 'SHA-512-crypt, 5,000 rounds through UnixAuthorizer (spwd+crypt) on every login, in the one server process',
 
   async prepare(env) {
     const versions = env.fetchDebs(['python3-pyftpdlib']);

@@ -11,7 +11,7 @@ export default {
   name: 'vsftpd',
   role: 'reference',
   reuse: 'enforced (require_ssl_reuse=YES, the default)',
-  loginCost: 'SHA-512-crypt, 5,000 rounds (about 2 ms) through PAM on every login, in a process pair forked per session',
+  loginCost: 'SHA-512-crypt, 5,000 rounds through PAM on every login, in a process pair forked per session',
 
   async prepare(env) {
     const versions = env.fetchDebs(['vsftpd', 'libwrap0']);
