@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
 import type { Config } from '../../../src/config/schema.js';
 import { buildAs3Request } from '../../../src/deploy/f5/as3-declaration.js';
-import { cisTransportServer } from '../../../src/deploy/f5/cis-transport-server.js';
+import { cisSftpTransportServer, cisTransportServer } from '../../../src/deploy/f5/cis-transport-server.js';
 import { renderF5As3, renderF5Cis } from '../../../src/deploy/f5/render-f5.js';
 import { CIS_LABEL_KEYS } from '../../../src/deploy/kubernetes/cis-labels.js';
 import { kubernetesManifests } from '../../../src/deploy/kubernetes/render-kubernetes.js';
@@ -154,4 +154,25 @@ test('every pool CIS fills has exactly one Service labelled for it, with the mem
     const ports = ((labelled[0]?.['spec'] as Json)['ports'] as Json[]).map((p) => p['port']);
     assert.ok(ports.includes(port), `${name}: servicePort ${String(port)} in ${ports.join(',')}`);
   }
+});
+
+test('the CRD-mode alternative: a second commented TransportServer for VIP:22, valid against the CIS CRD once uncommented', () => {
+  const validate = transportServerValidator();
+  for (const proxySftp of ['required', 'off'] as const) {
+    const config = passthrough({ proxySftp });
+    const { text } = renderF5Cis(config);
+    const lines = text.split('\n');
+    const start = lines.indexOf('# apiVersion: cis.f5.com/v1');
+    assert.ok(start > 0);
+    const documents = parseAllDocuments(lines.slice(start).map((line) => line.slice(2)).join('\n')) as unknown as { toJS(): unknown }[];
+    assert.equal(documents.length, 2, 'control, then SFTP');
+    const sftp = documents[1]?.toJS() as Json;
+    assert.deepEqual(sftp, JSON.parse(JSON.stringify(cisSftpTransportServer(config))));
+    assert.equal(validate(sftp), true, describeErrors(validate.errors));
+    const spec = sftp['spec'] as Json;
+    assert.equal(spec['virtualServerPort'], 22);
+    assert.deepEqual(spec['pool'] && { service: (spec['pool'] as Json)['service'], servicePort: (spec['pool'] as Json)['servicePort'] }, { service: 'kftpd', servicePort: 22 });
+    assert.deepEqual(spec['iRules'], proxySftp === 'off' ? undefined : ['/Common/kftpd-proxy-v1']);
+  }
+  assert.equal(cisSftpTransportServer(passthrough({ sftp: false })), null);
 });
