@@ -61,7 +61,7 @@ export const COMMANDS: readonly CliCommand[] = [
     words: ['doctor'],
     synopsis: 'doctor --external HOST:PORT',
     summary:
-      "check a deployment through its load balancer from a client's point of view (greeting, PROXY, TLS, login, PASV/EPSV data path)",
+      "check a deployment through its load balancer from a client's point of view (greeting, PROXY, TLS, login, PASV/EPSV data path, SFTP host keys)",
     usage: () => DOCTOR_USAGE,
     run: runDoctor,
   },

@@ -159,3 +159,10 @@ test('NodePort: the fixed sftpNodePort goes to the Service CIS reads, or to the 
     (error: unknown) => error instanceof DeployLayoutError && /requested twice/.test(error.message),
   );
 });
+
+test('an SFTP listener below 1024 in the pod gets the unprivileged-port sysctl, like a privileged FTP port', () => {
+  const input = scenario(SFTP);
+  const sysctls = (sftpPort: number): Loose => only(render({ ...input, sftp: { ...input.sftp, port: sftpPort } }).objects, 'StatefulSet').spec.template.spec.securityContext.sysctls;
+  assert.deepEqual(sysctls(22), [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+  assert.equal(sysctls(2222), undefined);
+});
