@@ -240,11 +240,7 @@ class Doctor {
     } finally {
       await Promise.all(live.map((session) => session.control.quit(Math.min(this.#o.timeoutMs, 1000))));
     }
-    const { sftp } = this.#o;
-    if (sftp) {
-      const target = isIP(sftp.host) === 6 ? `[${sftp.host}]:${sftp.port}` : `${sftp.host}:${sftp.port}`;
-      for (const finding of await checkSftpHostKeys(target, { ...sftp, timeoutMs: this.#o.timeoutMs })) this.#add(finding);
-    }
+    if (this.#o.sftp) for (const finding of await checkSftpHostKeys({ ...this.#o.sftp, timeoutMs: this.#o.timeoutMs })) this.#add(finding);
     const ordered = [...this.#findings].sort((a, b) => rank(a) - rank(b));
     return { target: this.#target, findings: ordered, sessions: this.#sessions, probes: this.#probes, ok: !ordered.some((f) => f.severity === 'fail') };
   }

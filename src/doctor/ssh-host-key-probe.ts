@@ -10,6 +10,7 @@
  * Every wait is bounded; never throws for a network problem.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import ssh2 from 'ssh2';
 import { findings, type Finding } from './findings.js';
 
@@ -138,6 +139,7 @@ export function hostKeyFindings(target: string, samples: readonly HostKeySample[
 }
 
 /** Samples and judges: the findings for the SSH listener behind `host:port`. */
-export async function checkSftpHostKeys(target: string, options: HostKeyProbeOptions): Promise<Finding[]> {
+export async function checkSftpHostKeys(options: HostKeyProbeOptions): Promise<Finding[]> {
+  const target = isIP(options.host) === 6 ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
   return hostKeyFindings(target, await sampleHostKeys(options));
 }

@@ -92,11 +92,11 @@ describe('kftpd doctor --sftp: host keys through the balancer', { timeout: 120_0
 
   it('two replicas with different host keys: SFTP_HOST_KEY_MISMATCH with both fingerprints of every key type; the CLI exits 1', async () => {
     const balancer = await behindBalancer(await sftpServer(keysA.map((k) => k.file)), await sftpServer(keysB.map((k) => k.file)));
-    const target = `127.0.0.1:${balancer.port}`;
-    const found = await checkSftpHostKeys(target, { host: '127.0.0.1', port: balancer.port, connections: 6 });
+    const found = await checkSftpHostKeys({ host: '127.0.0.1', port: balancer.port, connections: 6 });
     const mismatch = found.find((f) => f.code === 'SFTP_HOST_KEY_MISMATCH');
     assert.ok(mismatch, JSON.stringify(found, null, 1));
     assert.equal(mismatch.severity, 'fail');
+    assert.ok(mismatch.message.startsWith(`SFTP 127.0.0.1:${balancer.port}: `), mismatch.message);
     for (const key of [...keysA, ...keysB]) assert.ok(mismatch.message.includes(`${key.fingerprint} (3 of 6 connections)`), `${key.type} ${key.fingerprint} in ${mismatch.message}`);
     assert.match(mismatch.message, /ssh-ed25519: .*ecdsa-sha2-nistp256: .*rsa-sha2-512: /);
     assert.match(mismatch.hint ?? '', /kftpd sftp host-keys generate/);
@@ -114,7 +114,7 @@ describe('kftpd doctor --sftp: host keys through the balancer', { timeout: 120_0
   it('two replicas with the same keys (one Secret): SFTP_HOST_KEYS_OK naming each key, no failure', async () => {
     const files = keysA.map((k) => k.file);
     const balancer = await behindBalancer(await sftpServer(files), await sftpServer(files));
-    const found = await checkSftpHostKeys(`127.0.0.1:${balancer.port}`, { host: '127.0.0.1', port: balancer.port, connections: 6 });
+    const found = await checkSftpHostKeys({ host: '127.0.0.1', port: balancer.port, connections: 6 });
     assert.deepEqual(found.map((f) => f.code), ['SFTP_HOST_KEYS_OK'], JSON.stringify(found, null, 1));
     for (const key of keysA) assert.ok(found[0]?.message.includes(key.fingerprint), key.type);
     assert.match(found[0]?.message ?? '', /18 connections presented the same host keys/);
@@ -128,7 +128,7 @@ describe('kftpd doctor --sftp: host keys through the balancer', { timeout: 120_0
     const balancer = await behindBalancer(await sftpServer(keysA.map((k) => k.file)), await sftpServer([ed25519.file]));
     const samples = await sampleHostKeys({ host: '127.0.0.1', port: balancer.port, connections: 4 });
     assert.equal(samples.filter((s) => s.algorithm === 'ssh-ed25519' && s.fingerprint === ed25519.fingerprint).length, 4);
-    const found = await checkSftpHostKeys(`127.0.0.1:${balancer.port}`, { host: '127.0.0.1', port: balancer.port, connections: 4 });
+    const found = await checkSftpHostKeys({ host: '127.0.0.1', port: balancer.port, connections: 4 });
     const mismatch = found.find((f) => f.code === 'SFTP_HOST_KEY_MISMATCH');
     assert.ok(mismatch, JSON.stringify(found, null, 1));
     assert.doesNotMatch(mismatch.message, /ssh-ed25519:/);
@@ -140,7 +140,7 @@ describe('kftpd doctor --sftp: host keys through the balancer', { timeout: 120_0
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const found = await checkSftpHostKeys(`127.0.0.1:${port}`, { host: '127.0.0.1', port, connections: 2, timeoutMs: 2000 });
+    const found = await checkSftpHostKeys({ host: '127.0.0.1', port, connections: 2, timeoutMs: 2000 });
     assert.deepEqual(found.map((f) => f.code), ['SFTP_CONNECT_FAILED']);
     assert.match(found[0]?.message ?? '', /ECONNREFUSED/);
   });
