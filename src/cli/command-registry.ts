@@ -11,6 +11,7 @@ import { DOCTOR_USAGE, runDoctor } from './commands/doctor.js';
 import { HASH_PASSWORD_USAGE, runHashPassword } from './commands/hash-password.js';
 import { renderUsage, runRender } from './commands/render.js';
 import { SERVE_USAGE, runServe } from './commands/serve.js';
+import { SFTP_HOST_KEYS_GENERATE_USAGE, runSftpHostKeysGenerate } from './commands/sftp-host-keys-generate.js';
 import { USER_ADD_USAGE, runUserAdd } from './commands/user-add.js';
 import { VERSION_USAGE, runVersion } from './commands/version.js';
 import { RENDER_TARGETS } from '../deploy/render-targets.js';
@@ -60,7 +61,7 @@ export const COMMANDS: readonly CliCommand[] = [
     words: ['doctor'],
     synopsis: 'doctor --external HOST:PORT',
     summary:
-      "check a deployment through its load balancer from a client's point of view (greeting, PROXY, TLS, login, PASV/EPSV data path)",
+      "check a deployment through its load balancer from a client's point of view (greeting, PROXY, TLS, login, PASV/EPSV data path, SFTP host keys)",
     usage: () => DOCTOR_USAGE,
     run: runDoctor,
   },
@@ -77,6 +78,13 @@ export const COMMANDS: readonly CliCommand[] = [
     summary: 'list, lift or add bans of running replicas through their admin listeners (--admin URL --token-file F)',
     usage: () => BANS_USAGE,
     run: runBans,
+  },
+  {
+    words: ['sftp', 'host-keys', 'generate'],
+    synopsis: 'sftp host-keys generate',
+    summary: 'write one set of SSH host keys (--out DIR) for the Secret every replica mounts, and print the commands that create it',
+    usage: () => SFTP_HOST_KEYS_GENERATE_USAGE,
+    run: runSftpHostKeysGenerate,
   },
   {
     words: ['version'],

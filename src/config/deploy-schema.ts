@@ -25,7 +25,7 @@ const serviceSchema = z
     type: z
       .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
       .default('ClusterIP')
-      .describe('Type of the control Service (ports 21 and implicit TLS). ClusterIP when F5 (CIS) reaches pods directly; NodePort or LoadBalancer otherwise.'),
+      .describe('Type of the control Service (ports 21, implicit TLS and SFTP). ClusterIP when F5 (CIS) reaches pods directly; NodePort or LoadBalancer otherwise.'),
     loadBalancerIP: z
       .string()
       .refine((value) => value === '' || isIP(value) !== 0, 'must be an IP address')
@@ -37,6 +37,7 @@ const serviceSchema = z
       .describe('For NodePort and LoadBalancer: Local keeps the client address (no masquerade) and sends traffic only to pods on the receiving node. NodePort data Services need Cluster (render refuses Local: only the replica\'s own node would answer its passive ports) and then passive.requireSameAddress false.'),
     controlNodePort: port.default(0).describe('nodePort for the control port with type NodePort (0: Kubernetes chooses).'),
     implicitNodePort: port.default(0).describe('nodePort for the implicit TLS port with type NodePort (0: Kubernetes chooses).'),
+    sftpNodePort: port.default(0).describe('nodePort for the SFTP port (22 on the Service) with type NodePort and sftp.enabled (0: Kubernetes chooses).'),
     annotations: z
       .array(z.string())
       .default([])

@@ -21,6 +21,8 @@ export const DEPLOY_EXAMPLES: readonly DeployExample[] = Object.freeze([
   { name: 'f5-passthrough', targets: ['kubernetes', 'f5-cis'] },
   { name: 'f5-static-members', targets: ['kubernetes', 'f5-as3'] },
   { name: 'f5-ftp-profile', targets: ['kubernetes', 'f5-cis'] },
+  // FTPS and SFTP side by side: the SSH virtual on 22, host keys from one Secret.
+  { name: 'f5-sftp', targets: ['kubernetes', 'f5-cis'] },
   { name: 'nodeport', targets: ['kubernetes'] },
 ]);
 

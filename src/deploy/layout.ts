@@ -9,6 +9,7 @@
 import type { Config, ConfigInput } from '../config/schema.js';
 import { sliceTable } from '../core/passive-slices.js';
 import { clusterStorePodConfig } from './cluster-store.js';
+import { sftpPodConfig } from './sftp-host-keys.js';
 import type { PassiveSlice } from '../core/passive-slices.js';
 
 /** Where things live inside the container (the Dockerfile and the StatefulSet agree on these). */
@@ -45,7 +46,7 @@ export const CONTAINER_ENTRYPOINT: readonly string[] = Object.freeze(['/nodejs/b
 export const CONTAINER_ARGS: readonly string[] = Object.freeze(['serve', '--config', CONTAINER_PATHS.configFile]);
 
 /** Well-known ports clients and balancers use, whatever the container listens on. */
-export const PUBLIC_PORTS = Object.freeze({ control: 21, implicit: 990 });
+export const PUBLIC_PORTS = Object.freeze({ control: 21, implicit: 990, sftp: 22 });
 
 export interface ReplicaLayout {
   readonly index: number;
@@ -70,7 +71,7 @@ export interface DeployLayout {
   readonly controlServiceName: string;
   readonly configMapName: string;
   /** Ports the container listens on. */
-  readonly containerPorts: { readonly control: number; readonly implicit: number | null; readonly admin: number };
+  readonly containerPorts: { readonly control: number; readonly implicit: number | null; readonly sftp: number | null; readonly admin: number };
   readonly replicaLayouts: readonly ReplicaLayout[];
   /** The address PASV advertises from inside the pods ('' = the control connection's local address). */
   readonly advertisedAddress: string;
@@ -125,6 +126,7 @@ export function deployLayout(config: Config): DeployLayout {
     containerPorts: {
       control: config.listen.port,
       implicit: config.tls.implicit.enabled ? config.tls.implicit.port : null,
+      sftp: config.sftp.enabled ? config.sftp.port : null,
       admin: config.admin.port,
     },
     replicaLayouts,
@@ -154,6 +156,7 @@ export function podConfig(config: Config): ConfigInput {
     log: { ...server.log, xferlog: server.log.xferlog === '' ? '' : `${CONTAINER_PATHS.logDir}/xferlog` },
     stateDir: CONTAINER_PATHS.stateDir,
     cluster: clusterStorePodConfig(server.cluster),
+    sftp: sftpPodConfig(server.sftp),
   };
 }
 
@@ -192,6 +195,14 @@ export function f5ImplicitPoolName(): string {
 }
 
 /**
+ * The AS3 pool of the SFTP virtual server (VIP:22). Its own pool for the same reasons as
+ * f5ImplicitPoolName: one port per member, one labelled Service per pool under CIS.
+ */
+export function f5SftpPoolName(): string {
+  return 'sftpPool';
+}
+
+/**
  * The PersistentVolumeClaim mounted at CONTAINER_PATHS.dataDir by every replica: the
  * operator's deploy.kubernetes.storage.existingClaim, or the one `kftpd render kubernetes`
  * creates, "<name>-data".
@@ -207,4 +218,12 @@ export function dataClaimName(config: Config): string {
  */
 export function implicitServiceName(layout: DeployLayout): string {
   return `${layout.name}-implicit`;
+}
+
+/**
+ * The Service F5 CIS fills f5SftpPoolName() from (sftp.enabled with deploy.f5.poolMembers cis):
+ * "<name>-sftp", port PUBLIC_PORTS.sftp to the SFTP listener.
+ */
+export function sftpServiceName(layout: DeployLayout): string {
+  return `${layout.name}-sftp`;
 }

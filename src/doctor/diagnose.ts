@@ -19,6 +19,7 @@ import { addressScope } from './address-scope.js';
 import { watchData, type DataWatch } from './data-probe.js';
 import { findings, type Finding } from './findings.js';
 import { connectTcp, ProbeControl, ProbeError, type FtpReply } from './ftp-probe-client.js';
+import { checkSftpHostKeys } from './ssh-host-key-probe.js';
 
 export type TlsMode = 'auto' | 'explicit' | 'implicit' | 'none';
 
@@ -44,6 +45,8 @@ export interface DoctorOptions {
   readonly settleMs?: number;
   /** How long to watch for replies nobody asked for after the greeting; default min(timeoutMs, 250). */
   readonly greetingSettleMs?: number;
+  /** The SFTP (SSH) address behind the balancer: compare the replicas' host keys (ssh-host-key-probe.ts). */
+  readonly sftp?: { readonly host: string; readonly port: number; readonly connections?: number };
 }
 
 export type ProbeOutcome =
@@ -158,7 +161,7 @@ interface Session {
 }
 
 class Doctor {
-  readonly #o: Required<Omit<DoctorOptions, 'ca' | 'servername' | 'user' | 'password'>> & DoctorOptions;
+  readonly #o: Required<Omit<DoctorOptions, 'ca' | 'servername' | 'user' | 'password' | 'sftp'>> & DoctorOptions;
   readonly #findings: Finding[] = [];
   readonly #seen = new Set<string>();
   readonly #sessions: SessionRecord[] = [];
@@ -237,6 +240,7 @@ class Doctor {
     } finally {
       await Promise.all(live.map((session) => session.control.quit(Math.min(this.#o.timeoutMs, 1000))));
     }
+    if (this.#o.sftp) for (const finding of await checkSftpHostKeys({ ...this.#o.sftp, timeoutMs: this.#o.timeoutMs })) this.#add(finding);
     const ordered = [...this.#findings].sort((a, b) => rank(a) - rank(b));
     return { target: this.#target, findings: ordered, sessions: this.#sessions, probes: this.#probes, ok: !ordered.some((f) => f.severity === 'fail') };
   }

@@ -45,6 +45,9 @@ export const FINDING_CODES = [
   'DATA_PROTECTION_REQUIRED',
   'LIST_FAILED',
   'PROBE_TIMEOUT',
+  'SFTP_HOST_KEYS_OK',
+  'SFTP_HOST_KEY_MISMATCH',
+  'SFTP_CONNECT_FAILED',
 ] as const;
 
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -211,6 +214,20 @@ export const findings = {
 
   listFailed: (reply: string): Finding =>
     make('LIST_FAILED', 'fail', `LIST failed: ${reply}`, 'check the user\'s home directory and list permission, and the shared storage on every replica'),
+
+  sftpHostKeysOk: (target: string, connections: number, keys: string): Finding =>
+    make('SFTP_HOST_KEYS_OK', 'ok', `SFTP ${target}: ${connections} connections presented the same host keys: ${keys}`),
+
+  sftpHostKeyMismatch: (target: string, keys: string): Finding =>
+    make(
+      'SFTP_HOST_KEY_MISMATCH',
+      'fail',
+      `SFTP ${target}: the replicas behind the balancer present different host keys (${keys}); a client that pinned one gets "REMOTE HOST IDENTIFICATION HAS CHANGED" when the balancer picks another`,
+      'every replica must load the same keys: generate them once (kftpd sftp host-keys generate --out DIR), list them in sftp.hostKeyFiles and create the one Secret kftpd render kubernetes mounts in every pod (keys generated per replica in stateDir differ)',
+    ),
+
+  sftpConnectFailed: (target: string, reason: string): Finding =>
+    make('SFTP_CONNECT_FAILED', 'fail', `SFTP ${target}: ${reason}`, 'check the SFTP virtual server (VIP:22 to sftp.port on every replica), that sftp.enabled is on, and that proxy.sftp matches the balancer (a PROXY header on the SSH virtual when it is required, none when it is off)'),
 
   probeTimeout: (what: string, ms: number): Finding =>
     make('PROBE_TIMEOUT', 'fail', `${what}: no answer within ${ms} ms`, 'the replica or the balancer stalls; check the balancer idle timeouts and the replica logs'),

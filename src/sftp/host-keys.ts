@@ -34,27 +34,46 @@ export function describeKey(file: string, pem: Buffer): HostKey {
   return { file, type: key.type, pem, fingerprint };
 }
 
-/** Loads `files`, or (when empty) the keys in `<stateDir>/ssh`, generating the missing ones. */
-export async function loadHostKeys(files: readonly string[], stateDir: string): Promise<{ keys: HostKey[]; generated: string[] }> {
-  if (files.length > 0) {
-    return { keys: await Promise.all(files.map(async (file) => describeKey(file, await readFile(file)))), generated: [] };
-  }
-  const dir = path.join(stateDir, 'ssh');
+type GenerateKeyPair = (type: string, opts: object) => Promise<{ private: string; public: string }>;
+
+/**
+ * Writes the missing keys of the standard set into `dir` (private key 0600, `.pub` beside it)
+ * and returns every key of the set. `existing: 'keep'` reuses a key already there (a server's
+ * stateDir); `'refuse'` fails instead (`kftpd sftp host-keys generate`: a key meant for a
+ * Secret must never be silently replaced nor silently reused).
+ */
+export async function generateHostKeys(dir: string, existing: 'keep' | 'refuse'): Promise<{ keys: HostKey[]; generated: string[] }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const generate = promisify(ssh2.utils.generateKeyPair) as (type: string, opts: object) => Promise<{ private: string; public: string }>;
+  const generate = promisify(ssh2.utils.generateKeyPair) as GenerateKeyPair;
+  if (existing === 'refuse') {
+    // All or nothing: checked before anything is written, so a refusal leaves no new key behind.
+    const present = await Promise.all(GENERATED.map(({ file }) => readFile(path.join(dir, file)).then(() => file, () => null)));
+    const first = present.find((file) => file !== null);
+    if (first) throw new Error(`${path.join(dir, first)} exists: nothing written (move the old keys away, or use another directory)`);
+  }
   const generated: string[] = [];
   const keys = await Promise.all(
     GENERATED.map(async ({ file, type, bits }) => {
       const full = path.join(dir, file);
-      const existing = await readFile(full).catch(() => null);
-      if (existing) return describeKey(full, existing);
+      const found = await readFile(full).catch(() => null);
+      if (found && existing === 'refuse') throw new Error(`${full} exists: not replaced (move it away, or use another directory)`);
+      if (found) return describeKey(full, found);
       const pair = await generate(type, bits ? { bits } : {});
       // 'wx': never replace a key another replica or process wrote meanwhile.
-      await writeFile(full, pair.private, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+      const written = await writeFile(full, pair.private, { mode: 0o600, flag: 'wx' }).then(() => true, () => false);
+      if (!written && existing === 'refuse') throw new Error(`${full} appeared while generating: not replaced`);
       await writeFile(`${full}.pub`, `${pair.public}\n`, { mode: 0o644 }).catch(() => undefined);
       generated.push(full);
       return describeKey(full, await readFile(full));
     }),
   );
   return { keys, generated };
+}
+
+/** Loads `files`, or (when empty) the keys in `<stateDir>/ssh`, generating the missing ones. */
+export async function loadHostKeys(files: readonly string[], stateDir: string): Promise<{ keys: HostKey[]; generated: string[] }> {
+  if (files.length > 0) {
+    return { keys: await Promise.all(files.map(async (file) => describeKey(file, await readFile(file)))), generated: [] };
+  }
+  return generateHostKeys(path.join(stateDir, 'ssh'), 'keep');
 }

@@ -27,6 +27,7 @@ const EXPECTED: readonly { words: string[]; before: string[] }[] = [
   { words: ['doctor'], before: ['--external', '127.0.0.1:1'] },
   { words: ['render'], before: ['kubernetes'] },
   { words: ['bans'], before: ['list'] },
+  { words: ['sftp', 'host-keys', 'generate'], before: ['--out', 'keys'] },
   { words: ['version'], before: [] },
 ];
 

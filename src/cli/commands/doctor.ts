@@ -41,6 +41,10 @@ export const DOCTOR_USAGE = [
   '  --probes N            PASV/EPSV probes, alternating (default 6)',
   '  --sessions N          control connections the probes are spread over (default 3)',
   '  --timeout MS          bound of every single wait (default 5000)',
+  '  --sftp HOST:PORT      also check SFTP through the balancer (PORT alone: the --external host):',
+  '                        SSH connections per host key type, all at once, reading each replica\'s',
+  '                        host key; replicas presenting different keys fail (SFTP_HOST_KEY_MISMATCH)',
+  '  --sftp-connections N  SSH connections per host key type (default 8)',
   '  --json                machine-readable report',
   '',
   'Exit codes: 0 no check failed, 1 a check failed, 2 usage error.',
@@ -84,6 +88,8 @@ export async function runDoctor(args: string[], io: DoctorIo): Promise<number> {
         probes: { type: 'string' },
         sessions: { type: 'string' },
         timeout: { type: 'string' },
+        sftp: { type: 'string' },
+        'sftp-connections': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,9 +116,14 @@ export async function runDoctor(args: string[], io: DoctorIo): Promise<number> {
   if (sessions === null) problems.push('--sessions must be an integer 1-20');
   const timeoutMs = positiveInt(values.timeout as string | undefined, 5000, 600_000);
   if (timeoutMs === null) problems.push('--timeout must be milliseconds 1-600000');
+  const sftpConnections = positiveInt(values['sftp-connections'] as string | undefined, 8, 64);
+  if (sftpConnections === null) problems.push('--sftp-connections must be an integer 1-64');
+  const sftpText = values.sftp as string | undefined;
+  const sftp = sftpText === undefined || target === null ? undefined : /^\d{1,5}$/.test(sftpText) ? { host: target.host, port: Number(sftpText) } : parseHostPort(sftpText);
+  if (sftpText !== undefined && (sftp === null || (sftp !== undefined && (sftp.port < 1 || sftp.port > 65535)))) problems.push(`--sftp ${sftpText}: expected HOST:PORT, [IPv6]:PORT or PORT`);
   if (values.insecure === true && values.ca !== undefined) problems.push('--insecure and --ca exclude each other');
   if (values.password !== undefined && values['password-stdin'] === true) problems.push('--password and --password-stdin exclude each other');
-  if (problems.length > 0 || !target || probes === null || sessions === null || timeoutMs === null) {
+  if (problems.length > 0 || !target || probes === null || sessions === null || timeoutMs === null || sftpConnections === null) {
     io.stderr(`${problems.map((p) => `kftpd doctor: ${p}`).join('\n')}\n\n${DOCTOR_USAGE}\n`);
     return 2;
   }
@@ -142,6 +153,7 @@ export async function runDoctor(args: string[], io: DoctorIo): Promise<number> {
     ...(typeof values.servername === 'string' ? { servername: values.servername } : {}),
     ...(typeof values.user === 'string' ? { user: values.user } : {}),
     ...(password !== undefined ? { password } : {}),
+    ...(sftp ? { sftp: { ...sftp, connections: sftpConnections } } : {}),
   };
   const report = await diagnose(options);
   io.stdout(values.json === true ? formatReportJson(report) : formatReportText(report));

@@ -13,6 +13,10 @@
  * - ftp-profile: cleartext FTP through BIG-IP's FTP ALG, which reads PASV replies and opens
  *   the data channels itself; one control virtual, no data virtuals.
  *
+ * With sftp.enabled, both designs add one plain TCP virtual on VIP:22 to every replica: SSH
+ * carries its transfers inside the one connection, so there are no passive ports to route
+ * and nothing for an ALG to read.
+ *
  * Pool members are either left to CIS (empty serverAddresses, filled from the Services
  * labelled with the pool names, AS3 ConfigMap mode) or listed statically. Pure: no I/O.
  */
@@ -220,6 +224,33 @@ function ftpProfileObjects(config: Config, layout: DeployLayout, base: VirtualBa
   };
 }
 
+/** As controlMembers, for the SFTP port (public 22 on its Service, sftp.port in the pod). */
+function sftpMembers(config: Config, layout: DeployLayout, cis: boolean): As3PoolMember[] {
+  if (cis) return [{ servicePort: PUBLIC_PORTS.sftp, serverAddresses: [] }];
+  return [{ servicePort: layout.containerPorts.sftp ?? config.sftp.port, serverAddresses: [...config.deploy.f5.memberAddresses] }];
+}
+
+/**
+ * The SFTP virtual and its pool. The control TCP profile: an SFTP session idles between
+ * requests like an FTP control connection, and the server ends idle ones after
+ * limits.idleTimeoutMs, which that profile's timeout exceeds. The pool shares the control
+ * pools' monitor: readiness (/readyz) is one signal for the whole replica, so a draining
+ * replica leaves the SFTP pool when it leaves the FTP pools.
+ */
+function sftpObjects(config: Config, layout: DeployLayout, base: VirtualBase, cis: boolean): Record<string, As3ApplicationObject> {
+  return {
+    [AS3_NAMES.sftpVirtual]: virtual(base, {
+      remark: 'SFTP over SSH (all replicas)',
+      virtualPort: PUBLIC_PORTS.sftp,
+      pool: AS3_NAMES.sftpPool,
+      profileTCP: AS3_NAMES.tcpControl,
+      proxy: config.proxy.sftp !== 'off',
+      translateServerPort: true,
+    }),
+    [AS3_NAMES.sftpPool]: pool('every replica, SFTP port', sftpMembers(config, layout, cis), 'least-connections-member'),
+  };
+}
+
 /** The AS3 request (class AS3, action deploy) for `config`. Throws DeployLayoutError when it cannot be built. */
 export function buildAs3Request(config: Config, options: As3BuildOptions = {}): As3Build {
   const { f5 } = config.deploy;
@@ -238,6 +269,7 @@ export function buildAs3Request(config: Config, options: As3BuildOptions = {}): 
   const objects = passthrough
     ? passthroughObjects(config, layout, base, cis, dataMonitor === null ? AS3_NAMES.monitor : AS3_NAMES.dataMonitor)
     : ftpProfileObjects(config, layout, base, cis);
+  if (config.sftp.enabled) Object.assign(objects, sftpObjects(config, layout, base, cis));
 
   objects[AS3_NAMES.tcpControl] = {
     class: 'TCP_Profile',

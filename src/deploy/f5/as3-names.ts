@@ -5,7 +5,7 @@
  * short, stable across renders and say what the object is. Pool names come from deploy/layout
  * because the Kubernetes Services carry them as CIS labels. Pure: no I/O.
  */
-import { f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName } from '../layout.js';
+import { f5ControlPoolName, f5DataPoolName, f5ImplicitPoolName, f5SftpPoolName } from '../layout.js';
 
 export const AS3_NAMES = Object.freeze({
   /** Virtual server on VIP:21 (explicit FTPS or, in ftp-profile mode, cleartext FTP). */
@@ -16,6 +16,10 @@ export const AS3_NAMES = Object.freeze({
   controlPool: f5ControlPoolName(),
   /** Pool of every replica on the implicit FTPS port. */
   implicitPool: f5ImplicitPoolName(),
+  /** Virtual server on VIP:22 (SFTP: plain TCP, no passive ports, no FTP profile). */
+  sftpVirtual: 'sftp',
+  /** Pool of every replica on the SFTP port. */
+  sftpPool: f5SftpPoolName(),
   /** The control pools' health monitor (and the data pools' too unless dataMonitor exists). */
   monitor: 'health',
   /** The data pools' liveness monitor (http-readyz mode only; see health-monitor). */

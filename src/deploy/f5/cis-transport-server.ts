@@ -1,6 +1,6 @@
 /**
  * @module deploy/f5/cis-transport-server
- * A CIS TransportServer (cis.f5.com/v1) for the control virtual alone, as an alternative for
+ * A CIS TransportServer (cis.f5.com/v1) for the control virtual (and one for SFTP), as an alternative for
  * sites that run CIS in CRD mode. It can only ever be that: a TransportServer listens on one
  * port (virtualServerPort is a single integer), so it cannot carry a passive slice, and it has
  * no translateServerPort; the data virtuals need the AS3 declaration. And one CIS instance
@@ -29,7 +29,7 @@ export function transportServerPaths(config: Config): { readonly iRule: string; 
 export function transportServerPrerequisites(config: Config): string[] {
   const paths = transportServerPaths(config);
   const lines = [`tmsh create ltm profile tcp ${paths.tcpProfile} defaults-from /Common/tcp idle-timeout ${idleTimeouts(config).control}`];
-  if (config.proxy.control !== 'off') {
+  if (config.proxy.control !== 'off' || (config.sftp.enabled && config.proxy.sftp !== 'off')) {
     lines.push(`tmsh create ltm rule ${paths.iRule}  (text: the proxyProtocolV1 iRule of the AS3 declaration)`);
   }
   return lines;
@@ -45,7 +45,8 @@ function monitor(config: Config, controlPort: number): Record<string, unknown> {
   return { type: 'tcp', targetPort: controlPort, ...common };
 }
 
-export function cisTransportServer(config: Config): KubernetesObject {
+/** The TransportServer of one all-replica virtual: `role` names it, `port` is the VIP port and the control Service's port. */
+function transportServer(config: Config, role: 'control' | 'sftp', port: number, proxy: boolean): KubernetesObject {
   const layout = deployLayout(config);
   const { f5 } = config.deploy;
   const paths = transportServerPaths(config);
@@ -53,29 +54,44 @@ export function cisTransportServer(config: Config): KubernetesObject {
     apiVersion: 'cis.f5.com/v1',
     kind: 'TransportServer',
     metadata: {
-      name: `${config.deploy.name}-control`,
+      name: `${config.deploy.name}-${role}`,
       // The pool's Service is looked up in the TransportServer's own namespace.
       namespace: layout.namespace,
       labels: { ...layout.labels, ...CIS_CRD_LABELS },
     },
     spec: {
       virtualServerAddress: f5.virtualAddress,
-      virtualServerPort: PUBLIC_PORTS.control,
+      virtualServerPort: port,
       // The CRD wants a leading letter; a release name may start with a digit.
-      virtualServerName: /^[a-zA-Z]/.test(config.deploy.name) ? `${config.deploy.name}-control` : `kftpd-${config.deploy.name}-control`,
+      virtualServerName: /^[a-zA-Z]/.test(config.deploy.name) ? `${config.deploy.name}-${role}` : `kftpd-${config.deploy.name}-${role}`,
       // standard = a full-proxy Service_TCP: iRules and TCP profiles work (performance would be FastL4).
       mode: 'standard',
       type: 'tcp',
       snat: f5.snat,
       persistenceProfile: 'none',
       profiles: { tcp: { client: paths.tcpProfile } },
-      ...(config.proxy.control !== 'off' ? { iRules: [paths.iRule] } : {}),
+      ...(proxy ? { iRules: [paths.iRule] } : {}),
       pool: {
+        // The control Service carries 21 and, with SFTP on, 22: CRD mode picks the port by servicePort.
         service: layout.controlServiceName,
-        servicePort: PUBLIC_PORTS.control,
+        servicePort: port,
         loadBalancingMethod: 'least-connections-member',
         monitor: monitor(config, layout.containerPorts.control),
       },
     },
   };
+}
+
+export function cisTransportServer(config: Config): KubernetesObject {
+  return transportServer(config, 'control', PUBLIC_PORTS.control, config.proxy.control !== 'off');
+}
+
+/**
+ * The SFTP virtual (VIP:22) as a TransportServer, with SFTP on: unlike a passive slice it fits
+ * one (one port, any replica, the pod port from the Service's targetPort). Same TCP profile and
+ * monitor as the control one, as in the AS3 declaration.
+ */
+export function cisSftpTransportServer(config: Config): KubernetesObject | null {
+  if (!config.sftp.enabled) return null;
+  return transportServer(config, 'sftp', PUBLIC_PORTS.sftp, config.proxy.sftp !== 'off');
 }

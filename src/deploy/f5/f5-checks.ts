@@ -86,6 +86,9 @@ export function checkF5Config(config: Config, poolMembers: PoolMembersMode): F5F
   const findings = { errors, warnings };
   if (f5.mode === 'passthrough') passthroughChecks(config, findings);
   else ftpProfileChecks(config, findings);
+  if (config.sftp.enabled && f5.snat !== 'none' && config.proxy.sftp === 'off') {
+    warnings.push(`proxy.sftp off while BIG-IP SNATs (deploy.f5.snat ${f5.snat}): kftpd sees BIG-IP's address instead of the client's on the SFTP listener, so logs, per-address limits and the defender (bans of that address refuse every SFTP and FTP client) all see one client; turn proxy.sftp on (the iRule is then attached to the SFTP virtual)`);
+  }
   return findings;
 }
 

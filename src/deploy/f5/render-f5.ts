@@ -12,7 +12,7 @@ import type { RenderOutput, RenderTarget } from '../render-target.js';
 import { toYaml } from '../kubernetes/yaml-text.js';
 import { buildAs3Request } from './as3-declaration.js';
 import { cisConfigMap } from './cis-configmap.js';
-import { cisTransportServer, transportServerPrerequisites } from './cis-transport-server.js';
+import { cisSftpTransportServer, cisTransportServer, transportServerPrerequisites } from './cis-transport-server.js';
 
 /**
  * The AS3 request to POST. Its pools carry addresses only with static members: with
@@ -40,19 +40,23 @@ function comment(lines: readonly string[]): string {
  * only part of the design a CRD-mode CIS can express, validated like the rest.
  */
 function transportServerBlock(config: Config): string {
+  const sftp = cisSftpTransportServer(config);
   const header = [
     'Alternative for a CIS instance in CRD mode (--custom-resource-mode=true), NOT applied:',
-    'one CIS instance runs either CRD mode or AS3 ConfigMap mode, never both, and this',
-    'TransportServer would duplicate the "control" virtual of the ConfigMap above (VIP:21).',
-    'It covers the control port only: a TransportServer listens on a single port and cannot',
+    ...(sftp === null
+      ? ['one CIS instance runs either CRD mode or AS3 ConfigMap mode, never both, and this', 'TransportServer would duplicate the "control" virtual of the ConfigMap above (VIP:21).']
+      : ['one CIS instance runs either CRD mode or AS3 ConfigMap mode, never both, and these', 'TransportServers would duplicate the "control" and "sftp" virtuals above (VIP:21, VIP:22).']),
+    `${sftp === null ? 'It' : 'The first'} covers the control port only: a TransportServer listens on a single port and cannot`,
     'keep the destination port, so the passive slices (one data virtual per replica) and',
     'implicit FTPS still need the AS3 declaration (kftpd render f5-as3).',
+    ...(sftp === null ? [] : ['SFTP needs no passive ports, so its TransportServer (the second one) is complete.']),
     'Create first on BIG-IP:',
     ...transportServerPrerequisites(config).map((line) => `  ${line}`),
     'then remove the leading "# " from the lines below.',
     '',
   ];
-  const body = toYaml(cisTransportServer(config)).trimEnd().split('\n');
+  const objects = [cisTransportServer(config), ...(sftp === null ? [] : [sftp])];
+  const body = objects.map((object) => toYaml(object).trimEnd()).join('\n---\n').split('\n');
   return comment([...header, ...body]);
 }
 
@@ -70,7 +74,7 @@ export function renderF5Cis(config: Config): RenderOutput {
     `kftpd render f5-cis: BIG-IP objects for ${config.deploy.name} through F5 Container Ingress Services`,
     'in AS3 ConfigMap mode, with --pool-member-type=cluster (pool members are pod addresses,',
     "which BIG-IP must reach; the monitors probe the pods' admin or control port directly).",
-    'CIS fills each pool (controlPool, implicitPool, dataPool<N>) from the one Service',
+    'CIS fills each pool (controlPool, implicitPool, sftpPool, dataPool<N>) from the one Service',
     'labelled cis.f5.com/as3-pool=<pool> by `kftpd render kubernetes`.',
     `Needs AS3 ${request.declaration.schemaVersion} (its schemaVersion; CIS 2.18-2.20.3 validate against AS3 3.52)${tmosVersion === null ? '' : ` and BIG-IP ${tmosVersion}`} or later.`,
     `AS3 tenant ${f5TenantName(config)}: AS3 replaces a tenant whole, so it belongs to this release alone.`,

@@ -13,7 +13,7 @@ import { containerVolumeMounts } from './volumes.js';
 export const CONTAINER_NAME = 'kftpd';
 
 /** Port names shared by the container and the Services (IANA service names, <= 15 chars). */
-export const PORT_NAMES = Object.freeze({ control: 'ftp', implicit: 'ftps', admin: 'admin' });
+export const PORT_NAMES = Object.freeze({ control: 'ftp', implicit: 'ftps', sftp: 'sftp', admin: 'admin' });
 
 /** Probe paths served by the admin listener (observability/admin-http). */
 export const PROBE_PATHS = Object.freeze({ liveness: '/healthz', readiness: '/readyz' });
@@ -26,10 +26,11 @@ export const PROBE_PATHS = Object.freeze({ liveness: '/healthz', readiness: '/re
  * server's work, for nothing.
  */
 export function containerPorts(layout: DeployLayout): Record<string, unknown>[] {
-  const { control, implicit, admin } = layout.containerPorts;
+  const { control, implicit, sftp, admin } = layout.containerPorts;
   return [
     { name: PORT_NAMES.control, containerPort: control, protocol: 'TCP' },
     ...(implicit === null ? [] : [{ name: PORT_NAMES.implicit, containerPort: implicit, protocol: 'TCP' }]),
+    ...(sftp === null ? [] : [{ name: PORT_NAMES.sftp, containerPort: sftp, protocol: 'TCP' }]),
     { name: PORT_NAMES.admin, containerPort: admin, protocol: 'TCP' },
   ];
 }

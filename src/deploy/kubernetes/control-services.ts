@@ -2,12 +2,12 @@
  * @module deploy/kubernetes/control-services
  * The Services in front of every replica: the headless Service the StatefulSet needs (which
  * also carries the admin port for Prometheus), the control Service clients or the balancer
- * use for port 21 and implicit FTPS on 990, and, when F5 CIS fills the pools, a separate
- * implicit FTPS Service for CIS's implicitPool (a pool's members have one port, and CIS takes
- * a pool's members from exactly one Service). Pure.
+ * use for port 21, implicit FTPS on 990 and SFTP on 22, and, when F5 CIS fills the pools, a
+ * separate implicit FTPS Service and SFTP Service for CIS's implicitPool and sftpPool (a pool's
+ * members have one port, and CIS takes a pool's members from exactly one Service). Pure.
  */
 import type { Config } from '../../config/schema.js';
-import { f5ControlPoolName, f5ImplicitPoolName, implicitServiceName, keyValueList, PUBLIC_PORTS } from '../layout.js';
+import { f5ControlPoolName, f5ImplicitPoolName, f5SftpPoolName, implicitServiceName, keyValueList, PUBLIC_PORTS, sftpServiceName } from '../layout.js';
 import type { DeployLayout } from '../layout.js';
 import { cisLabels } from './cis-labels.js';
 import { PORT_NAMES } from './container.js';
@@ -79,6 +79,42 @@ export function implicitService(config: Config, layout: DeployLayout): Kubernete
   };
 }
 
+/**
+ * The type of the Service CIS fills sftpPool from, or null when there is none (SFTP off, or
+ * pools not filled by CIS); as implicitServiceType.
+ */
+export function sftpServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
+  if (layout.containerPorts.sftp === null || config.deploy.f5.poolMembers !== 'cis') return null;
+  return config.deploy.kubernetes.service.type === 'NodePort' ? 'NodePort' : 'ClusterIP';
+}
+
+export function sftpService(config: Config, layout: DeployLayout): KubernetesObject | null {
+  const type = sftpServiceType(config, layout);
+  if (type === null || layout.containerPorts.sftp === null) return null;
+  const { service } = config.deploy.kubernetes;
+  const nodePort = type === 'NodePort';
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(layout, sftpServiceName(layout), { ...serviceRoleLabel('sftp'), ...cisLabels(config, f5SftpPoolName()) }, serviceAnnotations(config)),
+    spec: {
+      type,
+      selector: { ...layout.selector },
+      ports: [
+        {
+          name: PORT_NAMES.sftp,
+          // The AS3 pool member's servicePort; CIS maps it to the SFTP listener (targetPort).
+          port: PUBLIC_PORTS.sftp,
+          targetPort: layout.containerPorts.sftp,
+          protocol: 'TCP',
+          ...(nodePort && service.sftpNodePort !== 0 ? { nodePort: service.sftpNodePort } : {}),
+        },
+      ],
+      ...(nodePort ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
+    },
+  };
+}
+
 export function controlService(config: Config, layout: DeployLayout): KubernetesObject {
   const { service } = config.deploy.kubernetes;
   const nodePorts = controlUsesNodePorts(config);
@@ -100,6 +136,16 @@ export function controlService(config: Config, layout: DeployLayout): Kubernetes
       // A fixed implicit nodePort belongs to the implicit Service when that is a NodePort one
       // (a nodePort can be claimed once); this port then gets one Kubernetes chooses.
       ...(nodePorts && service.implicitNodePort !== 0 && implicitServiceType(config, layout) !== 'NodePort' ? { nodePort: service.implicitNodePort } : {}),
+    });
+  }
+  if (layout.containerPorts.sftp !== null) {
+    // SFTP beside FTP on the same address: one Service (and one LoadBalancer address) for both.
+    ports.push({
+      name: PORT_NAMES.sftp,
+      port: PUBLIC_PORTS.sftp,
+      targetPort: layout.containerPorts.sftp,
+      protocol: 'TCP',
+      ...(nodePorts && service.sftpNodePort !== 0 && sftpServiceType(config, layout) !== 'NodePort' ? { nodePort: service.sftpNodePort } : {}),
     });
   }
   const fixedAddress = service.type === 'LoadBalancer' && service.loadBalancerIP !== '';

@@ -1,6 +1,6 @@
 /**
  * @module deploy/kubernetes/network-policy
- * The NetworkPolicy admitting only what kftpd serves: the FTP ports and the passive range
+ * The NetworkPolicy admitting only what kftpd serves: the FTP ports, the SFTP port and the passive range
  * from deploy.kubernetes.networkPolicy.allowFrom (anywhere when empty), and the admin port
  * from the metrics namespaces (and from the balancer when its monitor probes /readyz).
  * Pure.
@@ -40,13 +40,15 @@ export function balancerMonitorSources(config: Config): string[] {
 export function networkPolicy(config: Config, layout: DeployLayout): KubernetesObject | null {
   const policy = config.deploy.kubernetes.networkPolicy;
   if (!policy.enabled) return null;
-  const { control, implicit, admin } = layout.containerPorts;
+  const { control, implicit, sftp, admin } = layout.containerPorts;
   const first = layout.replicaLayouts[0];
   const last = layout.replicaLayouts[layout.replicaLayouts.length - 1];
   if (first === undefined || last === undefined) throw new DeployLayoutError('no replicas to render a NetworkPolicy for');
   const ftpPorts: Record<string, unknown>[] = [
     { protocol: 'TCP', port: control },
     ...(implicit === null ? [] : [{ protocol: 'TCP', port: implicit }]),
+    // SFTP (SSH) from the same sources as FTP: it serves the same users behind the same balancer.
+    ...(sftp === null ? [] : [{ protocol: 'TCP', port: sftp }]),
     // The whole passive range as one rule (endPort, GA in 1.25): every pod gets the same
     // policy, and a pod only listens on its own slice anyway.
     { protocol: 'TCP', port: first.slice.min, endPort: last.slice.max },

@@ -53,5 +53,6 @@ export function checkNodePorts(config: Config, layout: DeployLayout): void {
     if (layout.containerPorts.implicit !== null && service.implicitNodePort !== 0) {
       claim(service.implicitNodePort, 'deploy.kubernetes.service.implicitNodePort');
     }
+    if (layout.containerPorts.sftp !== null && service.sftpNodePort !== 0) claim(service.sftpNodePort, 'deploy.kubernetes.service.sftpNodePort');
   }
 }

@@ -5,7 +5,7 @@
  */
 export const SERVICE_ROLE_LABEL = 'kftpd/service';
 
-export type ServiceRole = 'headless' | 'control' | 'implicit' | 'data';
+export type ServiceRole = 'headless' | 'control' | 'implicit' | 'sftp' | 'data';
 
 export function serviceRoleLabel(role: ServiceRole): Record<string, string> {
   return { [SERVICE_ROLE_LABEL]: role };

@@ -18,16 +18,16 @@ const FIRST_UNPRIVILEGED_PORT = 1024;
 
 /** Every port a replica binds: its listeners and the lowest passive port of any slice. */
 function lowestBoundPort(layout: DeployLayout): number {
-  const { control, implicit, admin } = layout.containerPorts;
+  const { control, implicit, sftp, admin } = layout.containerPorts;
   const passive = layout.replicaLayouts.map((replica) => replica.slice.min);
-  return Math.min(control, admin, ...(implicit === null ? [] : [implicit]), ...passive);
+  return Math.min(control, admin, ...(implicit === null ? [] : [implicit]), ...(sftp === null ? [] : [sftp]), ...passive);
 }
 
 function podSecurityContext(config: Config, layout: DeployLayout): Record<string, unknown> {
   const uid = config.deploy.kubernetes.runAsUser;
   // Binding port 21 (or 990) as non-root without any capability: this sysctl is namespaced
   // per pod and on the kubelet's "safe" list (since 1.22), so it needs no cluster opt-in.
-  // By default listen.port is 2121 and the Service maps 21 to it, so this is not rendered.
+  // By default listen.port is 2121 (sftp.port 2222) and the Service maps 21 (22) to it, so this is not rendered.
   const sysctls = lowestBoundPort(layout) < FIRST_UNPRIVILEGED_PORT ? [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] : [];
   return {
     runAsNonRoot: true,

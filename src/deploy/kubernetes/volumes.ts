@@ -9,6 +9,7 @@ import { CONTAINER_PATHS, dataClaimName } from '../layout.js';
 import type { DeployLayout } from '../layout.js';
 import { CONFIG_KEY } from './config-map.js';
 import { clusterStoreMounts, clusterStoreVolumes } from '../cluster-store.js';
+import { sftpHostKeyMounts, sftpHostKeyVolumes } from '../sftp-host-keys.js';
 
 /** The users Secret's key holding the users file. */
 export const USERS_KEY = 'users.yaml';
@@ -35,6 +36,7 @@ export function podVolumes(config: Config, layout: DeployLayout): Record<string,
     { name: VOLUME.state, emptyDir: {} },
     { name: VOLUME.logs, emptyDir: {} },
     ...clusterStoreVolumes(config),
+    ...sftpHostKeyVolumes(config),
   ];
 }
 
@@ -53,5 +55,6 @@ export function containerVolumeMounts(config: Config): Record<string, unknown>[]
     { name: VOLUME.state, mountPath: CONTAINER_PATHS.stateDir },
     { name: VOLUME.logs, mountPath: CONTAINER_PATHS.logDir },
     ...clusterStoreMounts(config),
+    ...sftpHostKeyMounts(config),
   ];
 }

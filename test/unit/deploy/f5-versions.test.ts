@@ -37,11 +37,12 @@ function passthrough(extra: { f5?: Json; server?: Json } = {}): Config {
   return configSchema.parse(input);
 }
 
-function ftpProfile(extra: { f5?: Json } = {}): Config {
+function ftpProfile(extra: { f5?: Json; server?: Json } = {}): Config {
   return configSchema.parse({
     passive: { portMin: 40000, portMax: 40199, replicas: 2, requireSameAddress: false },
     tls: { control: 'off', data: 'optional' },
     proxy: { control: 'required', trustedCidrs: ['10.1.0.0/24'] },
+    ...extra.server,
     deploy: { name: 'legacy', f5: { virtualAddress: VIP, mode: 'ftp-profile', ...extra.f5 } },
   });
 }
@@ -64,6 +65,11 @@ test('schemaVersion is the lowest the features need: 3.46.0 for port-list virtua
   assert.equal(schemaVersionOf(buildAs3Request(ftpProfile()).request), '3.20.0');
   assert.equal(schemaVersionOf(buildAs3Request(ftpProfile({ f5: { monitor: 'tcp-half-open' } })).request), '3.20.0');
   assert.equal(schemaVersionOf(buildAs3Request(ftpProfile({ f5: { monitor: 'tcp' } })).request), '3.29.0');
+  // SFTP's virtual is a plain Service_TCP on one port: it needs nothing newer in either design.
+  const sftp = { sftp: { enabled: true }, proxy: { control: 'required', implicit: 'required', passive: 'required', sftp: 'required', trustedCidrs: ['10.1.0.0/24'] } };
+  assert.equal(schemaVersionOf(buildAs3Request(passthrough({ server: sftp })).request), '3.46.0');
+  assert.equal(schemaVersionOf(buildAs3Request(ftpProfile({ server: sftp })).request), '3.20.0');
+  assert.equal(schemaVersionOf(buildAs3Request(ftpProfile({ f5: { monitor: 'tcp' }, server: sftp })).request), '3.29.0');
   // Never above what CIS 2.18-2.20.3 accept.
   for (const config of [passthrough(), ftpProfile(), ftpProfile({ f5: { monitor: 'tcp' } })]) {
     assert.ok(compareVersions(schemaVersionOf(buildAs3Request(config).request), '3.52') <= 0);
@@ -103,10 +109,14 @@ function matrix(): { name: string; config: Config }[] {
       for (const allowFrom of [[], ['198.51.100.0/24', '203.0.113.7']]) {
         for (const snat of ['auto', '/Common/snat-ftp']) {
           const f5 = { poolMembers: members, memberAddresses: members === 'static' ? ['10.244.1.15', '10.244.2.23', '10.244.3.9'] : [], monitor, allowFrom, snat };
-          out.push({ name: `passthrough ${members} ${monitor} allow=${allowFrom.length} snat=${snat}`, config: passthrough({ f5, server: monitor === 'tcp' ? { proxy: { control: 'optional', implicit: 'required', passive: 'required', trustedCidrs: ['10.1.0.0/24'] } } : {} }) });
+          // SFTP (its plain TCP virtual on 22, with the PROXY iRule) in half the matrix.
+          const sftp = snat === 'auto' ? 'off' : 'required';
+          const sftpServer = sftp === 'off' ? {} : { sftp: { enabled: true } };
+          const proxy = { control: monitor === 'tcp' ? 'optional' : 'required', implicit: 'required', passive: 'required', sftp, trustedCidrs: ['10.1.0.0/24'] };
+          out.push({ name: `passthrough ${members} ${monitor} allow=${allowFrom.length} snat=${snat} sftp=${sftp}`, config: passthrough({ f5, server: { proxy, ...sftpServer } }) });
           out.push({
-            name: `ftp-profile ${members} ${monitor} allow=${allowFrom.length} snat=${snat}`,
-            config: ftpProfile({ f5: { ...f5, memberAddresses: members === 'static' ? ['10.244.1.15', '10.244.2.23'] : [] } }),
+            name: `ftp-profile ${members} ${monitor} allow=${allowFrom.length} snat=${snat} sftp=${sftp}`,
+            config: ftpProfile({ f5: { ...f5, memberAddresses: members === 'static' ? ['10.244.1.15', '10.244.2.23'] : [] }, server: { proxy: { control: 'required', sftp, trustedCidrs: ['10.1.0.0/24'] }, ...sftpServer } }),
           });
         }
       }
@@ -150,5 +160,5 @@ test('the examples: every AS3 declaration they render validates against both sch
     assert.deepEqual(as3SchemaErrors(request), [], example.name);
     declarations++;
   }
-  assert.equal(declarations, 3);
+  assert.equal(declarations, 4);
 });

@@ -59,6 +59,13 @@ export const SCENARIOS: Readonly<Record<string, ConfigInput>> = {
       },
     },
   },
+  'SFTP beside FTPS, host keys from one Secret, CIS pools': {
+    passive: { portMin: 40000, portMax: 40299, replicas: 3, address: '192.0.2.10' },
+    tls: { control: 'required', data: 'required' },
+    sftp: { enabled: true, port: 2222, hostKeyFiles: ['keys/ssh_host_ed25519_key', 'keys/ssh_host_ecdsa_key', 'keys/ssh_host_rsa_key'] },
+    proxy: { control: 'required', passive: 'required', sftp: 'required', trustedCidrs: ['10.1.0.0/24'] },
+    deploy: { f5: { virtualAddress: '192.0.2.10' }, kubernetes: { image: 'ghcr.io/kftpd/kftpd:0.1.0', networkPolicy: { allowFrom: ['10.1.0.0/24'] } } },
+  },
   'slice of 250 ports': { passive: { portMin: 50000, portMax: 50499, replicas: 2, address: 'ftp.example.com' } },
   'one replica, existing claim, no NetworkPolicy': {
     passive: { portMin: 50000, portMax: 50009, replicas: 1, address: 'ftp.example.com' },

@@ -165,7 +165,8 @@ test('container ports are the listeners only; probes use /healthz and /readyz on
     const { config, objects } = render(input);
     const layout = deployLayout(config);
     const container = podSpec(objects).containers[0];
-    const expected = [layout.containerPorts.control, ...(layout.containerPorts.implicit === null ? [] : [layout.containerPorts.implicit]), layout.containerPorts.admin];
+    const { control, implicit, sftp, admin } = layout.containerPorts;
+    const expected = [control, ...(implicit === null ? [] : [implicit]), ...(sftp === null ? [] : [sftp]), admin];
     assert.deepEqual(container.ports.map((port: Loose) => port.containerPort), expected);
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
       assert.equal(container[probe].httpGet.port, config.admin.port, probe);

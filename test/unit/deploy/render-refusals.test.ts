@@ -110,8 +110,8 @@ test('defect 5: the tenant defaults to the release name; one that is not the rel
   assert.throws(() => buildAs3Request(passthrough({ name: '2ftp' })), (error: unknown) => error instanceof DeployLayoutError && /set deploy\.f5\.tenant/.test(error.message));
   assert.deepEqual(buildAs3Request(passthrough({ name: '2ftp', f5: { tenant: 'k8s_2ftp' } })).errors, []);
   // The examples: each its own tenant, the release name.
-  const tenants = await Promise.all(['f5-passthrough', 'f5-static-members', 'f5-ftp-profile'].map(async (name) => f5TenantName(await example(name))));
-  assert.deepEqual(tenants, ['kftpd', 'ftps', 'ftp-legacy']);
+  const tenants = await Promise.all(['f5-passthrough', 'f5-static-members', 'f5-ftp-profile', 'f5-sftp'].map(async (name) => f5TenantName(await example(name))));
+  assert.deepEqual(tenants, ['kftpd', 'ftps', 'ftp-legacy', 'files']);
 });
 
 test('defect 6: render f5-as3 of CIS-filled pools is an error; the CLI writes nothing without --force', async () => {
