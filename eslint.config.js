@@ -196,22 +196,20 @@ export default defineConfig(
   // ---------------------------------------------------------------------------------------
 
   {
-    // TODO(issue 12): over 400 lines. server.ts splits into the runtime and the FTP frontend
-    // (item 2), control-connection.ts into the connection layer modules (item 3), and
-    // local-storage.ts sheds upload modes and accounting to the file service (item 1); the
-    // others are split when next touched.
-    files: ['src/net/control-connection.ts', 'src/storage/local/local-storage.ts', 'src/doctor/diagnose.ts', 'src/config/sources.ts', 'src/tls/certificate-store.ts'],
+    // TODO(issue 12): over 400 lines. local-storage.ts sheds upload modes and accounting to
+    // the file service (item 1); the others are split when next touched.
+    files: ['src/storage/local/local-storage.ts', 'src/doctor/diagnose.ts', 'src/config/sources.ts', 'src/tls/certificate-store.ts'],
     rules: { 'max-lines': 'off' },
   },
   {
     // TODO(issue 12): rule findings in files the issue-12 refactor is rewriting in parallel
     // (connection layer, server runtime, session, TLS, deploy); fixed when those files are
     // next touched rather than edited under the other branches.
-    files: ['src/net/control-connection.ts', 'src/session/pump.ts', 'src/tls/self-signed.ts', 'src/deploy/layout.ts'],
+    files: ['src/session/pump.ts', 'src/tls/self-signed.ts', 'src/deploy/layout.ts'],
     rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
   },
   {
-    files: ['src/net/control-connection.ts', 'src/tls/self-signed.ts'],
+    files: ['src/tls/self-signed.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
-import type { ControlTlsSetup } from '../net/control-connection.js';
+import type { ControlTlsSetup } from '../net/control-tls.js';
 import { CertificateStore } from '../tls/certificate-store.js';
 import { TlsResumptionRegistry } from '../tls/resumption-registry.js';
 import { ensureSelfSignedCertificate } from '../tls/self-signed.js';

@@ -213,7 +213,7 @@ export class FtpFrontend implements ProtocolFrontend {
     const transferLog = runtime.sinks.transferLog;
     const session = new Session({
       control,
-      tls: control,
+      tls: control.tls,
       data: this.#data,
       auth: runtime.auth,
       storage: runtime.storage,
