@@ -35,6 +35,7 @@ const FILE_PARTS = ['server', 'index'];
  *   protocol, core ──► nothing
  * and for the folders the diagram leaves out: core (the cross-cutting ports and shared pure
  * helpers) imports nothing; storage, auth, tls and config are leaves over core; observability and security are leaves too (the runtime wires them to sessions);
+ * cluster (protection shared by replicas) keeps the defender's ban copy in step, so it sits above security;
  * tls reads ClientHellos with protocol's pure parser; doctor is a client of the protocol and
  * compares a deployment with what deploy renders from the config; deploy generates artefacts
  * from the config.
