@@ -31,7 +31,7 @@ import { createDefender, sessionGuard } from './defender-wiring.js';
 import { drainFrontends } from './drain.js';
 import type { ProtocolFrontend } from './frontend.js';
 import { LogSinks } from './log-sinks.js';
-import { createStorage } from './storage-adapters.js';
+import { createStorage, storageAdapterName } from './storage-adapters.js';
 import { UserSlots } from './user-slots.js';
 
 export interface ServerRuntimeDeps {
@@ -71,6 +71,8 @@ export class ServerRuntime {
   #admin: AdminServer | null = null;
   #defenderSweep: NodeJS.Timeout | null = null;
   #draining = false;
+  /** The registered adapter's name, or `embedder` for a provider given by the embedder. */
+  readonly #storageAdapter: string;
 
   constructor(config: Readonly<Config>, deps: ServerRuntimeDeps) {
     this.config = config;
@@ -78,6 +80,7 @@ export class ServerRuntime {
     this.metrics = deps.metrics ?? new ServerMetrics();
     this.clock = deps.clock ?? SYSTEM_CLOCK;
     this.storage = deps.storage ?? createStorage(config);
+    this.#storageAdapter = deps.storage ? 'embedder' : storageAdapterName(config);
     this.auth =
       deps.authenticator ??
       new FileAuthenticator({
@@ -103,6 +106,7 @@ export class ServerRuntime {
   async start(): Promise<void> {
     if (this.auth instanceof FileAuthenticator) await this.auth.start();
     await this.storage.ping();
+    this.logger.info({ event: 'storage.ready', adapter: this.#storageAdapter, capabilities: this.storage.capabilities }, 'storage ready');
     this.#shared = await joinCluster(this.config, this.defender, { logger: this.logger, metrics: this.metrics });
     this.sinks.open();
     // Expired bans end (and are logged) even when their address never comes back.

@@ -118,7 +118,17 @@ export class SftpFrontend implements ProtocolFrontend, SshRuntime {
     const sessionId = randomBytes(6).toString('hex');
     const connection: SshConnection = { socket, handle: null };
     this.#connections.add(connection);
+    // ssh-frontend's login timer starts with the SSH session, after the client's version
+    // line: a socket that never sends one is closed on the same timeout from here.
+    const { loginTimeoutMs } = this.#runtime.config.limits;
+    const silent = loginTimeoutMs > 0 ? setTimeout(() => {
+      if (connection.handle) return;
+      this.#runtime.logger.info({ event: 'session.login-timeout', remote: address, protocol: 'sftp' }, 'no SSH version exchange in time');
+      socket.destroy();
+    }, loginTimeoutMs) : null;
+    silent?.unref();
     socket.once('close', () => {
+      if (silent) clearTimeout(silent);
       this.#connections.delete(connection);
       this.#userSlots.get(sessionId)?.();
       this.#userSlots.delete(sessionId);

@@ -57,6 +57,15 @@ async function rawSsh(port: number, localAddress: string): Promise<{ socket: net
   return { socket, received: () => Buffer.concat(chunks), closed };
 }
 
+/** Resolves with `promise`, or fails after `ms` (a regression fails the test instead of hanging it). */
+function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 function sftpOf(client: ssh2.Client): Promise<ssh2.SFTPWrapper> {
   return new Promise((resolve, reject) => client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))));
 }
@@ -103,7 +112,7 @@ describe('SFTP on the shared runtime', () => {
       await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.3' }), 'SFTP refused while banned');
       // Refused before the SSH handshake: not even the server's version line is sent.
       const banned = await rawSsh(sftpPort(t), '127.0.0.3');
-      await banned.closed;
+      await within(banned.closed, 5000, 'banned SSH connection closed');
       assert.equal(banned.received().length, 0, 'no SSH identification sent to a banned address');
 
       const user = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.4');
@@ -137,11 +146,24 @@ describe('SFTP on the shared runtime', () => {
       // Two connections wait (the SSH loris, the FTP one): a newcomer evicts the oldest, the SSH loris.
       const newcomer = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.7');
       assert.equal((await newcomer.read()).code, 220);
-      await loris.closed;
+      await within(loris.closed, 5000, 'the waiting SSH connection evicted');
       assert.ok(t.logs.some((l) => l.event === 'session.evicted' && l.remote === '127.0.0.5'));
       newcomer.close();
       ftp.close();
       client.end();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an SSH connection that never sends its version line is closed after limits.loginTimeoutMs', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, limits: { loginTimeoutMs: 1000 } } });
+    try {
+      const started = Date.now();
+      const silent = await rawSsh(sftpPort(t), '127.0.0.8');
+      await within(silent.closed, 5000, 'the silent SSH connection closed by the server');
+      assert.ok(Date.now() - started >= 900, 'not before the timeout');
+      assert.ok(t.logs.some((l) => l.event === 'session.login-timeout' && l.remote === '127.0.0.8' && l.protocol === 'sftp'));
     } finally {
       await t.close();
     }
