@@ -1,7 +1,7 @@
 /**
  * @module core/session-guard
  * The abuse-defence port as one session sees it, bound to the session's real client address:
- * security/defender-wiring.ts (local) and cluster/shared-protection.ts (shared by replicas)
+ * runtime/defender-wiring.ts (local) and cluster/shared-protection.ts (shared by replicas)
  * implement it, sessions of any protocol call it.
  * Must not: hold an implementation.
  */

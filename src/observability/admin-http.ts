@@ -3,7 +3,7 @@
  * The admin HTTP listener, on its own port: /healthz (the process is alive and its event loop
  * answers), /readyz (every readiness check passes: listeners bound, storage reachable, users
  * loaded, not draining) and /metrics (Prometheus text format), plus operator routes that
- * authenticate themselves (/bans, observability/admin-bans.ts). Nothing else is served, and
+ * authenticate themselves (/bans, runtime/admin-bans.ts). Nothing else is served, and
  * no check's internal error text reaches the response (the log has it).
  */
 import http from 'node:http';
@@ -15,7 +15,7 @@ export interface ReadinessCheck {
   readonly check: () => boolean | Promise<boolean>;
 }
 
-/** An extra endpoint tree (e.g. /bans, observability/admin-bans.ts) that does its own auth. */
+/** An extra endpoint tree (e.g. /bans, runtime/admin-bans.ts) that does its own auth. */
 export interface AdminRoute {
   /** Serves this path and everything below it ("/bans", "/bans/..."). */
   readonly prefix: string;

@@ -6,7 +6,6 @@
  * from the runtime through SshRuntime, so SFTP and FTP share every rule. Shell, exec
  * (including legacy `scp -t`), port forwarding, agent and X11 requests are refused.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel } from 'ssh2';
@@ -28,17 +27,28 @@ export interface SshLog {
   child(bindings: Record<string, unknown>): SshLog;
 }
 
-/** What the frontend needs from the server runtime (src/server.ts implements it). */
+/** What the frontend needs from the server runtime (sftp/sftp-frontend.ts implements it). */
 export interface SshRuntime {
   readonly logger: SshLog;
-  /** Null when `remote` may connect; else the refusal reason (the runtime counts and logs it). */
-  admit(remote: string): string | null;
-  /** Counts an admitted connection (caps, drain); returns its release. */
-  opened(remote: string, sessionId: string, connection: SshConnectionHandle): () => void;
+  /**
+   * Admission of a new socket's real client address, before the SSH handshake: null when
+   * refused (the runtime counts and logs it), else the connection's place, which counts as
+   * waiting to log in until `loggedIn` (access.maxUnauthenticated) and is freed on close.
+   */
+  admit(remote: string, socket: net.Socket): SshAdmission | null;
   loginPorts(remote: string, sessionId: string, log: SshLog): Omit<LoginPorts, 'log'>;
   userFiles(principal: Principal, storage: StorageBackend, remote: string, sessionId: string, log: SshLog): UserFiles;
   /** A PROXY header refused (metrics, defender). */
   proxyRefused(peer: string, reason: string): void;
+}
+
+/** An admitted SSH connection's place in the runtime. */
+export interface SshAdmission {
+  readonly sessionId: string;
+  /** The SSH session behind the socket has started (its version exchange is done): the drain goes through it. */
+  opened(connection: SshConnectionHandle): void;
+  /** The user logged in: the connection no longer counts as waiting to log in. */
+  loggedIn(): void;
 }
 
 export interface SshFrontendSettings {
@@ -70,7 +80,7 @@ export class SshFrontend {
   readonly #settings: SshFrontendSettings;
   readonly #runtime: SshRuntime;
   readonly #ssh: ssh2.Server;
-  readonly #peers = new WeakMap<net.Socket, { remote: string; via?: string }>();
+  readonly #peers = new WeakMap<net.Socket, { remote: string; via?: string; admission: SshAdmission }>();
   #listener: net.Server | null = null;
 
   constructor(settings: SshFrontendSettings, runtime: SshRuntime) {
@@ -131,20 +141,26 @@ export class SshFrontend {
   }
 
   #admit(socket: net.Socket, remote: string, via?: string): void {
-    if (this.#runtime.admit(remote) !== null) {
+    const admission = this.#runtime.admit(remote, socket);
+    if (!admission) {
       // SSH has no pre-banner refusal text: the connection is closed.
       socket.destroy();
       return;
     }
-    this.#peers.set(socket, { remote, ...(via ? { via } : {}) });
+    this.#peers.set(socket, { remote, ...(via ? { via } : {}), admission });
     this.#ssh.injectSocket(socket);
   }
 
   #onClient(client: Connection, info: { ip: string; header: { identRaw: string } }): void {
     // ssh2 keeps the socket it was given; the PROXY peer was recorded for it in #admit.
     const socket = (client as unknown as { _sock: net.Socket })._sock;
-    const peer = this.#peers.get(socket) ?? { remote: info.ip };
-    const sessionId = randomBytes(6).toString('hex');
+    const peer = this.#peers.get(socket);
+    if (!peer) {
+      // Not a socket this frontend admitted.
+      socket.destroy();
+      return;
+    }
+    const { sessionId } = peer.admission;
     const log = bindLogger(this.#runtime.logger, { session: sessionId, remote: peer.remote, protocol: 'sftp', ...(peer.via ? { via: peer.via } : {}) });
     const channels = new Set<SftpChannel>();
     let closeWhenIdle: number | null = null;
@@ -160,7 +176,7 @@ export class SshFrontend {
       },
       destroy: () => socket.destroy(),
     };
-    const release = this.#runtime.opened(peer.remote, sessionId, handle);
+    peer.admission.opened(handle);
     const openedAt = Date.now();
     log.info({ event: 'session.open', client: info.header.identRaw.slice(0, 120) }, 'SSH session opened');
     let files: UserFiles | null = null;
@@ -173,7 +189,6 @@ export class SshFrontend {
     client.on('error', (error) => log.debug({ event: 'ssh.error', err: error }, 'SSH connection error'));
     client.on('close', () => {
       clearTimeout(loginTimer);
-      release();
       log.info({ event: 'session.close', user: files?.principal.name, durationMs: Date.now() - openedAt }, 'SSH session closed');
     });
     client.on('authentication', (ctx) => {
@@ -182,6 +197,7 @@ export class SshFrontend {
           if (outcome.files) {
             files = outcome.files;
             clearTimeout(loginTimer);
+            peer.admission.loggedIn();
             return ctx.accept();
           }
           if (outcome.pkOk) return ctx.accept();

@@ -2,8 +2,10 @@
  * @module test/integration/sftp-runtime.test
  * SFTP on the shared runtime, driven by the `ssh2` client: a PROXY header on the SSH listener
  * gives the real client address (and no header is refused when required); a ban earned over
- * SFTP refuses FTP from that address; limits.maxSessionsPerUser counts FTP and SFTP sessions
- * together; a drain lets a running SFTP download finish intact and closes an idle session;
+ * SFTP refuses FTP from that address, and SSH from a banned address is closed before the SSH
+ * version exchange; limits.maxSessionsPerUser counts FTP and SFTP sessions together; an SSH
+ * connection counts as waiting to log in (access.maxUnauthenticated[PerAddress], with the
+ * oldest-waiting eviction) until its login succeeds; a drain lets a running SFTP download finish intact and closes an idle session;
  * oversized and malformed SFTP packets are answered or closed without harming the server.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { randomBuffer, sha256 } from '../helpers/integration.js';
+import { randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -42,6 +44,26 @@ function connect(port: number, options: { localAddress?: string; sock?: net.Sock
       ...(options.sock ? { sock: options.sock } : {}),
     });
   });
+}
+
+/** A TCP connection to the SSH port that never speaks SSH: what it received, and when it closed. */
+async function rawSsh(port: number, localAddress: string): Promise<{ socket: net.Socket; received: () => Buffer; closed: Promise<void> }> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  return { socket, received: () => Buffer.concat(chunks), closed };
+}
+
+/** Resolves with `promise`, or fails after `ms` (a regression fails the test instead of hanging it). */
+function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sftpOf(client: ssh2.Client): Promise<ssh2.SFTPWrapper> {
@@ -88,12 +110,60 @@ describe('SFTP on the shared runtime', () => {
       assert.equal(greeting.code, 421);
       ftp.close();
       await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.3' }), 'SFTP refused while banned');
+      // Refused before the SSH handshake: not even the server's version line is sent.
+      const banned = await rawSsh(sftpPort(t), '127.0.0.3');
+      await within(banned.closed, 5000, 'banned SSH connection closed');
+      assert.equal(banned.received().length, 0, 'no SSH identification sent to a banned address');
 
       const user = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.4');
       await user.login('alice', PASSWORD);
       await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.4' }), 'second session of alice refused');
       assert.ok(t.logs.some((l) => l.event === 'login' && l.result === 'refused' && l.reason === 'max-sessions-per-user'));
       user.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an SSH connection waits to log in like an FTP one: per-address cap, eviction of the oldest, freed by its login', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, access: { maxUnauthenticated: 2, maxUnauthenticatedPerAddress: 1 } } });
+    try {
+      // An SSH connection that never logs in (nor even speaks SSH): admitted, it gets the
+      // server's identification line, and it holds 127.0.0.5's one pre-login place.
+      const loris = await rawSsh(sftpPort(t), '127.0.0.5');
+      await waitFor(() => loris.received().toString('latin1').startsWith('SSH-2.0-'), 5000, 'SSH identification from the server');
+      const refused = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.5');
+      assert.equal((await refused.read()).code, 421, 'FTP from the same address refused: its SSH connection waits to log in');
+      refused.close();
+      assert.ok(t.logs.some((l) => l.event === 'session.rejected' && l.reason === 'max-unauthenticated-per-address' && l.remote === '127.0.0.5' && l.protocol === 'ftp'));
+      await assert.rejects(connect(sftpPort(t), { localAddress: '127.0.0.5' }), 'a second SSH connection from that address is refused too');
+
+      // A logged-in SSH session no longer waits: FTP from its address is admitted.
+      const { client } = await connect(sftpPort(t), { localAddress: '127.0.0.6' });
+      const ftp = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.6');
+      assert.equal((await ftp.read()).code, 220);
+
+      // Two connections wait (the SSH loris, the FTP one): a newcomer evicts the oldest, the SSH loris.
+      const newcomer = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.7');
+      assert.equal((await newcomer.read()).code, 220);
+      await within(loris.closed, 5000, 'the waiting SSH connection evicted');
+      assert.ok(t.logs.some((l) => l.event === 'session.evicted' && l.remote === '127.0.0.5'));
+      newcomer.close();
+      ftp.close();
+      client.end();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an SSH connection that never sends its version line is closed after limits.loginTimeoutMs', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, limits: { loginTimeoutMs: 1000 } } });
+    try {
+      const started = Date.now();
+      const silent = await rawSsh(sftpPort(t), '127.0.0.8');
+      await within(silent.closed, 5000, 'the silent SSH connection closed by the server');
+      assert.ok(Date.now() - started >= 900, 'not before the timeout');
+      assert.ok(t.logs.some((l) => l.event === 'session.login-timeout' && l.remote === '127.0.0.8' && l.protocol === 'sftp'));
     } finally {
       await t.close();
     }

@@ -78,10 +78,44 @@ const cases: readonly { file: string; allowed: string[]; forbidden: string[] }[]
     forbidden: ["import { PassiveAddressResolver } from '../data/passive-address.js';", "import { ControlConnection } from '../net/control-connection.js';"],
   },
   {
-    // A file with a recorded exception may import what it lists (config/), and nothing more.
-    file: 'src/security/defender-wiring.ts',
-    allowed: ["import type { Config } from '../config/schema.js';", "import type { SessionGuard } from '../core/session-guard.js';"],
-    forbidden: ["import type { SessionGuard } from '../session/ports.js';", "import { ControlConnection } from '../net/control-connection.js';"],
+    // The runtime is protocol-neutral: it composes what lies below the frontends, and no frontend.
+    file: 'src/runtime/new-file.ts',
+    allowed: [
+      "import type { Config } from '../config/schema.js';",
+      "import { Defender } from '../security/defender.js';",
+      "import { SharedProtection } from '../cluster/shared-protection.js';",
+      "import { AdminServer } from '../observability/admin-http.js';",
+    ],
+    forbidden: [
+      "import { ControlConnection } from '../net/control-connection.js';",
+      "import { Session } from '../session/session.js';",
+      "import { FtpFrontend } from '../ftp/ftp-frontend.js';",
+      "import { SftpFrontend } from '../sftp/sftp-frontend.js';",
+      "import { FtpServer } from '../server.js';",
+    ],
+  },
+  {
+    // A new frontend never touches FTP code, and the FTP frontend knows no other protocol.
+    file: 'src/sftp/new-file.ts',
+    allowed: ["import type { ServerRuntime } from '../runtime/server-runtime.js';", "import { UserFiles } from '../files/user-files.js';"],
+    forbidden: ["import { FtpFrontend } from '../ftp/ftp-frontend.js';", "import { ControlConnection } from '../net/control-connection.js';", "import { Session } from '../session/session.js';"],
+  },
+  {
+    file: 'src/ftp/new-file.ts',
+    allowed: ["import { ControlConnection } from '../net/control-connection.js';", "import type { ServerRuntime } from '../runtime/server-runtime.js';", "import type { Config } from '../config/schema.js';"],
+    forbidden: ["import { SftpFrontend } from '../sftp/sftp-frontend.js';", "import { loadConfig } from '../config/load.js';", "import { FtpServer } from '../server.js';"],
+  },
+  {
+    // Shared protection keeps the defender's ban copy in step; its wiring from the config is the runtime's.
+    file: 'src/cluster/new-file.ts',
+    allowed: ["import type { Defender } from '../security/defender.js';", "import type { Logger } from '../core/logger.js';"],
+    forbidden: ["import type { Config } from '../config/schema.js';", "import type { ServerMetrics } from '../observability/metrics.js';"],
+  },
+  {
+    // The defender's wiring moved to the runtime: security/ imports core only.
+    file: 'src/security/new-file.ts',
+    allowed: ["import type { SessionGuard } from '../core/session-guard.js';"],
+    forbidden: ["import type { Config } from '../config/schema.js';", "import { ServerMetrics } from '../observability/metrics.js';"],
   },
   {
     // The cross-cutting ports are in core/, which imports no other part.
@@ -112,7 +146,7 @@ const cases: readonly { file: string; allowed: string[]; forbidden: string[] }[]
   },
   {
     file: 'src/server.ts',
-    allowed: ["import { ControlConnection } from './net/control-connection.js';"],
+    allowed: ["import { FtpFrontend } from './ftp/ftp-frontend.js';", "import { ServerRuntime } from './runtime/server-runtime.js';"],
     forbidden: ["import { main } from './cli/main.js';", "import { FtpServer } from './index.js';"],
   },
   {

@@ -1,5 +1,5 @@
 /**
- * @module cluster/cluster-wiring
+ * @module runtime/cluster-wiring
  * Owns how a server joins the shared protection store from its config: nothing without
  * cluster.redis.url; otherwise the Redis store (password and CA read from their files), the
  * kftpd_cluster_store_up gauge, its log lines, and a short wait for the first connection so
@@ -10,8 +10,8 @@ import type { Config } from '../config/schema.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Defender } from '../security/defender.js';
 import type { Logger } from '../core/logger.js';
-import { RedisProtectionStore } from './redis-store.js';
-import { SharedProtection } from './shared-protection.js';
+import { RedisProtectionStore } from '../cluster/redis-store.js';
+import { SharedProtection } from '../cluster/shared-protection.js';
 
 export async function joinCluster(config: Readonly<Config>, defender: Defender, deps: { logger: Logger; metrics: ServerMetrics }): Promise<SharedProtection | null> {
   const { cluster } = config;

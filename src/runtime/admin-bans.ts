@@ -1,5 +1,5 @@
 /**
- * @module observability/admin-bans
+ * @module runtime/admin-bans
  * Owns the operator endpoints of the admin listener for the defender's bans, behind the
  * bearer token (observability/admin-token):
  *   GET    /bans             → 200 {"bans":[{address, since, until, remainingMs, offences, reason, manual}]}
@@ -13,8 +13,8 @@
  */
 import type http from 'node:http';
 import type { BanInfo, ManualBanResult } from '../security/defender.js';
-import type { AdminRoute } from './admin-http.js';
-import type { AdminToken } from './admin-token.js';
+import type { AdminRoute } from '../observability/admin-http.js';
+import type { AdminToken } from '../observability/admin-token.js';
 
 /** The local defender, or the whole service's bans through the shared store (cluster/). */
 export interface BansApi {

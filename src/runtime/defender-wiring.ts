@@ -1,5 +1,5 @@
 /**
- * @module security/defender-wiring
+ * @module runtime/defender-wiring
  * Owns how the defender is plugged into a server: its options from the config, the observer
  * that turns its decisions into log lines (`defender.event`, `defender.ban`,
  * `defender.unban`) and Prometheus metrics, and the per-session guard (the SessionGuard port,
@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionGuard } from '../core/session-guard.js';
-import { Defender, type BanInfo } from './defender.js';
+import { Defender, type BanInfo } from '../security/defender.js';
 
 export interface DefenderWiring {
   readonly logger: Logger;
