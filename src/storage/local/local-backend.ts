@@ -62,6 +62,8 @@ export class LocalStorage implements StorageBackend {
   readonly #c: Confinement;
   readonly #fsync: boolean;
   readonly #uploadMode: UploadMode;
+  /** The path the last stat found missing: an upload to it usually follows. */
+  #lastMissing: string | null = null;
 
   constructor(options: { home: string; fsync?: boolean; uploadMode?: UploadMode }) {
     this.#c = new Confinement(options.home);
@@ -77,9 +79,9 @@ export class LocalStorage implements StorageBackend {
   async stat(p: VirtualPath): Promise<Entry> {
     const segments = splitVirtualPath(p);
     const name = segments[segments.length - 1] ?? '';
-    const held = await this.#c.statInHeld(segments);
+    const held = await this.#c.statInHeld(segments).catch((error: unknown) => this.#missing(p, error));
     if (held) return toEntry(name, held);
-    const real = await this.#c.resolveExisting(segments);
+    const real = await this.#c.resolveExisting(segments).catch((error: unknown) => this.#missing(p, error));
     let st: Stats;
     try {
       // lstat: `real` has no links left, so this is the same answer, except when the final
@@ -90,6 +92,12 @@ export class LocalStorage implements StorageBackend {
     }
     if (st.isFile()) this.#c.rememberParentOf(segments, real);
     return toEntry(name, st);
+  }
+
+  /** Remembers a NOT_FOUND answer (an upload usually follows) and rethrows. */
+  #missing(p: VirtualPath, error: unknown): never {
+    if (error instanceof StorageError && error.code === 'NOT_FOUND') this.#lastMissing = p;
+    throw error;
   }
 
   list(dir: VirtualPath, options?: { signal?: AbortSignal }): AsyncIterable<Entry> {
@@ -136,18 +144,29 @@ export class LocalStorage implements StorageBackend {
     // parent, so a plain file, new or existing, is known to be inside. Anything else (a
     // symlink as the final component, a directory, a missing parent) takes the full path
     // below, which classifies it exactly.
-    const fd = (await this.#c.openInParent(segments, flags).catch(() => null)) ?? (await this.#openWriteSlow(segments, flags));
-    try {
-      const st = await fstat(fd);
-      if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
-      if (!st.isFile()) throw fail('PERMISSION_DENIED');
-      if (options.mode === 'resume') {
-        if (offset > st.size) throw fail('INVALID_OFFSET');
-        if (offset < st.size) await ftruncate(fd, offset);
+    // A file the last stat did not find (the upload check before 150 just looked) is first
+    // created with O_EXCL: then it is known to be a new, empty, plain file and the fstat below
+    // is not needed. Were the hint stale, EEXIST sends the open down the usual path.
+    const exclusive = (flags & O_EXCL) !== 0;
+    const tryNew = (flags & O_CREAT) !== 0 && !exclusive && this.#lastMissing === p;
+    this.#lastMissing = null;
+    let fd = await this.#c.openInParent(segments, tryNew ? flags | O_EXCL : flags).catch(() => null);
+    const created = exclusive || (tryNew && fd !== null);
+    if (fd === null && tryNew) fd = await this.#c.openInParent(segments, flags).catch(() => null);
+    fd ??= await this.#openWriteSlow(segments, flags);
+    if (!created) {
+      try {
+        const st = await fstat(fd);
+        if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
+        if (!st.isFile()) throw fail('PERMISSION_DENIED');
+        if (options.mode === 'resume') {
+          if (offset > st.size) throw fail('INVALID_OFFSET');
+          if (offset < st.size) await ftruncate(fd, offset);
+        }
+      } catch (error) {
+        closeQuietly(fd);
+        throw toStorageError(error);
       }
-    } catch (error) {
-      closeQuietly(fd);
-      throw toStorageError(error);
     }
     // With O_APPEND the kernel picks the position; otherwise write from the resume offset.
     const sink = new FileWriteSink(fd, options.mode === 'append' ? null : offset);
