@@ -171,7 +171,10 @@ export class LocalStorage implements StorageBackend {
     // With O_APPEND the kernel picks the position; otherwise write from the resume offset.
     const sink = new FileWriteSink(fd, options.mode === 'append' ? null : offset);
     if (options.signal) addAbortSignal(options.signal, sink);
-    return new LocalWriteHandle(sink, fd, this.#fsync);
+    // A failed or aborted upload interrupts the queue: the session gives back the directories
+    // it holds, so a client whose transfers keep failing (no data connection, a fuzzer) holds
+    // no fd beyond its own connections.
+    return new LocalWriteHandle(sink, fd, this.#fsync, undefined, () => this.#c.forget());
   }
 
   /** Resolves the target through symlinks (confined), or its parent when it does not exist. */

@@ -32,8 +32,12 @@ export class LocalWriteHandle extends StreamWriteHandle {
   readonly #atomic: AtomicTarget | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(sink: FileWriteSink, fd: number, fsync: boolean, atomic?: AtomicTarget) {
+  /** Called when the upload fails or is aborted (see release()). */
+  readonly #onAbandon: (() => void) | undefined;
+
+  constructor(sink: FileWriteSink, fd: number, fsync: boolean, atomic?: AtomicTarget, onAbandon?: () => void) {
     super();
+    this.#onAbandon = onAbandon;
     this.stream = sink;
     this.#sink = sink;
     this.#fd = fd;
@@ -57,6 +61,7 @@ export class LocalWriteHandle extends StreamWriteHandle {
   }
 
   protected async release(): Promise<void> {
+    this.#onAbandon?.();
     await this.#close();
     if (this.#atomic) await fsp.rm(this.#atomic.temp, { force: true }).catch(() => undefined);
   }
