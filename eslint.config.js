@@ -197,9 +197,8 @@ export default defineConfig(
   // ---------------------------------------------------------------------------------------
 
   {
-    // TODO(issue 12): over 400 lines. local-storage.ts sheds upload modes and accounting to
-    // the file service (item 1); the others are split when next touched.
-    files: ['src/storage/local/local-storage.ts', 'src/doctor/diagnose.ts', 'src/config/sources.ts', 'src/tls/certificate-store.ts'],
+    // TODO(issue 12): over 400 lines; split when next touched (the tests branch splits them).
+    files: ['src/doctor/diagnose.ts', 'src/config/sources.ts', 'src/tls/certificate-store.ts'],
     rules: { 'max-lines': 'off' },
   },
   {

@@ -393,8 +393,8 @@ export class Session implements SessionContext {
     this.#transferAbort?.abort(new Error('control connection closed'));
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
-    const endpoint = this.state.data;
-    this.state.data = { kind: 'none' };
-    if (endpoint.kind === 'passive') endpoint.lease.close();
+    // Held storage resources (directory handles) go with the session, not at the idle sweep.
+    if (this.state.login.phase === 'logged-in') this.state.login.storage.release?.();
+    this.resetDataEndpoint();
   }
 }

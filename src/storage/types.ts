@@ -102,6 +102,12 @@ export interface StorageBackend {
   setModifiedTime(path: VirtualPath, time: Date): Promise<void>;
   /** A cheap reachability check for readiness probes. */
   ping(): Promise<void>;
+  /**
+   * Optional: the session is over, free what the backend keeps between operations (the local
+   * adapter's held directory handles) now rather than when it next notices it is idle. The
+   * backend stays usable.
+   */
+  release?(): void;
 }
 
 /** Creates a backend confined to `home` (a virtual path inside the server's storage root). */

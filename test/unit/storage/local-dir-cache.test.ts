@@ -1,0 +1,158 @@
+/**
+ * @module test/unit/storage/local-dir-cache.test
+ * The local adapter's per-session cache of directory handles (storage/local/dir-handle-cache)
+ * on a real temp tree: files of a queue are opened through the held parent directory, and the
+ * cache never serves a directory that is no longer where the virtual path leads. Between two
+ * transfers the directory is renamed (moved out of the root) and a symlink to a directory
+ * outside is put in its place; then it is replaced by a link inside, and by a fresh directory.
+ * A cache that served its held directory without asking the kernel where it is now would read
+ * and write the moved directory (outside the root) in the second transfer.
+ */
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { isStorageError } from '../../../src/storage/errors.js';
+import type { StorageErrorCode } from '../../../src/storage/errors.js';
+import { LocalStorageProvider } from '../../../src/storage/local/local-storage.js';
+import type { LocalStorage } from '../../../src/storage/local/local-storage.js';
+
+const SECRET = 'OUTSIDE SECRET';
+
+async function readAll(b: LocalStorage, p: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await b.openRead(p)) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks).toString();
+}
+
+async function writeAll(b: LocalStorage, p: string, data: string): Promise<void> {
+  const handle = await b.openWrite(p, { mode: 'overwrite' });
+  await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
+  await handle.commit();
+}
+
+async function rejectsWith(action: () => Promise<unknown>, ...codes: StorageErrorCode[]): Promise<void> {
+  await assert.rejects(action, (error: unknown) => {
+    assert.ok(isStorageError(error), `expected a StorageError, got ${String(error)}`);
+    assert.ok(codes.includes(error.code), `expected ${codes.join('|')}, got ${error.code}`);
+    return true;
+  });
+}
+
+/** Every file under `dir` with its content. */
+async function contents(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await fsp.readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const p = path.join(entry.parentPath, entry.name);
+      out[path.relative(dir, p)] = await fsp.readFile(p, 'utf8');
+    }
+  }
+  return out;
+}
+
+describe('LocalStorage directory handle cache', () => {
+  let base: string;
+  let root: string;
+  let home: string;
+  let outside: string;
+  let b: LocalStorage;
+
+  before(async () => {
+    base = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), 'kftpd-dircache-')));
+    root = path.join(base, 'root');
+    home = path.join(root, 'alice');
+    outside = path.join(base, 'outside');
+    await fsp.mkdir(home, { recursive: true });
+    b = await new LocalStorageProvider({ root }).forHome('/alice');
+  });
+  after(async () => {
+    await fsp.rm(base, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    await fsp.rm(outside, { recursive: true, force: true });
+    await fsp.mkdir(path.join(outside, 'dir'), { recursive: true });
+    await fsp.writeFile(path.join(outside, 'dir', 'data.txt'), SECRET);
+    for (const name of await fsp.readdir(home)) await fsp.rm(path.join(home, name), { recursive: true, force: true });
+    await fsp.mkdir(path.join(home, 'q'));
+  });
+
+  /** A first transfer through /q that leaves /q's directory held by the session. */
+  async function firstTransfer(): Promise<void> {
+    await writeAll(b, '/q/data.txt', 'first');
+    await writeAll(b, '/q/other.txt', 'other');
+    assert.equal(await readAll(b, '/q/data.txt'), 'first');
+    assert.equal((await b.stat('/q/data.txt')).size, 'first'.length);
+    assert.ok(b.heldDirectories >= 1, 'the first transfer left no directory in the cache: nothing below tests it');
+  }
+
+  it('a queue of files in one directory resolves the directory once (held, then reused)', async () => {
+    await firstTransfer();
+    const held = b.heldDirectories;
+    for (let i = 0; i < 20; i++) await writeAll(b, `/q/f${i}.txt`, `file ${i}`);
+    for (let i = 0; i < 20; i++) assert.equal(await readAll(b, `/q/f${i}.txt`), `file ${i}`);
+    assert.equal(b.heldDirectories, held);
+  });
+
+  it('directory moved out of the root and a symlink to outside swapped in between two transfers: nothing outside is served', async () => {
+    await firstTransfer();
+    // Host-side, between the two transfers: /q leaves the root (the held fd now points
+    // outside) and a link to another outside directory takes its name.
+    await fsp.rename(path.join(home, 'q'), path.join(outside, 'moved-q'));
+    await fsp.symlink(path.join(outside, 'dir'), path.join(home, 'q'));
+    const outsideBefore = await contents(outside);
+
+    await rejectsWith(() => readAll(b, '/q/data.txt'), 'OUTSIDE_ROOT');
+    await rejectsWith(() => readAll(b, '/q/other.txt'), 'OUTSIDE_ROOT', 'NOT_FOUND');
+    await rejectsWith(() => b.stat('/q/data.txt'), 'OUTSIDE_ROOT');
+    await rejectsWith(() => b.stat('/q'), 'OUTSIDE_ROOT');
+    await rejectsWith(() => writeAll(b, '/q/data.txt', 'PWNED'), 'OUTSIDE_ROOT');
+    await rejectsWith(() => writeAll(b, '/q/new.txt', 'PWNED'), 'OUTSIDE_ROOT');
+    assert.deepEqual(await contents(outside), outsideBefore, 'something outside the root was written');
+  });
+
+  it('directory renamed inside the home and replaced by a link inside: the link is followed, the old directory is not served', async () => {
+    await firstTransfer();
+    await fsp.rename(path.join(home, 'q'), path.join(home, 'q-old'));
+    await fsp.mkdir(path.join(home, 'elsewhere'));
+    await fsp.writeFile(path.join(home, 'elsewhere', 'data.txt'), 'elsewhere');
+    await fsp.symlink('elsewhere', path.join(home, 'q'));
+
+    assert.equal(await readAll(b, '/q/data.txt'), 'elsewhere');
+    await rejectsWith(() => readAll(b, '/q/other.txt'), 'NOT_FOUND');
+    await writeAll(b, '/q/data.txt', 'second');
+    assert.equal(await fsp.readFile(path.join(home, 'elsewhere', 'data.txt'), 'utf8'), 'second');
+    assert.equal(await fsp.readFile(path.join(home, 'q-old', 'data.txt'), 'utf8'), 'first', 'wrote into the renamed directory');
+    assert.equal(await readAll(b, '/q-old/data.txt'), 'first');
+  });
+
+  it('directory removed and created anew: the new one is used', async () => {
+    await firstTransfer();
+    await fsp.rm(path.join(home, 'q'), { recursive: true });
+    await fsp.mkdir(path.join(home, 'q'));
+    await rejectsWith(() => readAll(b, '/q/data.txt'), 'NOT_FOUND');
+    await rejectsWith(() => b.stat('/q/data.txt'), 'NOT_FOUND');
+    await writeAll(b, '/q/data.txt', 'new');
+    assert.equal(await fsp.readFile(path.join(home, 'q', 'data.txt'), 'utf8'), 'new');
+  });
+
+  it('this session renaming the directory forgets it; the old name then is missing', async () => {
+    await firstTransfer();
+    await b.rename('/q', '/r');
+    assert.equal(b.heldDirectories, 0);
+    await rejectsWith(() => readAll(b, '/q/data.txt'), 'NOT_FOUND');
+    assert.equal(await readAll(b, '/r/data.txt'), 'first');
+  });
+
+  it('an idle session closes its directory handles', async () => {
+    await firstTransfer();
+    // The shared sweep closes a cache unused for 2 s, checking every second.
+    await sleep(3_500);
+    assert.equal(b.heldDirectories, 0);
+    assert.equal(await readAll(b, '/q/data.txt'), 'first');
+  });
+});
