@@ -4,9 +4,11 @@
  * 2.4 ms here), close to the SHA-512-crypt cost (about 2 ms) the reference servers check.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { PASSWORD, REPO_DIR, USER } from '../lib/env.mjs';
+import { waitSshBanner } from '../lib/sftp-load.mjs';
 
 const MAIN = path.join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
 
@@ -14,6 +16,7 @@ export default {
   name: 'kftpd',
   role: 'subject',
   reuse: 'enforced (tls.sessionReuse: enforced, the default)',
+  sftp: true,
 
   async prepare(env) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing (npm run build)`);
@@ -24,14 +27,18 @@ export default {
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`kftpd user add failed: ${(r.stderr || r.stdout).trim()}`);
+    // The SFTP rows log in with the bench ed25519 key (the same key OpenSSH's authorized_keys holds).
+    const doc = YAML.parse(readFileSync(this.usersFile, 'utf8'));
+    for (const user of doc.users) if (user.name === USER) user.publicKeys = [env.sshKeys().publicLine];
+    writeFileSync(this.usersFile, YAML.stringify(doc));
     const pkg = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8'));
     const rev = spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim();
     const dirty = spawnSync('git', ['-C', REPO_DIR, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout?.trim();
     return { version: `${pkg.version}${rev ? ` (${rev}${dirty ? ', src modified' : ''})` : ''}` };
   },
 
-  start(env, { port, pasvMin, pasvMax }) {
-    return env.launch({
+  async start(env, { port, pasvMin, pasvMax, sftpPort }) {
+    const instance = await env.launch({
       name: 'kftpd',
       cmd: process.execPath,
       args: [
@@ -54,8 +61,19 @@ export default {
         '--access.maxUnauthenticated=20000',
         '--access.maxUnauthenticatedPerAddress=20000',
         '--shutdown.drainTimeoutMs=500',
+        // SFTP beside FTP (host keys generated in stateDir/ssh at the first start, then reused).
+        '--sftp.enabled=true',
+        '--sftp.host=127.0.0.1',
+        `--sftp.port=${sftpPort}`,
       ],
       port,
     });
+    try {
+      await waitSshBanner(sftpPort, 15_000);
+    } catch (error) {
+      await instance.stop();
+      throw new Error(`kftpd SFTP listener on ${sftpPort}: ${error.message}`);
+    }
+    return instance;
   },
 };
