@@ -98,7 +98,7 @@ export class SftpSession {
         const open = this.#get(request.handle);
         if (open?.kind !== 'read') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
         const data = await open.cursor.read(request.offset, Math.min(request.length, this.#settings.maxReadBytes));
-        return data ? encodeData(id, data) : encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
+        return data ? encodeData(id, data.chunks) : encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
       }
       case 'write': {
         const open = this.#get(request.handle);

@@ -214,6 +214,7 @@ export class SshFrontend {
         const sftp = new SftpChannel(channel, new SftpSession(files, this.#settings, (event, detail) => log.warn({ event, ...detail })), {
           maxPacketBytes: this.#settings.maxPacketBytes,
           idleTimeoutMs: this.#settings.idleTimeoutMs,
+          socket,
           onProtocolError: (reason) => log.warn({ event: 'sftp.protocol-error', reason }, 'SFTP protocol error; closing'),
           onClosed: () => {
             channels.delete(sftp);
