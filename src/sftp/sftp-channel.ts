@@ -26,6 +26,8 @@ export interface SftpChannelOptions {
   readonly idleTimeoutMs: number;
   readonly onProtocolError: (reason: string) => void;
   readonly onClosed: () => void;
+  /** The idle timer ran out (no request for idleTimeoutMs, or the drain's idle time): instead of close(). */
+  readonly onIdle?: () => void;
   /**
    * The TCP socket under the SSH connection: corked while a reply is written, so the SSH
    * packets one reply becomes (eight of 32 KiB for a 255 KiB DATA) leave in one writev
@@ -80,7 +82,7 @@ export class SftpChannel {
       return;
     }
     if (this.#idleMs > 0) {
-      this.#idleTimer = setTimeout(() => this.close(), this.#idleMs);
+      this.#idleTimer = setTimeout(() => (this.#options.onIdle ? this.#options.onIdle() : this.close()), this.#idleMs);
       this.#idleTimer.unref();
     }
   }

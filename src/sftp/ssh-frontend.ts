@@ -46,9 +46,15 @@ export interface SshFrontendSettings {
   readonly hostKeys: readonly HostKey[];
   readonly algorithms: { readonly kex: readonly string[]; readonly cipher: readonly string[]; readonly hmac: readonly string[] };
   readonly proxy: ProxyOptions;
+  /** TCP keepalive (limits.keepAliveMs, as FTP's control connections). */
   readonly keepAliveMs: number;
   readonly loginTimeoutMs: number;
+  /** A logged-in connection without an SFTP channel, or with an idle one, is closed after this (0: never). */
   readonly idleTimeoutMs: number;
+  /** SSH keepalive (keepalive@openssh.com) after this much client silence; 0: none. */
+  readonly keepAliveIntervalMs: number;
+  /** Unanswered SSH keepalives before the connection is closed. */
+  readonly keepAliveCountMax: number;
   readonly maxFailedLogins: number;
   readonly maxPacketBytes: number;
   readonly maxReadBytes: number;
@@ -80,6 +86,9 @@ export class SshFrontend {
         hostKeys: settings.hostKeys.map((k) => k.pem),
         algorithms: { kex: [...settings.algorithms.kex], cipher: [...settings.algorithms.cipher], hmac: [...settings.algorithms.hmac], compress: ['none'] } as ssh2.Algorithms,
         ident: settings.banner,
+        // OpenSSH's ClientAliveInterval/ClientAliveCountMax: ssh2 pings after this much
+        // silence from the client and ends the connection after the count goes unanswered.
+        ...(settings.keepAliveIntervalMs > 0 ? { keepaliveInterval: settings.keepAliveIntervalMs, keepaliveCountMax: settings.keepAliveCountMax } : {}),
       },
       (client, info) => this.#onClient(client, info),
     );
@@ -147,6 +156,20 @@ export class SshFrontend {
     const log = this.#runtime.logger.child({ session: sessionId, remote: peer.remote, protocol: 'sftp', ...(peer.via ? { via: peer.via } : {}) });
     const channels = new Set<SftpChannel>();
     let closeWhenIdle: number | null = null;
+    // Logged in but no SFTP channel (never opened, or closed by the client): closed after
+    // idleTimeoutMs, as an idle FTP session is. An open channel has its own idle timer.
+    let idleTimer: NodeJS.Timeout | null = null;
+    const armIdle = (): void => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = null;
+      const { idleTimeoutMs } = this.#settings;
+      if (idleTimeoutMs <= 0 || channels.size > 0) return;
+      idleTimer = setTimeout(() => {
+        log.info({ event: 'session.idle-timeout', idleMs: idleTimeoutMs, channel: false }, 'SSH connection idle without an SFTP channel; closing');
+        client.end();
+      }, idleTimeoutMs);
+      idleTimer.unref();
+    };
     const handle: SshConnectionHandle = {
       remote: peer.remote,
       get busy() {
@@ -169,9 +192,13 @@ export class SshFrontend {
       client.end();
     }, this.#settings.loginTimeoutMs);
     loginTimer.unref();
-    client.on('error', (error) => log.debug({ event: 'ssh.error', err: error }, 'SSH connection error'));
+    client.on('error', (error: Error & { level?: string }) => {
+      if (error.level === 'client-timeout') log.info({ event: 'session.keepalive-timeout', count: this.#settings.keepAliveCountMax }, 'SSH keepalives unanswered; closing');
+      else log.debug({ event: 'ssh.error', err: error }, 'SSH connection error');
+    });
     client.on('close', () => {
       clearTimeout(loginTimer);
+      if (idleTimer) clearTimeout(idleTimer);
       release();
       log.info({ event: 'session.close', user: files?.principal.name, durationMs: Date.now() - openedAt }, 'SSH session closed');
     });
@@ -181,6 +208,7 @@ export class SshFrontend {
           if (outcome.files) {
             files = outcome.files;
             clearTimeout(loginTimer);
+            armIdle();
             return ctx.accept();
           }
           if (outcome.pkOk) return ctx.accept();
@@ -216,12 +244,20 @@ export class SshFrontend {
           idleTimeoutMs: this.#settings.idleTimeoutMs,
           socket,
           onProtocolError: (reason) => log.warn({ event: 'sftp.protocol-error', reason }, 'SFTP protocol error; closing'),
+          // The channel was idle for its whole timeout: the connection is (nothing else is served on it).
+          onIdle: () => {
+            if (closeWhenIdle === null) log.info({ event: 'session.idle-timeout', idleMs: this.#settings.idleTimeoutMs, channel: true }, 'SFTP session idle; closing');
+            sftp.close();
+            client.end();
+          },
           onClosed: () => {
             channels.delete(sftp);
             if (closeWhenIdle !== null && channels.size === 0) client.end();
+            else armIdle();
           },
         });
         channels.add(sftp);
+        armIdle();
         if (closeWhenIdle !== null) sftp.drain(closeWhenIdle);
       });
     });
