@@ -39,7 +39,15 @@ export const sftpSchema = z
       .max(4 * 1024 * 1024)
       .default(256 * 1024 + 1024)
       .describe('Largest SFTP packet accepted (bigger ones close the session); announced with limits@openssh.com.'),
-    maxReadBytes: z.number().int().min(32_768).max(1024 * 1024).default(256 * 1024).describe('Largest READ or WRITE payload announced with limits@openssh.com.'),
+    maxReadBytes: z
+      .number()
+      .int()
+      .min(32_768)
+      .max(1024 * 1024)
+      // OpenSSH's sftp-server announces 256 KiB - 1024: a DATA reply of that size still fits the
+      // 256 KiB packets clients accept (the ssh2 client refuses bigger ones and loses the session).
+      .default(256 * 1024 - 1024)
+      .describe('Largest READ or WRITE payload announced with limits@openssh.com (clients read up to it; most accept packets up to 256 KiB, so keep it at or below 261120).'),
     idleTimeoutMs: z
       .number()
       .int()

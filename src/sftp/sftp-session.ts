@@ -43,6 +43,13 @@ export class SftpSession {
     return this.#handles.size;
   }
 
+  /** Open file handles (not directories): a transfer is under way until the client closes them. */
+  get openFiles(): number {
+    let n = 0;
+    for (const open of this.#handles.values()) if (open.kind !== 'dir') n++;
+    return n;
+  }
+
   /** The extensions OpenSSH's client looks for in VERSION before it uses them. */
   version(): Buffer {
     return encodeVersion([

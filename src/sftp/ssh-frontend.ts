@@ -159,13 +159,15 @@ export class SshFrontend {
     // Logged in but no SFTP channel (never opened, or closed by the client): closed after
     // idleTimeoutMs, as an idle FTP session is. An open channel has its own idle timer.
     let idleTimer: NodeJS.Timeout | null = null;
+    let ending = false;
     const armIdle = (): void => {
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = null;
       const { idleTimeoutMs } = this.#settings;
-      if (idleTimeoutMs <= 0 || channels.size > 0) return;
+      if (idleTimeoutMs <= 0 || channels.size > 0 || ending) return;
       idleTimer = setTimeout(() => {
         log.info({ event: 'session.idle-timeout', idleMs: idleTimeoutMs, channel: false }, 'SSH connection idle without an SFTP channel; closing');
+        ending = true;
         client.end();
       }, idleTimeoutMs);
       idleTimer.unref();
@@ -197,6 +199,7 @@ export class SshFrontend {
       else log.debug({ event: 'ssh.error', err: error }, 'SSH connection error');
     });
     client.on('close', () => {
+      ending = true;
       clearTimeout(loginTimer);
       if (idleTimer) clearTimeout(idleTimer);
       release();
@@ -247,6 +250,7 @@ export class SshFrontend {
           // The channel was idle for its whole timeout: the connection is (nothing else is served on it).
           onIdle: () => {
             if (closeWhenIdle === null) log.info({ event: 'session.idle-timeout', idleMs: this.#settings.idleTimeoutMs, channel: true }, 'SFTP session idle; closing');
+            ending = true;
             sftp.close();
             client.end();
           },

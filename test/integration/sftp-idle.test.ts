@@ -111,6 +111,66 @@ describe('SFTP idle timeout and SSH keepalive', () => {
     }
   });
 
+  it('a slow reader whose DATA replies still wait for its SSH window is not idle, however long they wait', async () => {
+    const idleMs = 300;
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0, idleTimeoutMs: idleMs, keepAliveIntervalMs: 0 } } });
+    try {
+      // Reads of the announced limits@ read length (261120: a DATA reply fits the 256 KiB
+      // packets the ssh2 client accepts), twelve of them: 3 MB, more than the 2 MiB window.
+      const piece = 261_120;
+      const content = randomBuffer(12 * piece);
+      await writeFile(path.join(t.root, 'window.bin'), content);
+      const sock = net.connect(t.server.sftpAddress()?.port ?? 0, '127.0.0.1');
+      await new Promise((resolve) => sock.once('connect', resolve));
+      const { client } = await connect(t, sock);
+      const sftp = await sftpOf(client);
+      const handle = await new Promise<Buffer>((resolve, reject) => sftp.open('/window.bin', 'r', (error, h) => (error ? reject(error) : resolve(h))));
+      // The client stops reading, then asks for the whole file: the server answers every
+      // READ at once (the replies stay under the channel's 2 MiB buffer), what exceeds the
+      // client's window waits for a window adjust that comes only when the client reads again.
+      sock.pause();
+      const reads = Array.from({ length: content.length / piece }, (_, k) =>
+        new Promise<Buffer>((resolve, reject) => {
+          const buffer = Buffer.alloc(piece);
+          sftp.read(handle, buffer, 0, piece, k * piece, (error, n) => (error ? reject(error) : resolve(buffer.subarray(0, n))));
+        }),
+      );
+      await sleep(4 * idleMs);
+      sock.resume();
+      const got = await within(Promise.all(reads), 10_000, 'reads');
+      assert.equal(sha256(Buffer.concat(got)), sha256(content));
+      assert.equal(await realpath(sftp), '/', 'the session is still open');
+      assert.ok(!t.logs.some((l) => l.event === 'session.idle-timeout'), 'not closed as idle while its replies waited');
+      client.end();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('drain: a session with a file open outlasts drainIdleMs (a transfer under way), then closes once its file is closed', async () => {
+    const t = await startTestServer({ config: { sftp: { enabled: true, port: 0, keepAliveIntervalMs: 0 }, shutdown: { drainIdleMs: 300, drainTimeoutMs: 20_000 } } });
+    const content = randomBuffer(256 * 1024);
+    await writeFile(path.join(t.root, 'open.bin'), content);
+    const { client, closed } = await connect(t);
+    const sftp = await sftpOf(client);
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open('/open.bin', 'r', (error, h) => (error ? reject(error) : resolve(h))));
+    const read = (offset: number, length: number) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const buffer = Buffer.alloc(length);
+        sftp.read(handle, buffer, 0, length, offset, (error, n) => (error ? reject(error) : resolve(buffer.subarray(0, n))));
+      });
+    const first = await read(0, 64 * 1024);
+    const closing = t.server.close({ drainTimeoutMs: 20_000, readinessDelayMs: 0 });
+    await sleep(1000);
+    const rest = await read(first.length, content.length - first.length);
+    await new Promise<void>((resolve, reject) => sftp.close(handle, (error) => (error ? reject(error) : resolve())));
+    assert.equal(sha256(Buffer.concat([first, rest])), sha256(content));
+    // Now idle without a file: closed within drainIdleMs, and the server finishes its drain.
+    await within(closed, 3000, 'session closed after its file');
+    await within(closing, 5000, 'drain finished');
+    await t.close().catch(() => undefined);
+  });
+
   it('sends SSH keepalives after sftp.keepAliveIntervalMs of silence; an answering client stays, one that stops reading is closed after keepAliveCountMax', async () => {
     const t = await startTestServer({ config: { sftp: { enabled: true, port: 0, idleTimeoutMs: 0, keepAliveIntervalMs: 200, keepAliveCountMax: 2 } } });
     try {
