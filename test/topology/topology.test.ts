@@ -272,7 +272,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     await victim.start();
   });
 
-  it('rolling restart under load: 10 clients looping "connect, STOR 2 MiB, RETR it, QUIT", three replicas restarted in turn: /readyz fails before the listeners close, 0 failed transfers, 0 corrupted files', async (t) => {
+  it('rolling restart under load: 10 clients looping "connect, STOR 2 MiB, RETR it, QUIT" and 3 SFTP clients looping "put 2 MiB, get it", three replicas restarted in turn: /readyz fails before the listeners close, 0 failed transfers, 0 corrupted files', async (t) => {
     if (!guard(t)) return;
     await topo.ensureAllReady();
     await sleep(1000); // HAProxy: rise 2 x 250 ms after the restart in the previous test
@@ -389,14 +389,17 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     }
     // The drains had work to do: sessions that were in the middle of their STOR/RETR when
     // their replica's listeners closed, and finished there.
+    let sftpServedWhileDraining = 0;
     const servedWhileDraining = drains.map((drain) => {
       const replica = topo.replicas[drain.replica] as Replica;
       const draining = eventsOf(replica, 'server.draining').find((r) => Date.parse(String(r.time)) >= drain.signalledAt - 1000);
       const listenersClosed = draining ? Date.parse(String(draining.time)) + READINESS_DELAY_MS : Number.POSITIVE_INFINITY;
-      return eventsOf(replica, 'transfer').filter((r) => {
+      const ended = eventsOf(replica, 'transfer').filter((r) => {
         const at = Date.parse(String(r.time));
-        return String(r.path).startsWith('/loop-') && at > listenersClosed && at <= drain.exitedAt;
-      }).length;
+        return at > listenersClosed && at <= drain.exitedAt;
+      });
+      sftpServedWhileDraining += ended.filter((r) => String(r.path).startsWith('/sftp-loop-')).length;
+      return ended.filter((r) => String(r.path).startsWith('/loop-')).length;
     });
     assert.ok(
       servedWhileDraining.reduce((a, b) => a + b, 0) >= 3,
@@ -414,7 +417,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     const forbidden = forbiddenEvents(topo);
     assert.deepEqual(forbidden, [], forbidden.join('\n'));
     t.diagnostic(`sessions: ${sessions}, transfers: ${transfers} (2 MiB each), failed: ${failed.length}, corrupted: ${corrupted.length}; SFTP sessions: ${sftpSessions}, failed: ${sftpFailed.length}`);
-    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}`);
+    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}; SFTP transfers in all drains: ${sftpServedWhileDraining}`);
     t.diagnostic(
       `drains (ms after SIGTERM, readyz fail / listener closed / exited): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}/${d.exitedAt - d.signalledAt}`).join(', ')}`,
     );
