@@ -2,8 +2,8 @@
 /**
  * kftpd side-by-side benchmark driver.
  *
- *   node bench/run.mjs [--quick] [--only=stream,ftps,small,sessions,idle]
- *                      [--servers=kftpd,kftpd-hash,kftpd+redis,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling]
+ *   node bench/run.mjs [--quick] [--only=stream,ftps,small,sessions,idle,sftp]
+ *                      [--servers=kftpd,kftpd-hash,kftpd+redis,vsftpd,pure-ftpd,proftpd,pyftpdlib,ftp-srv,ceiling,openssh]
  *                      [--rounds=N] [--json out.json] [--build] [--keep]
  *
  * Starts each server on loopback, one after another (server pinned to core 0, this process,
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { BenchEnv, BENCH_DIR, PASSWORD, REPO_DIR, USER } from './lib/env.mjs';
 import { ceilingTransfer, idleSessions, reuseProbe, shortSessions, smallFiles, streamTransfer } from './lib/load.mjs';
 import { calibratedLogN } from './lib/hash-cost.mjs';
+import { sftpSessions, sftpStream } from './lib/sftp-load.mjs';
 import { coreBusy, coreTimes, loadAverage, machineInfo, openFileLimit, treeCpuSeconds } from './lib/proc.mjs';
 import { markdownTable, median } from './lib/stats.mjs';
 import ceiling from './servers/ceiling.mjs';
@@ -27,24 +28,30 @@ import ftpSrv from './servers/ftp-srv.mjs';
 import kftpd from './servers/kftpd.mjs';
 import kftpdHash from './servers/kftpd-hash.mjs';
 import kftpdRedis from './servers/kftpd-redis.mjs';
+import openssh from './servers/openssh.mjs';
 import proftpd from './servers/proftpd.mjs';
 import pureFtpd from './servers/pure-ftpd.mjs';
 import pyftpdlib from './servers/pyftpdlib.mjs';
 import vsftpd from './servers/vsftpd.mjs';
 
-const ADAPTERS = [kftpd, kftpdHash, kftpdRedis, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling];
-const METRICS = ['stream', 'ftps', 'small', 'sessions', 'idle'];
+const ADAPTERS = [kftpd, kftpdHash, kftpdRedis, vsftpd, pureFtpd, proftpd, pyftpdlib, ftpSrv, ceiling, openssh];
+const METRICS = ['stream', 'ftps', 'small', 'sessions', 'idle', 'sftp'];
+/** The ciphers of the SFTP stream rows: OpenSSH's default first choice, and AES-GCM (AES-NI). */
+const SFTP_CIPHERS = [
+  ['chacha', 'chacha20-poly1305@openssh.com'],
+  ['gcm', 'aes128-gcm@openssh.com'],
+];
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 const PROFILES = {
   quick: {
     rounds: 1, bigBytes: 256 * MiB, smallCount: 500, smallDeadlineMs: 5_000, concurrency: [100], sessionsDeadlineMs: 30_000,
-    idle: [2000], idleRounds: 1, idleDeadlineMs: 45_000,
+    idle: [2000], idleRounds: 1, idleDeadlineMs: 45_000, sftpClients: 100, sftpPerClient: 5,
   },
   full: {
     rounds: 3, bigBytes: GiB, smallCount: 2000, smallDeadlineMs: 15_000, concurrency: [100, 500], sessionsDeadlineMs: 30_000,
-    idle: [2000, 10000], idleRounds: 1, idleDeadlineMs: 80_000,
+    idle: [2000, 10000], idleRounds: 1, idleDeadlineMs: 80_000, sftpClients: 100, sftpPerClient: 10,
   },
 };
 
@@ -163,6 +170,22 @@ function rowDefinitions(opts) {
       rows.push({ key: `sessions.c${c}.cpu`, label: 'server CPU ms/session', better: 'lower', base: 'best-ref' });
     }
   }
+  if (metrics.includes('sftp')) {
+    for (const [key, cipher] of SFTP_CIPHERS) {
+      rows.push({ section: `6. SFTP single stream, ${size}, OpenSSH sftp client, ${cipher}` });
+      for (const dir of ['get', 'put']) {
+        rows.push({ key: `sftp.${key}.${dir}.mbps`, label: `${dir} MB/s`, better: 'higher', base: 'best-ref' });
+        rows.push({ key: `sftp.${key}.${dir}.cpu`, label: `${dir} server CPU s/GiB`, better: 'lower', base: 'best-ref' });
+      }
+    }
+    rows.push({ section: `7. SFTP: ${profile.sftpClients} concurrent clients × ${profile.sftpPerClient} short sessions (ssh2 client: key login, SFTP, read 64 KiB, close)` });
+    rows.push({ key: 'sftp.sessions.rate', label: 'sessions/s', better: 'higher', base: 'best-ref' });
+    rows.push({ key: 'sftp.sessions.p50', label: 'p50 latency ms', better: 'lower', base: 'best-ref' });
+    rows.push({ key: 'sftp.sessions.p99', label: 'p99 latency ms', better: 'lower', base: 'best-ref' });
+    rows.push({ key: 'sftp.sessions.fail', label: 'failed sessions', better: 'lower', base: null, integer: true });
+    rows.push({ key: 'sftp.sessions.cpu', label: 'server CPU ms/session', better: 'lower', base: 'best-ref' });
+    rows.push({ key: 'sftp.sessions.per-cpu', label: 'sessions per server CPU s', better: 'higher', base: 'best-ref' });
+  }
   if (metrics.includes('idle')) {
     for (const n of profile.idle) {
       rows.push({ section: `4. ${n.toLocaleString('en-US')} idle logged-in sessions (${profile.idleRounds === 1 ? 'one round' : `${profile.idleRounds} rounds`})` });
@@ -265,9 +288,12 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
     ca: env.ca,
     name,
     clientOptions: adapter.clientOptions ?? {},
+    sftpPort: ports.sftpPort,
+    keys: env.sshKeys(),
   });
-  // An adapter may run only some metrics (kftpd+redis: the short sessions).
-  const runs = (m) => !adapter.metrics || adapter.metrics.includes(m);
+  // An adapter may run only some metrics (kftpd+redis: the short sessions; openssh: SFTP);
+  // the SFTP rows run on the servers that speak it.
+  const runs = (m) => (m === 'sftp' ? Boolean(adapter.sftp) : !adapter.metrics || adapter.metrics.includes(m));
   const first = metrics.filter((m) => m !== 'idle' && runs(m) && (!isCeiling || m === 'stream' || m === 'ftps'));
   const say = (line) => log(`  ${name.padEnd(10)} ${line}`);
 
@@ -345,6 +371,8 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
               }
               await sleep(1000); // let TIME_WAIT and exiting session processes settle
             }
+          } else if (metric === 'sftp') {
+            await runSftp(t, env, profile, dir, results, meter, say);
           }
         }
       } finally {
@@ -375,6 +403,45 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
       }
       await sleep(1000);
     }
+  }
+}
+
+/** The SFTP rows of one server: streams (both ciphers, both directions), then the short sessions. */
+async function runSftp(t, env, profile, dir, results, meter, say) {
+  const name = t.name;
+  const localDir = path.join(env.workDir, 'sftp-client');
+  mkdirSync(localDir, { recursive: true });
+  for (const [key, cipher] of SFTP_CIPHERS) {
+    for (const direction of ['get', 'put']) {
+      try {
+        const r = await meter.measure(t.pid, () =>
+          sftpStream(t, { direction, bytes: env.bigBytes, cipher, remotePath: `${dir}/big.bin`, localDir, srvDir: env.srvDir }),
+        );
+        const mbps = r.bytes / r.seconds / 1e6;
+        const cpu = r.cpu / (r.bytes / GiB);
+        results.add(name, `sftp.${key}.${direction}.mbps`, mbps, { seconds: r.seconds, cpu: r.cpu, cipher });
+        results.add(name, `sftp.${key}.${direction}.cpu`, cpu);
+        say(`sftp ${key} ${direction}: ${mbps.toFixed(0)} MB/s, CPU ${cpu.toFixed(2)} s/GiB`);
+      } catch (error) {
+        results.error(name, `sftp ${key} ${direction}`, error);
+      } finally {
+        spawnSync('rm', ['-f', path.join(env.srvDir, dir, 'big.bin')]);
+      }
+    }
+  }
+  try {
+    const r = await meter.measure(t.pid, () =>
+      sftpSessions(t, { clients: profile.sftpClients, perClient: profile.sftpPerClient, deadlineMs: profile.sessionsDeadlineMs }),
+    );
+    results.add(name, 'sftp.sessions.rate', r.rate, { seconds: r.seconds, sessions: r.sessions, errors: r.errors, clientCpu: r.clientCpu });
+    results.add(name, 'sftp.sessions.p50', r.p50);
+    results.add(name, 'sftp.sessions.p99', r.p99);
+    results.add(name, 'sftp.sessions.fail', r.failures);
+    results.add(name, 'sftp.sessions.cpu', r.sessions > 0 ? (r.cpu * 1000) / r.sessions : null);
+    results.add(name, 'sftp.sessions.per-cpu', r.cpu > 0 ? r.sessions / r.cpu : null);
+    say(`sftp sessions C=${profile.sftpClients}: ${r.rate.toFixed(0)}/s, p50 ${r.p50?.toFixed(1)} ms, p99 ${r.p99?.toFixed(1)} ms, ${r.failures} failed, server CPU ${((r.cpu * 1000) / Math.max(r.sessions, 1)).toFixed(2)} ms/session, client CPU ${((r.clientCpu * 1000) / Math.max(r.sessions, 1)).toFixed(2)} ms/session${r.failures ? ` ${JSON.stringify(r.errors)}` : ''}`);
+  } catch (error) {
+    results.error(name, 'sftp sessions', error);
   }
 }
 
@@ -424,7 +491,7 @@ async function main() {
       log(`  SKIPPED  ${adapter.name}: ${error.message}`);
     }
   }
-  const ports = new Map(ADAPTERS.map((a, i) => [a.name, { port: 9100 + i, pasvMin: 10000 + i * 3000, pasvMax: 10000 + i * 3000 + 2999 }]));
+  const ports = new Map(ADAPTERS.map((a, i) => [a.name, { port: 9100 + i, pasvMin: 10000 + i * 3000, pasvMax: 10000 + i * 3000 + 2999, sftpPort: 9200 + i }]));
 
   // How busy is the machine before we start?
   const load = { loadavgBefore: loadAverage() };

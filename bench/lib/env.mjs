@@ -91,6 +91,21 @@ export class BenchEnv {
     this.bigBytes = bigBytes;
   }
 
+  /**
+   * The client's ed25519 key pair for the SFTP rows (one key logs in to every SSH server):
+   * { privateFile, privateKey, publicLine }.
+   */
+  sshKeys() {
+    if (!this.ssh) {
+      const dir = path.join(this.workDir, 'ssh-client');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const privateFile = path.join(dir, 'id_ed25519');
+      run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kftpd-bench', '-f', privateFile]);
+      this.ssh = { privateFile, privateKey: readFileSync(privateFile), publicLine: readFileSync(`${privateFile}.pub`, 'utf8').trim() };
+    }
+    return this.ssh;
+  }
+
   /** An empty upload folder for one server that every session user can write. */
   uploadDir(name) {
     const dir = path.join(this.srvDir, 'up', name);
@@ -134,13 +149,14 @@ export class BenchEnv {
    * and /etc/shadow include the bench user (the machine's files are not changed). The shell
    * execs, so the returned process is the server itself.
    */
-  inNamespace(cmd, args) {
+  inNamespace(cmd, args, extra = []) {
     if (!this.namespaceSupport()) throw new Error('private mount namespaces are not available (unshare -m failed)');
     const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
     const script = [
       `mount --bind ${q(`${this.nsDir}/pam.d`)} /etc/pam.d`,
       `mount --bind ${q(`${this.nsDir}/passwd`)} /etc/passwd`,
       `mount --bind ${q(`${this.nsDir}/shadow`)} /etc/shadow`,
+      ...extra,
       `exec ${[cmd, ...args].map(q).join(' ')}`,
     ].join(' && ');
     return { cmd: 'unshare', args: ['-m', '--propagation', 'private', '--', 'sh', '-c', script] };
@@ -200,9 +216,9 @@ export class BenchEnv {
 
   /**
    * Starts a server pinned to the server core with its output in a log file, waits until its
-   * control port greets with 220. Returns { pid, stop() }.
+   * control port greets with 220 (or `ready(port)` resolves: the SSH banner). Returns { pid, stop() }.
    */
-  async launch({ name, cmd, args, env = {}, port, cwd = this.workDir, readyTimeoutMs = 20_000 }) {
+  async launch({ name, cmd, args, env = {}, port, ready = greet, cwd = this.workDir, readyTimeoutMs = 20_000 }) {
     await assertPortFree(port);
     const logFile = path.join(this.workDir, `${name}.log`);
     const out = openSync(logFile, 'a');
@@ -220,7 +236,7 @@ export class BenchEnv {
     while (Date.now() < deadline) {
       if (exited) break;
       try {
-        await greet(port);
+        await ready(port);
         return { pid: child.pid, logFile, stop: () => this.stop(child) };
       } catch (error) {
         lastError = error;

@@ -6,10 +6,12 @@
  * scrypt 2^10 (an EPYC: 1.3 against 2.1 ms), kftpd's logins cost more than the references'.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { PASSWORD, REPO_DIR, USER } from '../lib/env.mjs';
 import { calibratedLogN } from '../lib/hash-cost.mjs';
+import { waitSshBanner } from '../lib/sftp-load.mjs';
 
 const MAIN = path.join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
 
@@ -21,6 +23,7 @@ export default {
     const c = calibratedLogN();
     return `scrypt N=2^${c.logN}, r=8, p=1 (${c.scryptMs.toFixed(2)} ms CPU here) once per user and password: successful checks are cached (users.verificationCache, the default), so repeated logins skip the hash`;
   },
+  sftp: true,
 
   async prepare(env) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing (npm run build)`);
@@ -31,14 +34,18 @@ export default {
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`kftpd user add failed: ${(r.stderr || r.stdout).trim()}`);
+    // The SFTP rows log in with the bench ed25519 key (the same key OpenSSH's authorized_keys holds).
+    const doc = YAML.parse(readFileSync(this.usersFile, 'utf8'));
+    for (const user of doc.users) if (user.name === USER) user.publicKeys = [env.sshKeys().publicLine];
+    writeFileSync(this.usersFile, YAML.stringify(doc));
     const pkg = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8'));
     const rev = spawnSync('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim();
     const dirty = spawnSync('git', ['-C', REPO_DIR, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout?.trim();
     return { version: `${pkg.version}${rev ? ` (${rev}${dirty ? ', src modified' : ''})` : ''}` };
   },
 
-  start(env, { port, pasvMin, pasvMax }) {
-    return env.launch({
+  async start(env, { port, pasvMin, pasvMax, sftpPort }) {
+    const instance = await env.launch({
       name: 'kftpd',
       cmd: process.execPath,
       // BENCH_KFTPD_NODE_FLAGS: node flags for the kftpd process only (an A/B of V8 settings,
@@ -64,8 +71,19 @@ export default {
         '--access.maxUnauthenticated=20000',
         '--access.maxUnauthenticatedPerAddress=20000',
         '--shutdown.drainTimeoutMs=500',
+        // SFTP beside FTP (host keys generated in stateDir/ssh at the first start, then reused).
+        '--sftp.enabled=true',
+        '--sftp.host=127.0.0.1',
+        `--sftp.port=${sftpPort}`,
       ],
       port,
     });
+    try {
+      await waitSshBanner(sftpPort, 15_000);
+    } catch (error) {
+      await instance.stop();
+      throw new Error(`kftpd SFTP listener on ${sftpPort}: ${error.message}`);
+    }
+    return instance;
   },
 };

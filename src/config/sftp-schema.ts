@@ -39,7 +39,34 @@ export const sftpSchema = z
       .max(4 * 1024 * 1024)
       .default(256 * 1024 + 1024)
       .describe('Largest SFTP packet accepted (bigger ones close the session); announced with limits@openssh.com.'),
-    maxReadBytes: z.number().int().min(32_768).max(1024 * 1024).default(256 * 1024).describe('Largest READ or WRITE payload announced with limits@openssh.com.'),
+    maxReadBytes: z
+      .number()
+      .int()
+      .min(32_768)
+      .max(1024 * 1024)
+      // OpenSSH's sftp-server announces 256 KiB - 1024: a DATA reply of that size still fits the
+      // 256 KiB packets clients accept (the ssh2 client refuses bigger ones and loses the session).
+      .default(256 * 1024 - 1024)
+      .describe('Largest READ or WRITE payload announced with limits@openssh.com (clients read up to it; most accept packets up to 256 KiB, so keep it at or below 261120).'),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(900_000)
+      .describe('Close an SSH connection (logged in) that has no SFTP channel, or whose SFTP channel has had no request, for this long; never while a request runs (0: never). Like limits.idleTimeoutMs for FTP.'),
+    keepAliveIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe('Send an SSH keepalive (keepalive@openssh.com request, as OpenSSH\'s ClientAliveInterval) after this much silence from the client (0: never). Keeps the balancer\'s flow alive and finds dead peers.'),
+    keepAliveCountMax: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Unanswered SSH keepalives after which the connection is closed (OpenSSH\'s ClientAliveCountMax).'),
     maxOpenHandles: z.number().int().min(1).max(100_000).default(256).describe('Open files and directories per SFTP session; one more is refused with SSH_FX_FAILURE.'),
   })
   .describe('SFTP (SSH File Transfer Protocol v3) over SSH, with the same users, storage and protection as FTP.');

@@ -149,29 +149,64 @@ export function parseRequest(packet: Buffer): SftpRequest {
   }
 }
 
-/** Splits a subsystem byte stream into packets; refuses any packet over `maxPacketBytes`. */
+/**
+ * Splits a subsystem byte stream into packets; refuses any packet over `maxPacketBytes`.
+ * The SSH channel delivers at most its packet size (32 KiB from OpenSSH) per chunk, so a
+ * 255 KiB WRITE arrives in 8 pieces: they are kept as a list and joined once, when the packet
+ * is complete (joining on every chunk copied each byte about four times).
+ */
 export class SftpFramer {
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Length of the packet being assembled, once its 4-byte prefix has arrived; -1 before. */
+  #need = -1;
   constructor(readonly maxPacketBytes: number) {}
 
   /** Appends bytes and returns the complete packets; throws RangeError on an oversized length. */
   push(chunk: Buffer): Buffer[] {
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const packets: Buffer[] = [];
-    let at = 0;
-    while (this.#pending.length - at >= 4) {
-      const length = this.#pending.readUInt32BE(at);
-      if (length === 0 || length > this.maxPacketBytes) throw new RangeError(`SFTP packet of ${length} bytes refused`);
-      if (this.#pending.length - at - 4 < length) break;
-      packets.push(this.#pending.subarray(at + 4, at + 4 + length));
-      at += 4 + length;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
     }
-    this.#pending = at === this.#pending.length ? Buffer.alloc(0) : this.#pending.subarray(at);
+    const packets: Buffer[] = [];
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) break;
+        const length = this.#take(4).readUInt32BE(0);
+        if (length === 0 || length > this.maxPacketBytes) throw new RangeError(`SFTP packet of ${length} bytes refused`);
+        this.#need = length;
+      }
+      if (this.#buffered < this.#need) break;
+      packets.push(this.#take(this.#need));
+      this.#need = -1;
+    }
     return packets;
   }
 
+  /** The next `n` buffered bytes: a view when they lie in one chunk, else one copy. */
+  #take(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.#chunks[0] as Buffer;
+      const part = Math.min(chunk.length, n - at);
+      chunk.copy(out, at, 0, part);
+      at += part;
+      if (part === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(part);
+    }
+    return out;
+  }
+
   get buffered(): number {
-    return this.#pending.length;
+    return this.#buffered + (this.#need >= 0 ? 4 : 0);
   }
 }
 
@@ -248,8 +283,22 @@ export function encodeHandle(id: number, handle: Buffer): Buffer {
   return new SftpWriter(FXP.HANDLE, id).string(handle).finish();
 }
 
-export function encodeData(id: number, data: Buffer): Buffer {
-  return new SftpWriter(FXP.DATA, id).string(data).finish();
+/**
+ * SSH_FXP_DATA from one buffer or several pieces (a read that spans storage chunks), laid out
+ * in one allocation: the data is copied once, straight after the 13-byte header.
+ */
+export function encodeData(id: number, data: Buffer | readonly Buffer[]): Buffer {
+  const pieces = Buffer.isBuffer(data) ? [data] : data;
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  const out = Buffer.allocUnsafe(13 + length);
+  out.writeUInt32BE(9 + length, 0);
+  out[4] = FXP.DATA;
+  out.writeUInt32BE(id >>> 0, 5);
+  out.writeUInt32BE(length, 9);
+  let at = 13;
+  for (const piece of pieces) at += piece.copy(out, at);
+  return out;
 }
 
 export function encodeAttrs(id: number, attrs: Attrs): Buffer {

@@ -43,6 +43,13 @@ export class SftpSession {
     return this.#handles.size;
   }
 
+  /** Open file handles (not directories): a transfer is under way until the client closes them. */
+  get openFiles(): number {
+    let n = 0;
+    for (const open of this.#handles.values()) if (open.kind !== 'dir') n++;
+    return n;
+  }
+
   /** The extensions OpenSSH's client looks for in VERSION before it uses them. */
   version(): Buffer {
     return encodeVersion([
@@ -98,7 +105,7 @@ export class SftpSession {
         const open = this.#get(request.handle);
         if (open?.kind !== 'read') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
         const data = await open.cursor.read(request.offset, Math.min(request.length, this.#settings.maxReadBytes));
-        return data ? encodeData(id, data) : encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
+        return data ? encodeData(id, data.chunks) : encodeStatus(id, FX.EOF, STATUS_TEXT[FX.EOF]);
       }
       case 'write': {
         const open = this.#get(request.handle);

@@ -57,9 +57,15 @@ export interface SshFrontendSettings {
   readonly hostKeys: readonly HostKey[];
   readonly algorithms: { readonly kex: readonly string[]; readonly cipher: readonly string[]; readonly hmac: readonly string[] };
   readonly proxy: ProxyOptions;
+  /** TCP keepalive (limits.keepAliveMs, as FTP's control connections). */
   readonly keepAliveMs: number;
   readonly loginTimeoutMs: number;
+  /** A logged-in connection without an SFTP channel, or with an idle one, is closed after this (0: never). */
   readonly idleTimeoutMs: number;
+  /** SSH keepalive (keepalive@openssh.com) after this much client silence; 0: none. */
+  readonly keepAliveIntervalMs: number;
+  /** Unanswered SSH keepalives before the connection is closed. */
+  readonly keepAliveCountMax: number;
   readonly maxFailedLogins: number;
   readonly maxPacketBytes: number;
   readonly maxReadBytes: number;
@@ -91,6 +97,9 @@ export class SshFrontend {
         hostKeys: settings.hostKeys.map((k) => k.pem),
         algorithms: { kex: [...settings.algorithms.kex], cipher: [...settings.algorithms.cipher], hmac: [...settings.algorithms.hmac], compress: ['none'] } as ssh2.Algorithms,
         ident: settings.banner,
+        // OpenSSH's ClientAliveInterval/ClientAliveCountMax: ssh2 pings after this much
+        // silence from the client and ends the connection after the count goes unanswered.
+        ...(settings.keepAliveIntervalMs > 0 ? { keepaliveInterval: settings.keepAliveIntervalMs, keepaliveCountMax: settings.keepAliveCountMax } : {}),
       },
       (client, info) => this.#onClient(client, info),
     );
@@ -164,6 +173,22 @@ export class SshFrontend {
     const log = bindLogger(this.#runtime.logger, { session: sessionId, remote: peer.remote, protocol: 'sftp', ...(peer.via ? { via: peer.via } : {}) });
     const channels = new Set<SftpChannel>();
     let closeWhenIdle: number | null = null;
+    // Logged in but no SFTP channel (never opened, or closed by the client): closed after
+    // idleTimeoutMs, as an idle FTP session is. An open channel has its own idle timer.
+    let idleTimer: NodeJS.Timeout | null = null;
+    let ending = false;
+    const armIdle = (): void => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = null;
+      const { idleTimeoutMs } = this.#settings;
+      if (idleTimeoutMs <= 0 || channels.size > 0 || ending) return;
+      idleTimer = setTimeout(() => {
+        log.info({ event: 'session.idle-timeout', idleMs: idleTimeoutMs, channel: false }, 'SSH connection idle without an SFTP channel; closing');
+        ending = true;
+        client.end();
+      }, idleTimeoutMs);
+      idleTimer.unref();
+    };
     const handle: SshConnectionHandle = {
       remote: peer.remote,
       get busy() {
@@ -186,9 +211,14 @@ export class SshFrontend {
       client.end();
     }, this.#settings.loginTimeoutMs);
     loginTimer.unref();
-    client.on('error', (error) => log.debug({ event: 'ssh.error', err: error }, 'SSH connection error'));
+    client.on('error', (error: Error & { level?: string }) => {
+      if (error.level === 'client-timeout') log.info({ event: 'session.keepalive-timeout', count: this.#settings.keepAliveCountMax }, 'SSH keepalives unanswered; closing');
+      else log.debug({ event: 'ssh.error', err: error }, 'SSH connection error');
+    });
     client.on('close', () => {
+      ending = true;
       clearTimeout(loginTimer);
+      if (idleTimer) clearTimeout(idleTimer);
       log.info({ event: 'session.close', user: files?.principal.name, durationMs: Date.now() - openedAt }, 'SSH session closed');
     });
     client.on('authentication', (ctx) => {
@@ -198,6 +228,7 @@ export class SshFrontend {
             files = outcome.files;
             clearTimeout(loginTimer);
             peer.admission.loggedIn();
+            armIdle();
             return ctx.accept();
           }
           if (outcome.pkOk) return ctx.accept();
@@ -231,13 +262,23 @@ export class SshFrontend {
         const sftp = new SftpChannel(channel, new SftpSession(files, this.#settings, (event, detail) => log.warn({ event, ...detail })), {
           maxPacketBytes: this.#settings.maxPacketBytes,
           idleTimeoutMs: this.#settings.idleTimeoutMs,
+          socket,
           onProtocolError: (reason) => log.warn({ event: 'sftp.protocol-error', reason }, 'SFTP protocol error; closing'),
+          // The channel was idle for its whole timeout: the connection is (nothing else is served on it).
+          onIdle: () => {
+            if (closeWhenIdle === null) log.info({ event: 'session.idle-timeout', idleMs: this.#settings.idleTimeoutMs, channel: true }, 'SFTP session idle; closing');
+            ending = true;
+            sftp.close();
+            client.end();
+          },
           onClosed: () => {
             channels.delete(sftp);
             if (closeWhenIdle !== null && channels.size === 0) client.end();
+            else armIdle();
           },
         });
         channels.add(sftp);
+        armIdle();
         if (closeWhenIdle !== null) sftp.drain(closeWhenIdle);
       });
     });

@@ -23,6 +23,8 @@ export const USER = { name: 'alice', password: 'topology-password-1' } as const;
 export const PASSIVE = { portMin: 50000, portMax: 50299, replicas: 3 } as const;
 export const SLICE = (PASSIVE.portMax - PASSIVE.portMin + 1) / PASSIVE.replicas;
 export const ADMIN_PORT = 9090;
+/** The SFTP listener of every replica and the balancer's SFTP virtual. */
+export const SFTP_PORT = 22;
 /** The bearer token of every replica's /bans endpoints (admin.tokenFile). */
 export const ADMIN_TOKEN = 'topology-admin-token-0123456789';
 export const REDIS_PORT = 6379;
@@ -98,12 +100,14 @@ export class Replica {
     return this.#child;
   }
 
-  async writeConfig(options: { pki: TopologyPki; usersFile: string; storageRoot: string; stateDir: string; tokenFile: string }): Promise<void> {
+  async writeConfig(options: { pki: TopologyPki; usersFile: string; storageRoot: string; stateDir: string; tokenFile: string; hostKeyFiles: readonly string[] }): Promise<void> {
     // JSON is YAML: the config loader reads it as is.
     const config = {
       listen: { host: this.address, port: 21 },
       passive: { ...PASSIVE, replicaIndex: this.index, address: ADDR.vip, acceptTimeoutMs: 15_000 },
-      proxy: { control: 'required', implicit: 'required', passive: 'required', trustedCidrs: [`${ADDR.lbInside}/32`] },
+      proxy: { control: 'required', implicit: 'required', passive: 'required', sftp: 'required', trustedCidrs: [`${ADDR.lbInside}/32`] },
+      // SFTP beside FTP; every replica presents the same host keys (one Secret in Kubernetes).
+      sftp: { enabled: true, port: SFTP_PORT, hostKeyFiles: [...options.hostKeyFiles] },
       tls: {
         control: 'required',
         data: 'required',
@@ -239,6 +243,7 @@ export function haproxyConfig(): string {
   for (const [name, port] of [
     ['control', 21],
     ['implicit', 990],
+    ['sftp', SFTP_PORT],
   ] as const) {
     lines.push(`frontend ${name}`, `  bind ${ADDR.vip}:${port}`, `  default_backend ${name}_replicas`, '');
     lines.push(
@@ -316,10 +321,32 @@ export class Balancer {
   }
 }
 
-/** Writes the users file (one read-write user with home "/"). */
-export async function writeUsersFile(file: string): Promise<void> {
+/** Writes the users file (one read-write user with home "/", who may also log in over SFTP with `publicKey`). */
+export async function writeUsersFile(file: string, publicKey: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await upsertUserInFile(file, { name: USER.name, passwordHash: await hashPassword(USER.password, { logN: 10 }), home: '/' });
+  await upsertUserInFile(file, { name: USER.name, passwordHash: await hashPassword(USER.password, { logN: 10 }), home: '/', publicKeys: [publicKey] });
+}
+
+/**
+ * OpenSSH's sftp on the client host in batch mode: key login, and the balancer's address
+ * checked against `knownHosts` (the replicas' shared host keys) with StrictHostKeyChecking:
+ * a replica with another key fails the run ("host key verification failed").
+ */
+export function sftpArgs(options: { identity: string; knownHosts: string; batch: string; extra?: readonly string[] }): string[] {
+  return [
+    '-b', options.batch,
+    '-P', String(SFTP_PORT),
+    '-F', '/dev/null',
+    '-i', options.identity,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${options.knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'ConnectTimeout=5',
+    ...(options.extra ?? []),
+    `${USER.name}@${ADDR.vip}`,
+  ];
 }
 
 /** curl on the client host, explicit FTPS through the balancer, verbose (to see the replies). */

@@ -9,7 +9,7 @@
  * password guessing banned across the replicas through their shared Redis.
  */
 import assert from 'node:assert/strict';
-import { rm, stat } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { MiB, PYTHON_FTPLIB_MISSING, describeRun, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
 import {
@@ -17,6 +17,7 @@ import {
   ADMIN_TOKEN,
   KFTPD_MAIN,
   READINESS_DELAY_MS,
+  SFTP_PORT,
   USER,
   DRAIN_TIMEOUT_MS,
   DRAIN_IDLE_MS,
@@ -26,15 +27,17 @@ import {
   pool,
   replicaOfPort,
   replyCodes,
+  sftpArgs,
   type LogRecord,
   type Replica,
 } from './cluster.js';
-import { Topology, topologySkipReason } from './fixture.js';
+import { Topology, sftpSkipReason, topologySkipReason } from './fixture.js';
 import type { DoctorReport } from '../../src/doctor/diagnose.js';
 import { BROKEN_VIP, BrokenBalancer, NO_PROXY_PORT } from './broken-balancer.js';
 import { ADDR } from './netns.js';
 
 const skip = topologySkipReason();
+const sftpSkip = skip ?? sftpSkipReason();
 
 /** Events that must never appear: a data connection reaching the wrong replica, or a bad PROXY header. */
 const FORBIDDEN_EVENTS = ['passive.foreign-peer', 'proxy.refused', 'passive.accept-failed', 'tls.data-not-resumed', 'control.accept-failed'];
@@ -96,6 +99,17 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
   const curl = (extra: readonly string[], timeoutMs = 60_000): Promise<RunResult> =>
     topo.net.exec('client', 'curl', curlArgs(topo.pki.caFile, extra), { timeoutMs });
 
+  /** OpenSSH sftp on the client host running `commands` as a batch (the host keys checked strictly). */
+  const sftp = async (name: string, commands: readonly string[], extra: readonly string[] = [], timeoutMs = 60_000): Promise<RunResult> => {
+    const batch = topo.clientFile(`${name}.batch`);
+    await writeFile(batch, `${commands.join('\n')}\n`);
+    try {
+      return await topo.net.exec('client', 'sftp', sftpArgs({ identity: topo.ssh.identity, knownHosts: topo.ssh.knownHosts, batch, extra }), { timeoutMs });
+    } finally {
+      await rm(batch, { force: true });
+    }
+  };
+
   it('50 parallel FTPS clients: every file intact, every data connection on the replica that announced it, all replicas used', async (t) => {
     if (!guard(t)) return;
     const clients = 50;
@@ -144,6 +158,65 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       }
     }
     assert.deepEqual([...used].sort(), [0, 1, 2], 'transfers happened on all three replicas');
+    const forbidden = forbiddenEvents(topo);
+    assert.deepEqual(forbidden, [], forbidden.join('\n'));
+  });
+
+  it('SFTP through the balancer (PROXY v2): every replica presents the same host keys, transfers are intact on all three replicas, the replicas see the real client address', async (t) => {
+    if (!guard(t)) return;
+    if (sftpSkip) {
+      t.skip(sftpSkip);
+      return;
+    }
+    await topo.ensureAllReady();
+    // ssh-keyscan through the VIP, round robin: every replica answers twice for each key type.
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const scan = await topo.net.exec('client', 'ssh-keyscan', ['-p', String(SFTP_PORT), '-T', '5', '-t', 'ed25519,ecdsa', ADDR.vip], { timeoutMs: 20_000 });
+      for (const line of scan.stdout.split('\n')) {
+        const fields = line.trim().split(/\s+/);
+        if (!line.startsWith('#') && fields.length >= 3) seen.add(`${fields[1]} ${fields[2]}`);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...topo.ssh.hostPublicKeys].sort(), 'one key per type, the shared one, whichever replica answered');
+    const fingerprints = topo.replicas.map((replica) => [...new Set(eventsOf(replica, 'sftp.host-key').map((r) => String(r.fingerprint)))].sort().join(' '));
+    assert.equal(new Set(fingerprints).size, 1, `host key fingerprints per replica: ${fingerprints.join(' | ')}`);
+
+    // Nine sessions, three at a time: each uploads a file and downloads it again (sha256 both).
+    const jobs = Array.from({ length: 9 }, (_, i) => ({ name: `sftp-par-${i}.bin`, size: 256 * 1024 + i * 7919 }));
+    const sums = await Promise.all(jobs.map((job) => writeRandomFile(topo.clientFile(job.name), job.size)));
+    const runs = await pool(
+      3,
+      jobs.map((job) => async () => {
+        const result = await sftp(job.name, [`put ${topo.clientFile(job.name)} ${job.name}`, `get ${job.name} ${topo.clientFile(`${job.name}.down`)}`]);
+        assert.equal(result.code, 0, `${job.name}: ${tail(result)}`);
+      }),
+    );
+    const failures = runs.filter((r) => r.error !== undefined).map((r) => String(r.error));
+    assert.deepEqual(failures, [], failures.join('\n\n'));
+    const used = new Set<number>();
+    for (const [i, job] of jobs.entries()) {
+      assert.equal(await sha256File(topo.storageFile(job.name)), sums[i], `${job.name} on the shared storage`);
+      assert.equal(await sha256File(topo.clientFile(`${job.name}.down`)), sums[i], `${job.name} downloaded`);
+      for (const direction of ['upload', 'download'] as const) {
+        const served = transfersOf(topo, `/${job.name}`, direction);
+        assert.equal(served.length, 1, `${job.name} ${direction}: logged by one replica: ${JSON.stringify(served)}`);
+        const { replica, record } = served[0] as { replica: number; record: LogRecord };
+        assert.equal(record.result, 'ok');
+        assert.equal(record.bytes, job.size);
+        assert.equal(record.remote, ADDR.client, `${job.name} ${direction}: the client address from PROXY v2`);
+        used.add(replica);
+      }
+    }
+    assert.deepEqual([...used].sort(), [0, 1, 2], 'SFTP sessions on all three replicas');
+    for (const replica of topo.replicas) {
+      const opened = eventsOf(replica, 'session.open').filter((r) => r.protocol === 'sftp');
+      assert.ok(opened.length > 0, `replica ${replica.index} had SFTP connections`);
+      for (const record of opened) {
+        assert.equal(record.remote, ADDR.client, `replica ${replica.index}: ${JSON.stringify(record)}`);
+        assert.equal(record.via, ADDR.lbInside);
+      }
+    }
     const forbidden = forbiddenEvents(topo);
     assert.deepEqual(forbidden, [], forbidden.join('\n'));
   });
@@ -199,7 +272,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     await victim.start();
   });
 
-  it('rolling restart under load: 10 clients looping "connect, STOR 2 MiB, RETR it, QUIT", three replicas restarted in turn: /readyz fails before the listeners close, 0 failed transfers, 0 corrupted files', async (t) => {
+  it('rolling restart under load: 10 clients looping "connect, STOR 2 MiB, RETR it, QUIT" and 3 SFTP clients looping "put 2 MiB, get it", three replicas restarted in turn: /readyz fails before the listeners close, 0 failed transfers, 0 corrupted files', async (t) => {
     if (!guard(t)) return;
     await topo.ensureAllReady();
     await sleep(1000); // HAProxy: rise 2 x 250 ms after the restart in the previous test
@@ -242,7 +315,30 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       }
     };
 
-    const load = Promise.all(Array.from({ length: 10 }, (_, w) => looper(w)));
+    // Three SFTP clients loop "connect, put 2 MiB, get it, bye" (OpenSSH sftp at 4 Mbit/s, a
+    // session lasts ~8 s) with the host keys checked strictly: a draining replica finishes
+    // their running requests, and whichever replica serves the next session has the same key.
+    const sftpFailed: string[] = [];
+    let sftpSessions = 0;
+    const sftpLooper = async (w: number): Promise<void> => {
+      for (let n = 0; !stop && n < 500; n++) {
+        const name = `sftp-loop-${w}-${String(n).padStart(3, '0')}.bin`;
+        const source = topo.clientFile(name);
+        const target = topo.clientFile(`${name}.down`);
+        const sum = await writeRandomFile(source, 2 * MiB + w * 4099 + n);
+        const result = await sftp(name, [`put ${source} ${name}`, `get ${name} ${target}`], ['-l', '4096']);
+        sftpSessions++;
+        if (result.code !== 0) {
+          sftpFailed.push(`${name}: ${tail(result)}`);
+          continue;
+        }
+        const [stored, fetched] = await Promise.all([sha256File(topo.storageFile(name)), sha256File(target)]);
+        if (stored !== sum || fetched !== sum) corrupted.push(`${name}: stored ${stored === sum ? 'ok' : 'CORRUPT'}, downloaded ${fetched === sum ? 'ok' : 'CORRUPT'}`);
+        await Promise.all([rm(source), rm(target), rm(topo.storageFile(name))]);
+      }
+    };
+
+    const load = Promise.all([...Array.from({ length: 10 }, (_, w) => looper(w)), ...(sftpSkip ? [] : Array.from({ length: 3 }, (_, w) => sftpLooper(w)))]);
     const drains: { replica: number; readyFailedAt: number; listenerClosedAt: number; signalledAt: number; exitedAt: number }[] = [];
     try {
       // Until every client is in its loop (a file written, curl connected): the first drain then
@@ -293,20 +389,25 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     }
     // The drains had work to do: sessions that were in the middle of their STOR/RETR when
     // their replica's listeners closed, and finished there.
+    let sftpServedWhileDraining = 0;
     const servedWhileDraining = drains.map((drain) => {
       const replica = topo.replicas[drain.replica] as Replica;
       const draining = eventsOf(replica, 'server.draining').find((r) => Date.parse(String(r.time)) >= drain.signalledAt - 1000);
       const listenersClosed = draining ? Date.parse(String(draining.time)) + READINESS_DELAY_MS : Number.POSITIVE_INFINITY;
-      return eventsOf(replica, 'transfer').filter((r) => {
+      const ended = eventsOf(replica, 'transfer').filter((r) => {
         const at = Date.parse(String(r.time));
-        return String(r.path).startsWith('/loop-') && at > listenersClosed && at <= drain.exitedAt;
-      }).length;
+        return at > listenersClosed && at <= drain.exitedAt;
+      });
+      sftpServedWhileDraining += ended.filter((r) => String(r.path).startsWith('/sftp-loop-')).length;
+      return ended.filter((r) => String(r.path).startsWith('/loop-')).length;
     });
     assert.ok(
       servedWhileDraining.reduce((a, b) => a + b, 0) >= 3,
       `too few transfers ended on a replica after its listeners closed (${servedWhileDraining.join(', ')}): the drain was not exercised`,
     );
     assert.deepEqual(failed, [], `no failed transfer (${failed.length} of ${sessions} sessions failed)`);
+    assert.deepEqual(sftpFailed, [], `no failed SFTP session (${sftpFailed.length} of ${sftpSessions} failed)`);
+    if (!sftpSkip) assert.ok(sftpSessions >= 6, `enough SFTP sessions during the restarts (${sftpSessions})`);
     assert.deepEqual(corrupted, [], 'no corrupted file');
     assert.ok(sessions >= 30, `enough work done during the restarts (${sessions} sessions)`);
     for (const replica of topo.replicas) {
@@ -315,8 +416,8 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     }
     const forbidden = forbiddenEvents(topo);
     assert.deepEqual(forbidden, [], forbidden.join('\n'));
-    t.diagnostic(`sessions: ${sessions}, transfers: ${transfers} (2 MiB each), failed: ${failed.length}, corrupted: ${corrupted.length}`);
-    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}`);
+    t.diagnostic(`sessions: ${sessions}, transfers: ${transfers} (2 MiB each), failed: ${failed.length}, corrupted: ${corrupted.length}; SFTP sessions: ${sftpSessions}, failed: ${sftpFailed.length}`);
+    t.diagnostic(`transfers that ended on a replica after its listeners closed, per drain: ${servedWhileDraining.join(', ')}; SFTP transfers in all drains: ${sftpServedWhileDraining}`);
     t.diagnostic(
       `drains (ms after SIGTERM, readyz fail / listener closed / exited): ${drains.map((d) => `r${d.replica} ${d.readyFailedAt - d.signalledAt}/${d.listenerClosedAt - d.signalledAt}/${d.exitedAt - d.signalledAt}`).join(', ')}`,
     );

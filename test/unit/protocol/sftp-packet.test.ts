@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseExtended } from '../../../src/protocol/sftp-extended.js';
-import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeStatus, encodeName, modeString, parseRequest } from '../../../src/protocol/sftp-packet.js';
+import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest } from '../../../src/protocol/sftp-packet.js';
 
 function packet(type: number, build: (w: SftpWriter) => void, id?: number): Buffer {
   const w = new SftpWriter(type, id);
@@ -27,6 +27,21 @@ describe('SFTP framing', () => {
       assert.deepEqual(out.map((p) => parseRequest(p).type), ['stat', 'opendir']);
       assert.equal(framer.buffered, 0);
     }
+  });
+
+  it('joins a 255 KiB WRITE sent in SSH-sized pieces (32 KiB, the length prefix split too) byte-exact', () => {
+    const data = Buffer.alloc(255 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    const write = packet(FXP.WRITE, (w) => w.string('h').uint64(0).string(data), 5);
+    const stream = Buffer.concat([write, packet(FXP.CLOSE, (w) => w.string('h'), 6)]);
+    const framer = new SftpFramer(300 * 1024);
+    const out: Buffer[] = [framer.push(stream.subarray(0, 2)), framer.push(stream.subarray(2, 3))].flat();
+    for (let at = 3; at < stream.length; at += 32 * 1024) out.push(...framer.push(stream.subarray(at, Math.min(stream.length, at + 32 * 1024))));
+    assert.equal(out.length, 2);
+    const parsed = parseRequest(out[0] as Buffer);
+    assert.ok(parsed.type === 'write' && parsed.id === 5 && parsed.data.equals(data));
+    assert.equal(parseRequest(out[1] as Buffer).type, 'close');
+    assert.equal(framer.buffered, 0);
   });
 
   it('refuses a packet over the cap and a zero length before buffering it', () => {
@@ -78,6 +93,14 @@ describe('SFTP requests', () => {
 });
 
 describe('SFTP replies', () => {
+  it('encodes DATA from pieces exactly as from one buffer', () => {
+    const whole = Buffer.from('0123456789abcdef');
+    const pieces = [whole.subarray(0, 3), whole.subarray(3, 3), whole.subarray(3, 11), whole.subarray(11)];
+    const reply = encodeData(42, pieces);
+    assert.ok(reply.equals(encodeData(42, whole)));
+    assert.ok(reply.equals(new SftpWriter(FXP.DATA, 42).string(whole).finish()));
+  });
+
   it('encodes a status and a name list a reader can take apart', () => {
     const status = encodeStatus(4, FX.PERMISSION_DENIED, 'Permission denied');
     assert.equal(status.readUInt32BE(0), status.length - 4);
