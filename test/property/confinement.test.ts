@@ -25,8 +25,6 @@ import { createHash } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isWithin, resolveVirtualPath } from '../../src/protocol/virtual-path.js';
@@ -35,10 +33,10 @@ import type { StorageErrorCode } from '../../src/storage/errors.js';
 import { LocalStorageProvider } from '../../src/storage/local/local-storage.js';
 import type { LocalStorage } from '../../src/storage/local/local-storage.js';
 import { splitVirtualPath } from '../../src/storage/segments.js';
-import type { Entry, WriteMode } from '../../src/storage/types.js';
 import { RawClient, type Reply } from '../helpers/raw-client.js';
 import { collect as collectSocket, rawDownload, rawUpload } from '../helpers/raw-transfer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { collect, readText, writeAll } from '../helpers/storage.js';
 
 /** Distinct contents, so a leak says which file it came from. */
 const SECRET_FILE = 'SECRET-A outside/secret.txt';
@@ -268,31 +266,6 @@ async function assertNoNewHardLinks(l: Layout): Promise<void> {
   await walk(l.home);
 }
 
-async function readAll(b: LocalStorage, p: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await b.openRead(p)) chunks.push(Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks).toString();
-}
-
-async function listAll(it: AsyncIterable<Entry>): Promise<Entry[]> {
-  const out: Entry[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
-async function writeAll(b: LocalStorage, p: string, data: string, mode: WriteMode): Promise<void> {
-  const handle = await b.openWrite(p, { mode, offset: 0 });
-  try {
-    await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
-    await handle.commit();
-  } catch (error) {
-    // As the session does: a failed upload is aborted, so nothing of it is still being
-    // created when the next property run rebuilds the home (an ENOTEMPTY flake otherwise).
-    await handle.abort(error instanceof Error ? error : new Error(String(error)));
-    throw error;
-  }
-}
-
 function assertCleanStorageError(error: unknown, l: Layout): void {
   if (error instanceof assert.AssertionError) throw error;
   assert.ok(isStorageError(error), `a non-storage error escaped: ${String(error)}`);
@@ -318,10 +291,10 @@ async function runOperation(b: LocalStorage, op: Operation, p: string, q: string
       break;
     }
     case 'list':
-      for (const e of await listAll(b.list(p))) assert.ok(!['secret.txt', 'inner-secret.txt', 'bob.txt', 'linked.txt'].includes(e.name), `listed ${e.name} via ${p}`);
+      for (const e of await collect(b.list(p))) assert.ok(!['secret.txt', 'inner-secret.txt', 'bob.txt', 'linked.txt'].includes(e.name), `listed ${e.name} via ${p}`);
       break;
     case 'read': {
-      const text = await readAll(b, p);
+      const text = await readText(b, p);
       for (const s of LEAKING) assert.ok(!text.includes(s), `read ${JSON.stringify(s)} via ${p}`);
       break;
     }
@@ -432,7 +405,7 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('hard link: served as a file of the home; deleting it removes only the home name; nothing links anew', async () => {
     await populateHome(l);
-    assert.equal(await readAll(b, '/hard-link.txt'), SECRET_LINKED);
+    assert.equal(await readText(b, '/hard-link.txt'), SECRET_LINKED);
     await writeAll(b, '/hard-link.txt', 'rewritten', 'overwrite');
     // Overwritten in place, like vsftpd and SFTPGo would: the same inode, so the outside name sees it.
     assert.equal(await fsp.readFile(path.join(l.outside, 'linked.txt'), 'utf8'), 'rewritten');
@@ -445,10 +418,10 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('links that stay inside (in-link, chain-in) work like their targets', async () => {
     await populateHome(l);
-    assert.equal(await readAll(b, '/in-link'), 'inside');
+    assert.equal(await readText(b, '/in-link'), 'inside');
     // sub/up points outside, so the listing hides it.
-    assert.deepEqual((await listAll(b.list('/chain-in'))).map((e) => e.name).sort(), ['deeper', 'inner.txt']);
-    assert.equal(await readAll(b, '/chain-in/inner.txt'), 'inner');
+    assert.deepEqual((await collect(b.list('/chain-in'))).map((e) => e.name).sort(), ['deeper', 'inner.txt']);
+    assert.equal(await readText(b, '/chain-in/inner.txt'), 'inner');
   });
 });
 
@@ -630,7 +603,7 @@ describe('(d) a symlink swapped in', () => {
   it('final component swapped after the check: RETR refused (O_NOFOLLOW -> OUTSIDE_ROOT)', async () => {
     const victim = path.join(l.home, 'victim.txt');
     restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));
-    await assert.rejects(readAll(b, '/victim.txt'), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
+    await assert.rejects(readText(b, '/victim.txt'), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
   });
 
   it('final component swapped after the check: STOR/APPE refused, nothing written outside', async () => {
@@ -671,7 +644,7 @@ describe('(d) a symlink swapped in', () => {
     await fsp.writeFile(path.join(l.home, 'dir', 'inner-secret.txt'), 'inside copy');
     restore = swapAfterRealpath(path.join(l.home, 'dir', 'inner-secret.txt'), swapToLink('dir', path.join(l.outside, 'secret-dir')));
     try {
-      assert.ok(!(await readAll(b, '/dir/inner-secret.txt')).includes(SECRET_INNER), 'read the outside file');
+      assert.ok(!(await readText(b, '/dir/inner-secret.txt')).includes(SECRET_INNER), 'read the outside file');
     } catch (error) {
       assertCleanStorageError(error, l);
     }
