@@ -19,7 +19,6 @@ import {
   collect,
   readAll,
   rejectsWith,
-  sha256,
   skipUnless,
   STORAGE_ADAPTERS,
   supportedWriteModes,
@@ -29,6 +28,7 @@ import {
   type StorageFeature,
   type UploadMode,
 } from '../helpers/storage.js';
+import { sha256 } from '../helpers/integration.js';
 
 export interface ContractFixture {
   backend: StorageBackend;

@@ -8,7 +8,6 @@
  * create and remove the local adapter's temp directory.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import type { StorageErrorCode } from '../../src/storage/errors.js';
 import { LocalStorageProvider } from '../../src/storage/local/local-storage.js';
 import { MemoryStorageProvider } from '../../src/storage/memory/memory-storage.js';
 import type { Entry, StorageBackend, StorageCapabilities, StorageProvider, VirtualPath, WriteMode } from '../../src/storage/types.js';
+import { randomBuffer, sha256 } from './integration.js';
 
 /** storage.uploadMode: write in place (partial files stay) or through a hidden temporary file. */
 export type UploadMode = 'resumable' | 'atomic';
@@ -188,7 +188,7 @@ export async function seedTree(backend: StorageBackend, files: Readonly<Record<s
       await makeDirectories(backend, file);
       continue;
     }
-    sums[key] = await seedFile(backend, file, typeof content === 'number' ? randomBytesOf(content) : content);
+    sums[key] = await seedFile(backend, file, typeof content === 'number' ? randomBuffer(content) : content);
   }
   return sums;
 }
@@ -240,17 +240,6 @@ export async function treeSums(backend: StorageBackend, dir: VirtualPath = '/'):
   const sums: Record<string, string> = {};
   for (const file of files.sort()) sums[file] = sha256(await readAll(backend, `${base}/${file}`));
   return sums;
-}
-
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** `size` random bytes. */
-export function randomBytesOf(size: number): Buffer {
-  const buf = Buffer.allocUnsafe(size);
-  randomFillSync(buf);
-  return buf;
 }
 
 /** Asserts that `action` rejects (or throws) a StorageError with one of `codes`. */

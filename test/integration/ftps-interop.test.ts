@@ -33,14 +33,16 @@ import {
   WGET_MISSING,
   describeRun,
   makeTempDir,
+  randomBuffer,
   removeDir,
   run,
+  sha256,
   sha256File,
   writeTree,
   type RunResult,
 } from '../helpers/integration.js';
 import { ALICE, events, implicitPort, metricValue, startFtpsServer } from '../helpers/ftps-support.js';
-import { exists, makeDirectories, randomBytesOf, readAll, seedFile, sha256, treeSums } from '../helpers/storage.js';
+import { exists, makeDirectories, readAll, seedFile, treeSums } from '../helpers/storage.js';
 
 const MODES = ['explicit', 'implicit'] as const;
 type Mode = (typeof MODES)[number];
@@ -153,7 +155,7 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
     await makeDirectories(server.storage, `/${remote}`);
     const local = await scratch(`curl-${mode}`);
     const names = Array.from({ length: 8 }, (_, i) => `f${i}.bin`);
-    const sums = await Promise.all(names.map((name, i) => seedFile(server.storage, `/${remote}/${name}`, randomBytesOf(200_000 + i * 37_001))));
+    const sums = await Promise.all(names.map((name, i) => seedFile(server.storage, `/${remote}/${name}`, randomBuffer(200_000 + i * 37_001))));
     const url = (name: string) => (mode === 'implicit' ? `ftps://127.0.0.1:${port(server, mode)}/${name}` : `ftp://127.0.0.1:${port(server, mode)}/${name}`);
     const curl = (args: readonly string[]) =>
       run(
@@ -256,7 +258,7 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
       const remote = `wget-${mode}`;
       await makeDirectories(t.storage, `/${remote}`);
       const local = await scratch(`wget-${mode}`);
-      const sum = await seedFile(t.storage, `/${remote}/one.bin`, randomBytesOf(1_500_007));
+      const sum = await seedFile(t.storage, `/${remote}/one.bin`, randomBuffer(1_500_007));
       // wget saves the control connection's session right after the handshake; over TLS 1.3
       // GnuTLS waits one round trip + 60 ms for the server's ticket (gnutls_session_get_data2)
       // and saves a session without one otherwise: the data connection then cannot resume.

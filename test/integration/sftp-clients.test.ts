@@ -12,9 +12,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CURL_MISSING, LFTP_MISSING, unavailableReason, describeRun, makeTempDir, removeDir, run, sha256File, writeRandomFile } from '../helpers/integration.js';
+import { CURL_MISSING, LFTP_MISSING, unavailableReason, describeRun, makeTempDir, removeDir, run, sha256, sha256File, writeRandomFile } from '../helpers/integration.js';
 import { OPENSSH_MISSING, PARAMIKO_MISSING, makeKeys, paramiko, sftpBatch, sftpWithPassword, sshOptions, type SshKeys } from '../helpers/sftp.js';
-import { exists, readAll, readText, seedFile, seedManyFiles, sha256 } from '../helpers/storage.js';
+import { exists, readAll, readText, seedFile, seedManyFiles } from '../helpers/storage.js';
 
 const skip = OPENSSH_MISSING();
 
