@@ -266,6 +266,24 @@ async function assertNoNewHardLinks(l: Layout): Promise<void> {
   await walk(l.home);
 }
 
+/**
+ * fast-check's interruptAfterTimeLimit races an async run against the clock and abandons it
+ * when time is up (it keeps going in the background). On a busy machine that run would still
+ * be rebuilding the home while the next test starts (ENOTEMPTY, a missing home); `idle()`
+ * waits for it.
+ */
+function tracked<A extends unknown[]>(body: (...args: A) => Promise<void>): { run: (...args: A) => Promise<void>; idle: () => Promise<void> } {
+  let last: Promise<void> = Promise.resolve();
+  return {
+    run: (...args) => {
+      const current = body(...args);
+      last = current.catch(() => undefined);
+      return current;
+    },
+    idle: () => last,
+  };
+}
+
 function assertCleanStorageError(error: unknown, l: Layout): void {
   if (error instanceof assert.AssertionError) throw error;
   assert.ok(isStorageError(error), `a non-storage error escaped: ${String(error)}`);
@@ -350,34 +368,42 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('property: any operation on any (normalised) client path: a clean StorageError or an effect inside the home', async () => {
     const started = Date.now();
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...OPERATIONS), cwdArb, anyClientPath, anyClientPath, async (op, cwd, arg, arg2) => {
-        await populateHome(l);
-        const p = resolveVirtualPath(cwd, arg);
-        const q = resolveVirtualPath(cwd, arg2) ?? '/moved';
-        if (p === null) return; // the session answers 553 itself (checked in (c))
-        try {
-          await runOperation(b, op, p, q);
-        } catch (error) {
-          assertCleanStorageError(error, l);
-        }
-        assert.deepEqual(await snapshot(l), reference, `${op} ${JSON.stringify(p)} ${JSON.stringify(q)} changed something outside`);
-        await assertNoNewHardLinks(l);
-      }),
-      { numRuns: 600, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (op: Operation, cwd: string, arg: string, arg2: string) => {
+      await populateHome(l);
+      const p = resolveVirtualPath(cwd, arg);
+      const q = resolveVirtualPath(cwd, arg2) ?? '/moved';
+      if (p === null) return; // the session answers 553 itself (checked in (c))
+      try {
+        await runOperation(b, op, p, q);
+      } catch (error) {
+        assertCleanStorageError(error, l);
+      }
+      assert.deepEqual(await snapshot(l), reference, `${op} ${JSON.stringify(p)} ${JSON.stringify(q)} changed something outside`);
+      await assertNoNewHardLinks(l);
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...OPERATIONS), cwdArb, anyClientPath, anyClientPath, property.run), {
+        numRuns: 600,
+        interruptAfterTimeLimit: 15_000,
+        markInterruptAsFailure: false,
+      });
+    } finally {
+      await property.idle();
+    }
     assert.ok(Date.now() - started < 30_000);
   });
 
   it('property: un-normalised paths handed straight to the adapter are refused with INVALID_NAME', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...OPERATIONS), anyClientPath, async (op, arg) => {
-        const raw = `/${arg}`;
-        fc.pre(resolveVirtualPath('/', raw) !== raw && !raw.includes('\0'));
-        await assert.rejects(runOperation(b, op, raw, '/moved'), (e: unknown) => isStorageError(e) && e.code === 'INVALID_NAME');
-      }),
-      { numRuns: 300, interruptAfterTimeLimit: 5000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (op: Operation, arg: string) => {
+      const raw = `/${arg}`;
+      fc.pre(resolveVirtualPath('/', raw) !== raw && !raw.includes('\0'));
+      await assert.rejects(runOperation(b, op, raw, '/moved'), (e: unknown) => isStorageError(e) && e.code === 'INVALID_NAME');
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...OPERATIONS), anyClientPath, property.run), { numRuns: 300, interruptAfterTimeLimit: 5000, markInterruptAsFailure: false });
+    } finally {
+      await property.idle();
+    }
     assert.deepEqual(await snapshot(l), reference);
   });
 
@@ -489,44 +515,46 @@ describe('(c) over real sockets: generated paths through every path command', ()
 
   it('property: replies are well-formed and allowed, transfers never carry outside bytes, the outside never changes', async () => {
     const verbs = Object.keys(ALLOWED);
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...verbs), wirePath, wirePath, async (verb, arg, arg2) => {
-        await populateHome(l);
-        const label = `${verb} ${JSON.stringify(arg)}`;
-        let reply: Reply;
-        if (verb === 'LIST' || verb === 'NLST' || verb === 'RETR') {
-          const result = await rawDownload(client, `${verb} ${arg}`, 10_000);
-          reply = result.first;
-          if (result.final) assertWellFormed(result.final, l.base, label);
-          const data = result.data.toString('utf8');
-          for (const s of LEAKING) assert.ok(!data.includes(s), `${label} sent outside bytes`);
-          if (verb !== 'RETR') for (const n of ['secret.txt', 'inner-secret.txt', 'bob.txt']) assert.ok(!data.includes(n), `${label} listed ${n}`);
-        } else if (verb === 'STOR' || verb === 'APPE') {
-          const result = await rawUpload(client, `${verb} ${arg}`, Buffer.from('PWNED'), 10_000);
-          reply = result.first;
-          if (result.final) assertWellFormed(result.final, l.base, label);
-        } else if (verb === 'RNTO') {
-          const from = await client.send(`RNFR ${arg2}`);
-          assertWellFormed(from, l.base, `RNFR ${arg2}`);
-          reply = await client.send(`RNTO ${arg}`);
-        } else if (verb === 'MFMT') {
-          reply = await client.send(`MFMT 20000101000000 ${arg}`);
-        } else {
-          reply = await client.send(`${verb} ${arg}`);
-        }
-        assertWellFormed(reply, l.base, label);
-        assert.ok((ALLOWED[verb] ?? []).includes(reply.code), `${label} -> ${reply.text}`);
-        if (verb === 'CWD') {
-          const pwd = await client.send('PWD');
-          const shown = /^257 "(.*)"/.exec(pwd.text)?.[1]?.replace(/""/g, '"') ?? '';
-          assert.ok(shown.startsWith('/') && resolveVirtualPath('/', shown) === shown, `PWD after ${label}: ${pwd.text}`);
-          assert.equal((await client.send('CWD /')).code, 250);
-        }
-        assert.deepEqual(await snapshotWire(l), reference, `${label} changed something outside`);
-        await assertNoNewHardLinks(l);
-      }),
-      { numRuns: 120, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (verb: string, arg: string, arg2: string) => {
+      await populateHome(l);
+      const label = `${verb} ${JSON.stringify(arg)}`;
+      let reply: Reply;
+      if (verb === 'LIST' || verb === 'NLST' || verb === 'RETR') {
+        const result = await rawDownload(client, `${verb} ${arg}`, 10_000);
+        reply = result.first;
+        if (result.final) assertWellFormed(result.final, l.base, label);
+        const data = result.data.toString('utf8');
+        for (const s of LEAKING) assert.ok(!data.includes(s), `${label} sent outside bytes`);
+        if (verb !== 'RETR') for (const n of ['secret.txt', 'inner-secret.txt', 'bob.txt']) assert.ok(!data.includes(n), `${label} listed ${n}`);
+      } else if (verb === 'STOR' || verb === 'APPE') {
+        const result = await rawUpload(client, `${verb} ${arg}`, Buffer.from('PWNED'), 10_000);
+        reply = result.first;
+        if (result.final) assertWellFormed(result.final, l.base, label);
+      } else if (verb === 'RNTO') {
+        const from = await client.send(`RNFR ${arg2}`);
+        assertWellFormed(from, l.base, `RNFR ${arg2}`);
+        reply = await client.send(`RNTO ${arg}`);
+      } else if (verb === 'MFMT') {
+        reply = await client.send(`MFMT 20000101000000 ${arg}`);
+      } else {
+        reply = await client.send(`${verb} ${arg}`);
+      }
+      assertWellFormed(reply, l.base, label);
+      assert.ok((ALLOWED[verb] ?? []).includes(reply.code), `${label} -> ${reply.text}`);
+      if (verb === 'CWD') {
+        const pwd = await client.send('PWD');
+        const shown = /^257 "(.*)"/.exec(pwd.text)?.[1]?.replace(/""/g, '"') ?? '';
+        assert.ok(shown.startsWith('/') && resolveVirtualPath('/', shown) === shown, `PWD after ${label}: ${pwd.text}`);
+        assert.equal((await client.send('CWD /')).code, 250);
+      }
+      assert.deepEqual(await snapshotWire(l), reference, `${label} changed something outside`);
+      await assertNoNewHardLinks(l);
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...verbs), wirePath, wirePath, property.run), { numRuns: 120, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false });
+    } finally {
+      await property.idle();
+    }
   });
 
   it('no command creates a link (SITE SYMLINK / SITE LINK are not implemented)', async () => {
