@@ -1,7 +1,7 @@
 /**
  * @module config/redact
  * Owns hiding secret values before a config is printed or logged. Which leaves are secret
- * is decided once, in config/sources (SECRET_PATHS plus a name heuristic that spares
+ * is decided once, in config/config-leaves (SECRET_PATHS plus a name heuristic that spares
  * paths to key/password FILES); this module only applies that decision.
  */
 import type { Config } from './schema.js';

@@ -2,7 +2,7 @@
  * @module config/schema
  * The one config schema: types, defaults, validation and documentation come from here.
  * `Config` is derived from it, never written by hand. Env names (KFTPD_*) and CLI flags
- * (--a.b) are derived from the leaf paths (see config/sources.ts). Pure: no I/O.
+ * (--a.b) are derived from the leaf paths (see config/config-leaves.ts). Pure: no I/O.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';

@@ -143,7 +143,7 @@ export function deployLayout(config: Config): DeployLayout {
  * `loadConfig` (tests check this).
  */
 export function podConfig(config: Config): ConfigInput {
-  const { deploy: _deploy, ...server } = structuredClone(config) as Config;
+  const { deploy: _deploy, ...server } = structuredClone<Config>(config);
   const layout = deployLayout(config);
   return {
     ...server,

@@ -55,7 +55,11 @@ function parseIPv6(address: string): number[] | null {
   const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => Number.parseInt(h, 16)));
   const left = parse(head);
   const right = rest === undefined ? [] : parse(rest);
-  if (tail.length > 0) right.length > 0 ? right.pop() : left.pop();
+  // The "0" that stood in for the IPv4 part above is replaced by its two groups in `tail`.
+  if (tail.length > 0) {
+    if (right.length > 0) right.pop();
+    else left.pop();
+  }
   const given = left.length + right.length + tail.length;
   const zeros = rest === undefined ? 0 : 8 - given;
   const groups = [...left, ...new Array<number>(Math.max(0, zeros)).fill(0), ...right, ...tail];

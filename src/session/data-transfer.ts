@@ -80,11 +80,13 @@ async function connectData(ctx: SessionContext, endpoint: DataEndpoint, signal: 
 export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpec): Promise<void> {
   const endpoint = ctx.takeDataEndpoint();
   const startedAt = ctx.deps.clock.now();
-  const progress = { command: spec.command, path: spec.path, startedAt, bytes: spec.bytes };
+  const progress = { command: spec.command, path: spec.path, startedAt, bytes: () => spec.bytes() };
   await ctx.runTransfer(progress, async (signal) => {
     let result: TransferResult = 'failed';
     let socket: Duplex | null = null;
-    let dataError: unknown = null;
+    // What the data socket reported ('error' events carry an Error), or the client's early
+    // close. A field, not a variable: the listeners set it, which narrowing cannot see.
+    const dataSide: { error: Error | null } = { error: null };
     let failureCode: string | undefined;
     let sha: Sha256Tap | null = null;
     try {
@@ -132,7 +134,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         sha = tapSha256(dataSocket, spec.direction === 'upload' ? 'read' : 'write');
       }
       dataSocket.on('error', (error) => {
-        dataError ??= error;
+        dataSide.error ??= error;
       });
       if (spec.direction !== 'upload') {
         // Nothing is expected from the client on a download, but reading is how a close
@@ -141,8 +143,8 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           // Once our side has ended (all data written, FIN queued) the client's close is the
           // normal end of a download, however the two crossed on the wire.
           if (dataSocket.writableEnded) return;
-          dataError ??= Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
-          dataSocket.destroy(dataError as Error);
+          dataSide.error ??= Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
+          dataSocket.destroy(dataSide.error);
         });
         dataSocket.resume();
       }
@@ -159,7 +161,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         if (dataSocket.destroyed && (!dataSocket.readableEnded || dataSocket.errored)) throw Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
         await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
-        if (dataError && spec.direction === 'upload') throw dataError;
+        if (dataSide.error && spec.direction === 'upload') throw dataSide.error;
         await spec.finish?.();
         result = 'ok';
         ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);
@@ -171,7 +173,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           result = 'aborted';
           // RFC 959 §4.1.3 ABOR: 426 for the aborted command, then 226 for ABOR itself.
           ctx.reply(ReplyCode.TransferAborted, 'Transfer aborted.');
-        } else if ((dataError !== null && !isStorageError(error) && !isStorageErrno(error)) || isDataSideError(error, dataSocket)) {
+        } else if ((dataSide.error !== null && !isStorageError(error) && !isStorageErrno(error)) || isDataSideError(error, dataSocket)) {
           ctx.log.warn({ event: 'data.failed', code: errorCode(error), err: error }, 'data connection failed');
           ctx.reply(ReplyCode.TransferAborted, 'Connection closed; transfer aborted.');
         } else {

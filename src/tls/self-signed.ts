@@ -50,10 +50,9 @@ export interface EnsuredCertificate {
 
 // The WebCrypto provider is passed explicitly to every @peculiar/x509 call rather than set
 // globally with cryptoProvider.set(): a library-wide singleton is not ours to change.
-// Its typings name the DOM `Crypto` type, which this Node-only build does not include, so
-// the parameter type is borrowed from the generator's own signature.
-type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]>;
-const subtleProvider = webcrypto as unknown as X509Crypto;
+// Its typings name the DOM `Crypto` type, which this Node-only build does not include (the
+// parameter is then untyped); Node's own WebCrypto type is what is actually passed.
+const subtleProvider: webcrypto.Crypto = webcrypto;
 
 /** Generates an ECDSA P-256 key and a self-signed server certificate for it. */
 export async function generateSelfSignedCertificate(options: SelfSignedOptions): Promise<GeneratedCertificate> {
@@ -64,7 +63,7 @@ export async function generateSelfSignedCertificate(options: SelfSignedOptions):
   const altNames = toGeneralNames(options.altNames);
   const lib = await loadX509();
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const now = Date.now();
   const extensions: x509.Extension[] = [
     new lib.BasicConstraintsExtension(false, undefined, true),

@@ -1,7 +1,7 @@
 /**
  * @module test/contract/local-storage.test
- * Runs the storage contract against LocalStorage in a temp directory, plus behaviour only the
- * local adapter has (sparse files beyond 4 GiB, home creation, errno mapping, fsync).
+ * Runs the storage contract against LocalStorage with fsync on (the plain runs, resumable and
+ * atomic, are in storage.test.ts), plus behaviour only the local adapter has (sparse files beyond 4 GiB, home creation, errno mapping, fsync).
  * Must not: leave anything behind in the temp directory.
  */
 import assert from 'node:assert/strict';
@@ -11,20 +11,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isStorageError } from '../../src/storage/errors.js';
 import { LocalStorage, LocalStorageProvider, toStorageError } from '../../src/storage/local/local-storage.js';
-import { readAll, rejectsWith, runStorageContract, writeAll } from './storage.contract.js';
+import { createLocalStorage, readAll, rejectsWith, STORAGE_ADAPTERS, writeAll } from '../helpers/storage.js';
+import { runStorageContract } from './storage.contract.js';
 
-runStorageContract('local', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kftpd-local-contract-'));
-  const provider = new LocalStorageProvider({ root: dir });
-  const backend = await provider.forHome('/user');
-  return { backend, cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
-});
-
-runStorageContract('local (fsync)', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kftpd-local-contract-'));
-  const backend = await new LocalStorageProvider({ root: dir, fsync: true }).forHome('/');
-  return { backend, cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
-});
+const local = STORAGE_ADAPTERS.find((a) => a.name === 'local');
+assert.ok(local);
+for (const uploadMode of ['resumable', 'atomic'] as const) {
+  runStorageContract({ name: `local (fsync) × ${uploadMode}`, capabilities: local.capabilities, uploadMode, create: () => createLocalStorage({ fsync: true, uploadMode }) });
+}
 
 describe('LocalStorage specifics', () => {
   let dir: string;

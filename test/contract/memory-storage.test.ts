@@ -1,6 +1,7 @@
 /**
  * @module test/contract/memory-storage.test
- * Runs the storage contract against MemoryStorage, plus its test-only features (shared tree
+ * Runs the storage contract against a standalone MemoryStorage (the provider's run is in
+ * storage.test.ts), plus its test-only features (shared tree
  * between homes, capacity -> NO_SPACE).
  * Must not: touch the filesystem.
  */
@@ -8,14 +9,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStorageError } from '../../src/storage/errors.js';
 import { MemoryStorage, MemoryStorageProvider } from '../../src/storage/memory/memory-storage.js';
-import { readAll, rejectsWith, runStorageContract, writeAll } from './storage.contract.js';
+import { readAll, rejectsWith, writeAll } from '../helpers/storage.js';
+import { runStorageContract } from './storage.contract.js';
 
-runStorageContract('memory', async () => {
-  const backend = await new MemoryStorageProvider().forHome('/user');
-  return { backend, cleanup: async () => undefined };
+const standalone = new MemoryStorage();
+runStorageContract({
+  name: 'memory (standalone)',
+  capabilities: standalone.capabilities,
+  uploadMode: 'resumable',
+  create: async () => ({ backend: new MemoryStorage(), cleanup: async () => undefined }),
 });
-
-runStorageContract('memory (standalone)', async () => ({ backend: new MemoryStorage(), cleanup: async () => undefined }));
 
 describe('MemoryStorage specifics', () => {
   it('homes of one provider share the tree', async () => {

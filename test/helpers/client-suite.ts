@@ -14,7 +14,8 @@ import { after, before, type TestContext } from 'node:test';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createTestPki, type TestPki } from './pki.js';
 import { mergeConfig, type TestServer } from './server.js';
-import { createManyFiles, makeTempDir, removeDir, writeRandomFile } from './integration.js';
+import { makeTempDir, removeDir, writeRandomFile } from './integration.js';
+import { seedManyFiles } from './storage.js';
 import { startFtpsServer } from './ftps-support.js';
 
 export const TRANSPORTS = ['plain', 'explicit', 'implicit'] as const;
@@ -82,7 +83,7 @@ export function useClientFixture(options: ClientFixtureOptions): ClientFixture {
       fixture.bigPath = path.join(fixture.local, 'big.bin');
       fixture.bigSha = await writeRandomFile(fixture.bigPath, 64 * 1024 * 1024);
     }
-    if (options.manyFiles) fixture.manyNames = await createManyFiles(path.join(fixture.t.root, 'many'), 1000);
+    if (options.manyFiles) fixture.manyNames = await seedManyFiles(fixture.t.storage, '/many', 1000);
     if (options.payloadBytes !== undefined) {
       fixture.payloadPath = path.join(fixture.local, 'payload.bin');
       fixture.payloadSha = await writeRandomFile(fixture.payloadPath, options.payloadBytes);

@@ -1,14 +1,15 @@
 /**
  * @module test/helpers/integration
  * Shared plumbing for the integration suite: external-client detection, bounded child
- * processes, sha256 of files and buffers, random fixture files, temp directories and small
- * socket helpers. Everything here is bounded by a timeout so a broken server fails a test
+ * processes, sha256 of files and buffers, random client-side fixture files, temp directories
+ * and small socket helpers. Server-side files are seeded and read through the storage port
+ * (test/helpers/storage). Everything here is bounded by a timeout so a broken server fails a test
  * instead of hanging the run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -178,21 +179,6 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Creates `count` small files named f0000.txt... in `dir` (on disk); returns the names. */
-export async function createManyFiles(dir: string, count: number): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const names: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `f${String(i).padStart(4, '0')}.txt`;
-    names.push(name);
-  }
-  // Bounded parallelism keeps this quick without exhausting file descriptors.
-  for (let i = 0; i < names.length; i += 100) {
-    await Promise.all(names.slice(i, i + 100).map((name) => writeFile(path.join(dir, name), `${name}\n`)));
-  }
-  return names;
-}
-
 /**
  * Writes a tree of files under `dir`: relative path (with "/") to size in bytes (0: an empty
  * file, random bytes otherwise). Returns relative path to sha256.
@@ -204,21 +190,6 @@ export async function writeTree(dir: string, files: Readonly<Record<string, numb
     await mkdir(path.dirname(file), { recursive: true });
     sums[relative] = await writeRandomFile(file, size);
   }
-  return sums;
-}
-
-/**
- * Every regular file under `dir` (recursively, hidden ones too): relative path (with "/") to
- * sha256, keys sorted, so two trees compare with one deepEqual.
- */
-export async function treeSums(dir: string): Promise<Record<string, string>> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .sort();
-  const sums: Record<string, string> = {};
-  for (const file of files) sums[file] = await sha256File(path.join(dir, ...file.split('/')));
   return sums;
 }
 
@@ -288,7 +259,3 @@ export function ftpUrl(host: string, port: number, relativePath: string): string
   return `ftp://${h}:${port}/${encoded}`;
 }
 
-/** Reads a whole file (small fixtures only). */
-export function readText(file: string): Promise<string> {
-  return readFile(file, 'utf8');
-}

@@ -1,7 +1,8 @@
 /**
  * @module test/helpers/server
  * Starts a real kftpd on 127.0.0.1 (or ::1) with an ephemeral control port, kernel-chosen
- * passive ports, a temp storage root and a users file, and captures its JSON log lines.
+ * passive ports, a temp storage root (also reachable through the storage port, for seeding)
+ * and a users file, and captures its JSON log lines.
  */
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,7 +14,8 @@ import { parseConfigObject } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { FtpServer } from '../../src/server.js';
-import type { StorageProvider } from '../../src/storage/types.js';
+import { LocalStorageProvider } from '../../src/storage/local/local-storage.js';
+import type { StorageBackend, StorageProvider } from '../../src/storage/types.js';
 import { RawClient } from './raw-client.js';
 
 export interface TestUser {
@@ -42,8 +44,14 @@ export interface TestServer {
   readonly server: FtpServer;
   readonly host: string;
   readonly port: number;
-  /** Storage root on disk. */
+  /** Storage root on disk (the default root; a test that sets storage.root has its own). */
   readonly root: string;
+  /**
+   * The whole storage root ("/") through the storage port: the server's own provider when the
+   * test gave one, else the local adapter on the configured root. Tests seed and check files
+   * with it (test/helpers/storage) unless they are about the local filesystem itself.
+   */
+  readonly storage: StorageBackend;
   readonly usersFile: string;
   readonly user: string;
   readonly password: string;
@@ -110,14 +118,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   });
   const logger = createLogger({ level: config.log.level, destination });
-  const server = new FtpServer(config, { logger, ...(options.storage ? { storage: options.storage(root) } : {}) });
+  const provider = options.storage?.(root);
+  const server = new FtpServer(config, { logger, ...(provider ? { storage: provider } : {}) });
   await server.start();
+  const storage = await (provider ?? new LocalStorageProvider({ root: config.storage.root, uploadMode: config.storage.uploadMode })).forHome('/');
   const first = users[0] ?? DEFAULT_USER;
   return {
     server,
     host: config.listen.host,
     port: server.address().port,
     root,
+    storage,
     usersFile,
     user: first.name,
     password: first.password,

@@ -5,11 +5,10 @@
  * idle sessions get 421 while a running transfer finishes before its session gets 421.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 async function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${urlPath}`);
@@ -51,7 +50,7 @@ describe('admin listener and drain', () => {
     const t = await startTestServer({ config: { admin: { enabled: true, port: 0 }, shutdown: { readinessDelayMs: 1500, drainTimeoutMs: 15_000 } } });
     const admin = t.server.adminAddress();
     assert.ok(admin);
-    await writeFile(path.join(t.root, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
+    await seedFile(t.storage, '/big.bin', Buffer.alloc(8 * 1024 * 1024, 7));
     const idle = await login(t.port);
     const busy = await login(t.port);
     await busy.send('TYPE I');

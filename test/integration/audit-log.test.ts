@@ -5,7 +5,7 @@
  * renames, deletes, mkdir and rmdir carry the documented fields.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir, randomBuffer, removeDir, sha256 } from '../helpers/integration.js';
@@ -14,6 +14,7 @@ import { ALICE, FtpsClient, startFtpsServer } from '../helpers/ftps-support.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { expectCode, rawUpload } from '../helpers/raw-transfer.js';
 import type { TestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 const FIELDS = new Set(['time', 'event', 'result', 'session', 'user', 'remote', 'via', 'tls', 'tlsVersion', 'tlsCipher', 'path', 'toPath', 'bytes', 'durationMs', 'code', 'sha256', 'replica']);
 
@@ -31,7 +32,7 @@ describe('audit log', () => {
     pki = await createTestPki(path.join(dir, 'pki'));
     auditFile = path.join(dir, 'audit.jsonl');
     t = await startFtpsServer(pki, { config: { log: { audit: auditFile, auditSha256: true } } });
-    await writeFile(path.join(t.root, 'down.bin'), download);
+    await seedFile(t.storage, '/down.bin', download);
 
     // A failed login in clear text, then a successful one over TLS doing every file operation.
     const plain = await RawClient.connect(t.port, t.host);

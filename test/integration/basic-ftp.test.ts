@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
@@ -21,6 +21,7 @@ import { Client, FileInfo, FTPError, enterPassiveModeIPv4, enterPassiveModeIPv6 
 import { AWKWARD_NAMES, MiB, randomBuffer, sha256, sha256File } from '../helpers/integration.js';
 import { implicitPort, metricValue } from '../helpers/ftps-support.js';
 import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, commandsSeen, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { exists, makeDirectories, readAll, readText, seedFile } from '../helpers/storage.js';
 
 /** A Writable that keeps everything written to it. */
 function sink(): { stream: Writable; data: () => Buffer } {
@@ -90,7 +91,7 @@ describe('basic-ftp client', () => {
       const epsvBefore = commandsSeen(f.t, 'EPSV');
       const up = await connect('plain', 'pasv');
       await up.uploadFrom(f.bigPath, 'big.bin');
-      assert.equal(await sha256File(path.join(f.t.root, 'big.bin')), f.bigSha);
+      assert.equal(sha256(await readAll(f.t.storage, '/big.bin')), f.bigSha);
       assert.equal(await up.size('big.bin'), 64 * MiB);
       assert.ok(commandsSeen(f.t, 'PASV') > pasvBefore, 'PASV was used');
 
@@ -104,7 +105,7 @@ describe('basic-ftp client', () => {
     it('resumes a download with REST and an upload with APPE', async () => {
       const client = await connect('plain');
       const data = randomBuffer(3 * MiB + 123);
-      await writeFile(path.join(f.t.root, 'resume-src.bin'), data);
+      await seedFile(f.t.storage, '/resume-src.bin', data);
 
       const partial = path.join(f.local, 'resume-down.bin');
       await writeFile(partial, data.subarray(0, 1_000_000));
@@ -114,9 +115,9 @@ describe('basic-ftp client', () => {
 
       const localFull = path.join(f.local, 'resume-up.bin');
       await writeFile(localFull, data);
-      await writeFile(path.join(f.t.root, 'resume-up.bin'), data.subarray(0, 2_000_000));
+      await seedFile(f.t.storage, '/resume-up.bin', data.subarray(0, 2_000_000));
       await client.appendFrom(createReadStream(localFull, { start: 2_000_000 }), 'resume-up.bin');
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'resume-up.bin'))), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/resume-up.bin')), sha256(data));
     });
 
     it('lists a directory of 1,000 entries completely with MLSD, LIST and NLST', async () => {
@@ -143,7 +144,7 @@ describe('basic-ftp client', () => {
 
     it('reads MLST, SIZE and MDTM facts; MFMT sets the time', async () => {
       const client = await connect('plain');
-      await writeFile(path.join(f.t.root, 'facts.txt'), 'hello facts');
+      await seedFile(f.t.storage, '/facts.txt', 'hello facts');
       const mfmt = await client.send('MFMT 20210304050607 facts.txt');
       assert.equal(mfmt.code, 213);
       assert.equal((await client.lastMod('facts.txt')).toISOString(), '2021-03-04T05:06:07.000Z');
@@ -160,20 +161,20 @@ describe('basic-ftp client', () => {
       const client = await connect('plain');
       await client.ensureDir('tree/deeper dir/ünï');
       assert.equal(await client.pwd(), '/tree/deeper dir/ünï');
-      assert.ok((await stat(path.join(f.t.root, 'tree', 'deeper dir', 'ünï'))).isDirectory());
+      assert.equal((await f.t.storage.stat('/tree/deeper dir/ünï')).type, 'directory');
       await client.uploadFrom(Readable.from([Buffer.from('leaf')]), 'leaf.txt');
       await client.cdup();
       assert.equal(await client.pwd(), '/tree/deeper dir');
       await client.rename('ünï', 'renamed dir');
-      assert.equal(await readFile(path.join(f.t.root, 'tree', 'deeper dir', 'renamed dir', 'leaf.txt'), 'utf8'), 'leaf');
+      assert.equal(await readText(f.t.storage, '/tree/deeper dir/renamed dir/leaf.txt'), 'leaf');
       await client.cd('/');
       await client.rename('tree/deeper dir/renamed dir/leaf.txt', 'tree/leaf moved.txt');
-      assert.equal(await readFile(path.join(f.t.root, 'tree', 'leaf moved.txt'), 'utf8'), 'leaf');
+      assert.equal(await readText(f.t.storage, '/tree/leaf moved.txt'), 'leaf');
       await assert.rejects(client.removeEmptyDir('tree'), (error: unknown) => error instanceof FTPError && error.code === 550);
       await client.remove('tree/leaf moved.txt');
       await client.removeEmptyDir('tree/deeper dir/renamed dir');
       await client.removeDir('tree');
-      await assert.rejects(stat(path.join(f.t.root, 'tree')));
+      assert.equal(await exists(f.t.storage, '/tree'), false);
       await assert.rejects(client.remove('tree/none.txt'), (error: unknown) => error instanceof FTPError && error.code === 550);
     });
 
@@ -184,7 +185,7 @@ describe('basic-ftp client', () => {
       for (const name of AWKWARD_NAMES) {
         const content = Buffer.from(`content of ${name}`, 'utf8');
         await client.uploadFrom(Readable.from([content]), name);
-        assert.equal(sha256(await readFile(path.join(f.t.root, 'awkward', name))), sha256(content), name);
+        assert.equal(sha256(await readAll(f.t.storage, `/awkward/${name}`)), sha256(content), name);
         const out = sink();
         await client.downloadTo(out.stream, name);
         assert.equal(sha256(out.data()), sha256(content), name);
@@ -195,7 +196,7 @@ describe('basic-ftp client', () => {
       client.availableListCommands = ['LIST'];
       assert.deepEqual((await client.list()).map((f) => f.name).sort(), [...AWKWARD_NAMES].sort());
       await client.rename(AWKWARD_NAMES[0] ?? '', 'ðöç "2".txt');
-      assert.equal(await readFile(path.join(f.t.root, 'awkward', 'ðöç "2".txt'), 'utf8'), `content of ${AWKWARD_NAMES[0] ?? ''}`);
+      assert.equal(await readText(f.t.storage, '/awkward/ðöç "2".txt'), `content of ${AWKWARD_NAMES[0] ?? ''}`);
       for (const name of ['ðöç "2".txt', ...AWKWARD_NAMES.slice(1)]) await client.remove(name);
       await client.cd('/');
       await client.removeEmptyDir('awkward');
@@ -204,7 +205,7 @@ describe('basic-ftp client', () => {
     it('transfers a 0-byte file both ways', async () => {
       const client = await connect('plain');
       await client.uploadFrom(Readable.from([]), 'zero.bin');
-      assert.equal((await stat(path.join(f.t.root, 'zero.bin'))).size, 0);
+      assert.equal((await f.t.storage.stat('/zero.bin')).size, 0);
       const out = sink();
       await client.downloadTo(out.stream, 'zero.bin');
       assert.equal(out.data().length, 0);
@@ -213,13 +214,13 @@ describe('basic-ftp client', () => {
 
     it('converts line endings in TYPE A and keeps bytes exact in TYPE I', async () => {
       const client = await connect('plain');
-      await writeFile(path.join(f.t.root, 'text-lf.txt'), 'one\ntwo\nthree\n');
+      await seedFile(f.t.storage, '/text-lf.txt', 'one\ntwo\nthree\n');
       assert.equal((await client.send('TYPE A')).code, 200);
       const ascii = sink();
       await client.downloadTo(ascii.stream, 'text-lf.txt');
       assert.equal(ascii.data().toString(), 'one\r\ntwo\r\nthree\r\n');
       await client.uploadFrom(Readable.from([Buffer.from('x\r\ny\r\n')]), 'text-crlf.txt');
-      assert.equal(await readFile(path.join(f.t.root, 'text-crlf.txt'), 'utf8'), 'x\ny\n');
+      assert.equal(await readText(f.t.storage, '/text-crlf.txt'), 'x\ny\n');
       assert.equal((await client.send('TYPE I')).code, 200);
       const binary = sink();
       await client.downloadTo(binary.stream, 'text-lf.txt');
@@ -238,7 +239,7 @@ describe('basic-ftp client', () => {
 
     it('keeps a session usable across many sequential transfers (no leaked passive ports)', async () => {
       const client = await connect('plain');
-      await mkdir(path.join(f.t.root, 'seq'), { recursive: true });
+      await makeDirectories(f.t.storage, '/seq');
       for (let i = 0; i < 40; i++) {
         const body = Buffer.from(`file ${i}`);
         await client.uploadFrom(Readable.from([body]), `seq/${i}.txt`);
@@ -272,10 +273,9 @@ describe('basic-ftp client', () => {
         const client = await connect(transport, transport === 'explicit' ? 'epsv' : 'pasv', version);
         assert.equal(protPCount(), protP + 1, 'basic-ftp did not send PROT P');
         const name = `${transport}-${version}.bin`;
-        const remote = path.join(f.t.root, name);
 
         await client.uploadFrom(f.payloadPath, name);
-        assert.equal(await sha256File(remote), sha256(payload));
+        assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), sha256(payload));
 
         const down = sink();
         await client.downloadTo(down.stream, name);
@@ -288,7 +288,7 @@ describe('basic-ftp client', () => {
         const partialName = `partial-${transport}-${version}.bin`;
         await client.uploadFrom(Readable.from([payload.subarray(0, MiB)]), partialName);
         await client.appendFrom(createReadStream(f.payloadPath, { start: MiB }), partialName);
-        assert.equal(sha256(await readFile(path.join(f.t.root, partialName))), sha256(payload));
+        assert.equal(sha256(await readAll(f.t.storage, `/${partialName}`)), sha256(payload));
 
         const names = (await client.list()).map((entry) => entry.name);
         assert.ok(names.includes(name) && names.includes(partialName), names.join(', '));

@@ -5,9 +5,7 @@
  * passive port range that runs out answers 425 and recovers.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Client } from 'basic-ftp';
@@ -15,6 +13,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
 import { MiB, randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import { assertTransferOk, expectCode, rawDownload } from '../helpers/raw-transfer.js';
+import { readAll } from '../helpers/storage.js';
 
 /** Two consecutive free TCP ports on 127.0.0.1 (checked by binding them), or null. */
 async function twoFreePorts(): Promise<number | null> {
@@ -68,7 +67,7 @@ describe('concurrency', () => {
       );
       for (const r of results) {
         assert.equal(r.got, r.expected, `client ${r.i} download`);
-        assert.equal(sha256(await readFile(path.join(t.root, `c${r.i}`, 'data.bin'))), r.expected, `client ${r.i} upload`);
+        assert.equal(sha256(await readAll(t.storage, `/c${r.i}/data.bin`)), r.expected, `client ${r.i} upload`);
         assert.ok(r.dirs >= 1);
       }
       await waitFor(() => t.server.sessionCount === 0, 5000, 'all sessions closed');

@@ -30,6 +30,7 @@ import {
 } from '../helpers/integration.js';
 import { events, implicitPort, metricValue } from '../helpers/ftps-support.js';
 import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, listNames, commandsSeen, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { exists, readAll, readText, seedFile } from '../helpers/storage.js';
 
 const VERSIONS = [
   { name: 'TLSv1.2', args: ['--tlsv1.2', '--tls-max', '1.2'], banner: /SSL connection using TLSv1\.2/ },
@@ -106,7 +107,7 @@ describe('curl client', () => {
       if (f.skipped(ctx)) return;
       const epsv = commandsSeen(f.t, 'EPSV');
       await curlOk(['--upload-file', f.bigPath, url('big.bin')], 60_000);
-      assert.equal(await sha256File(path.join(f.t.root, 'big.bin')), f.bigSha);
+      assert.equal(sha256(await readAll(f.t.storage, '/big.bin')), f.bigSha);
       assert.ok(commandsSeen(f.t, 'EPSV') > epsv, 'EPSV used for the upload');
 
       const pasv = commandsSeen(f.t, 'PASV');
@@ -128,7 +129,7 @@ describe('curl client', () => {
         const before = commandsSeen(f.t, verb);
         const up = await curlOk(['--ftp-port', '127.0.0.1', ...extra, '--upload-file', src, url(`active-${verb}.bin`)]);
         assert.match(up.stderr, new RegExp(`> ${verb} `));
-        assert.equal(sha256(await readFile(path.join(f.t.root, `active-${verb}.bin`))), sha256(data), verb);
+        assert.equal(sha256(await readAll(f.t.storage, `/active-${verb}.bin`)), sha256(data), verb);
         const out = path.join(f.local, `active-${verb}.down`);
         await curlOk(['--ftp-port', '127.0.0.1', ...extra, '--output', out, url(`active-${verb}.bin`)]);
         assert.equal(sha256(await readFile(out)), sha256(data), verb);
@@ -139,7 +140,7 @@ describe('curl client', () => {
     it('resumes a download (-C -: REST+RETR) and an upload (-C -: APPE)', async (ctx) => {
       if (f.skipped(ctx)) return;
       const data = randomBuffer(4 * MiB + 99);
-      await writeFile(path.join(f.t.root, 'resume.bin'), data);
+      await seedFile(f.t.storage, '/resume.bin', data);
       const partial = path.join(f.local, 'resume.part');
       await writeFile(partial, data.subarray(0, 1_500_000));
       const down = await curlOk(['--continue-at', '-', '--output', partial, url('resume.bin')]);
@@ -148,10 +149,10 @@ describe('curl client', () => {
 
       const full = path.join(f.local, 'resume-up.bin');
       await writeFile(full, data);
-      await writeFile(path.join(f.t.root, 'resume-up.bin'), data.subarray(0, 3_000_000));
+      await seedFile(f.t.storage, '/resume-up.bin', data.subarray(0, 3_000_000));
       const up = await curlOk(['--continue-at', '-', '--upload-file', full, url('resume-up.bin')]);
       assert.match(up.stderr, /> APPE /);
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'resume-up.bin'))), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/resume-up.bin')), sha256(data));
     });
 
     it('lists 1,000 entries completely with LIST, NLST and MLSD, and reads MLST', async (ctx) => {
@@ -169,15 +170,15 @@ describe('curl client', () => {
 
     it('renames, deletes, makes and removes directories via quote commands', async (ctx) => {
       if (f.skipped(ctx)) return;
-      await writeFile(path.join(f.t.root, 'before.txt'), 'rename me');
+      await seedFile(f.t.storage, '/before.txt', 'rename me');
       await curlOk(['--quote', 'RNFR before.txt', '--quote', 'RNTO after.txt', '--list-only', url('/')]);
-      assert.equal(await readFile(path.join(f.t.root, 'after.txt'), 'utf8'), 'rename me');
-      await assert.rejects(stat(path.join(f.t.root, 'before.txt')));
+      assert.equal(await readText(f.t.storage, '/after.txt'), 'rename me');
+      assert.equal(await exists(f.t.storage, '/before.txt'), false);
       await curlOk(['--quote', 'DELE after.txt', '--quote', 'MKD made dir', '--list-only', url('/')]);
-      await assert.rejects(stat(path.join(f.t.root, 'after.txt')));
-      assert.ok((await stat(path.join(f.t.root, 'made dir'))).isDirectory());
+      assert.equal(await exists(f.t.storage, '/after.txt'), false);
+      assert.equal((await f.t.storage.stat('/made dir')).type, 'directory');
       await curlOk(['--ftp-create-dirs', '--upload-file', path.join(f.local, 'active.bin'), url('made dir/new/deep.bin')]);
-      assert.ok((await stat(path.join(f.t.root, 'made dir', 'new', 'deep.bin'))).isFile());
+      assert.equal((await f.t.storage.stat('/made dir/new/deep.bin')).type, 'file');
       const refused = await curl(['--quote', 'RMD made dir', '--list-only', url('/')]);
       assert.notEqual(refused.code, 0, 'RMD of a non-empty directory must fail');
       assert.match(refused.stderr, /< 550 /);
@@ -191,7 +192,7 @@ describe('curl client', () => {
         '--list-only',
         url('/'),
       ]);
-      await assert.rejects(stat(path.join(f.t.root, 'made dir')));
+      assert.equal(await exists(f.t.storage, '/made dir'), false);
       const missing = await curl(['--quote', 'DELE does-not-exist', '--list-only', url('/')]);
       assert.notEqual(missing.code, 0);
     });
@@ -203,7 +204,7 @@ describe('curl client', () => {
         const src = path.join(f.local, `awk-${i}`);
         await writeFile(src, content);
         await curlOk(['--upload-file', src, url(`awk/${name}`), '--ftp-create-dirs']);
-        assert.equal(sha256(await readFile(path.join(f.t.root, 'awk', name))), sha256(content), name);
+        assert.equal(sha256(await readAll(f.t.storage, `/awk/${name}`)), sha256(content), name);
         const out = path.join(f.local, `awk-${i}.down`);
         await curlOk(['--output', out, url(`awk/${name}`)]);
         assert.equal(sha256(await readFile(out)), sha256(content), name);
@@ -219,7 +220,7 @@ describe('curl client', () => {
       const empty = path.join(f.local, 'empty.bin');
       await writeFile(empty, '');
       await curlOk(['--upload-file', empty, url('zero.bin')]);
-      assert.equal((await stat(path.join(f.t.root, 'zero.bin'))).size, 0);
+      assert.equal((await f.t.storage.stat('/zero.bin')).size, 0);
       const out = path.join(f.local, 'zero.down');
       await writeFile(out, 'stale content');
       await curlOk(['--output', out, url('zero.bin')]);
@@ -228,7 +229,7 @@ describe('curl client', () => {
 
     it('TYPE A (-B): the server sends CRLF on the wire and stores LF for uploads', async (ctx) => {
       if (f.skipped(ctx)) return;
-      await writeFile(path.join(f.t.root, 'lf.txt'), 'alpha\nbeta\ngamma\n');
+      await seedFile(f.t.storage, '/lf.txt', 'alpha\nbeta\ngamma\n');
       // curl converts CRLF back to LF for its output, so inspect the raw bytes in the trace.
       const traceFile = path.join(f.local, 'trace.txt');
       const out = path.join(f.local, 'lf.down');
@@ -247,15 +248,15 @@ describe('curl client', () => {
       const upTrace = path.join(f.local, 'trace-up.txt');
       await curlOk(['--use-ascii', '--trace', upTrace, '--upload-file', lf, url('from-lf.txt')]);
       assert.match(await readFile(upTrace, 'utf8'), /=> Send data, 13 bytes[^\n]*\n0000: 74 68 72 65 65 0d 0a 66 6f 75 72 0d 0a/);
-      assert.equal(await readFile(path.join(f.t.root, 'from-lf.txt'), 'utf8'), 'three\nfour\n');
+      assert.equal(await readText(f.t.storage, '/from-lf.txt'), 'three\nfour\n');
       // A CRLF file goes out as CR CR LF: the CRLF pair becomes LF, the extra CR is data.
       const crlf = path.join(f.local, 'crlf.txt');
       await writeFile(crlf, 'one\r\ntwo\r\n');
       await curlOk(['--use-ascii', '--upload-file', crlf, url('from-crlf.txt')]);
-      assert.equal(await readFile(path.join(f.t.root, 'from-crlf.txt'), 'utf8'), 'one\r\ntwo\r\n');
+      assert.equal(await readText(f.t.storage, '/from-crlf.txt'), 'one\r\ntwo\r\n');
       // The same upload in binary mode keeps the CRs.
       await curlOk(['--upload-file', crlf, url('binary-crlf.txt')]);
-      assert.equal(await readFile(path.join(f.t.root, 'binary-crlf.txt'), 'utf8'), 'one\r\ntwo\r\n');
+      assert.equal(await readText(f.t.storage, '/binary-crlf.txt'), 'one\r\ntwo\r\n');
     });
 
     it('gets 550 for a missing file (exit 78)', async (ctx) => {
@@ -309,7 +310,7 @@ describe('curl client', () => {
           assert.match(up.stderr, version.banner);
           assert.doesNotMatch(up.stderr, /> AUTH /);
           assert.match(up.stderr, /> PROT P/);
-          assert.equal(await sha256File(path.join(f.t.root, name)), f.payloadSha);
+          assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), f.payloadSha);
 
           const target = path.join(f.local, `${name}.down`);
           await tlsCurl([...version.args, '-o', target, implicitUrl(name)]);
@@ -339,7 +340,7 @@ describe('curl client', () => {
         assert.match(up.stderr, /> PROT P/);
         assert.match(up.stderr, /> EPSV/);
         assert.match(up.stderr, /< 226 /);
-        assert.equal(await sha256File(path.join(f.t.root, name)), f.payloadSha);
+        assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), f.payloadSha);
 
         const target = path.join(f.local, `${name}.down`);
         await tlsCurl(['--ssl-reqd', ...version.args, '-o', target, explicitUrl(name)]);
@@ -358,14 +359,13 @@ describe('curl client', () => {
       it(`explicit ${version.name}: PASV (--disable-epsv) and resume both ways (-C -)`, async (ctx) => {
         if (f.skipped(ctx)) return;
         const name = `resume-${version.name}.bin`;
-        const remote = path.join(f.t.root, name);
         const source = await readFile(f.payloadPath);
         // Upload resume: half the file is already on the server; curl sends SIZE then APPE.
-        await writeFile(remote, source.subarray(0, MiB));
+        await seedFile(f.t.storage, `/${name}`, source.subarray(0, MiB));
         const up = await tlsCurl(['--ssl-reqd', ...version.args, '--disable-epsv', '-C', '-', '-T', f.payloadPath, explicitUrl(name)]);
         assert.match(up.stderr, /> PASV/);
         assert.match(up.stderr, /> APPE /);
-        assert.equal(await sha256File(remote), f.payloadSha);
+        assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), f.payloadSha);
 
         // Download resume: a partial local copy; curl sends REST then RETR.
         const target = path.join(f.local, `${name}.down`);

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RawClient } from '../helpers/raw-client.js';
@@ -23,6 +23,7 @@ import {
   rawDownload,
   rawUpload,
 } from '../helpers/raw-transfer.js';
+import { listNames, makeDirectories, readAll, readText, seedFile } from '../helpers/storage.js';
 
 /** Text with a mix of LF and CRLF line ends and lone CRs. */
 function mixedText(size: number): Buffer {
@@ -47,8 +48,8 @@ describe('edge cases', () => {
   before(async () => {
     t = await startTestServer({ config: { passive: { acceptTimeoutMs: 2000 } } });
     big = randomBuffer(24 * MiB);
-    await writeFile(path.join(t.root, 'big.bin'), big);
-    await writeFile(path.join(t.root, 'small.txt'), 'small file\n');
+    await seedFile(t.storage, '/big.bin', big);
+    await seedFile(t.storage, '/small.txt', 'small file\n');
   });
 
   after(async () => {
@@ -147,7 +148,7 @@ describe('edge cases', () => {
     const first = await c.send('STOR early.bin');
     assert.equal(first.code, 150, first.text);
     await expectNext(c, 226, 10_000);
-    assert.equal(sha256(await readFile(path.join(t.root, 'early.bin'))), sha256(payload));
+    assert.equal(sha256(await readAll(t.storage, '/early.bin')), sha256(payload));
   });
 
   for (const command of ['RETR big.bin', 'LIST']) {
@@ -179,7 +180,7 @@ describe('edge cases', () => {
 
   it('QUIT queued behind a transfer is answered after it: 150, 226, 221', async () => {
     const payload = randomBuffer(4 * MiB);
-    await writeFile(path.join(t.root, 'quit.bin'), payload);
+    await seedFile(t.storage, '/quit.bin', payload);
     const c = await login();
     const data = await c.openPassiveData();
     const bytes = collect(data);
@@ -192,7 +193,7 @@ describe('edge cases', () => {
 
   it('STOU creates unique names and announces them in the 150 reply', async () => {
     const c = await login();
-    await mkdir(path.join(t.root, 'stou'), { recursive: true });
+    await makeDirectories(t.storage, '/stou');
     await expectCode(c, 'CWD stou', 250);
     const names: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -201,15 +202,15 @@ describe('edge cases', () => {
       const name = /FILE: (.+)$/.exec(r.first.text)?.[1];
       assert.ok(name, r.first.text);
       names.push(name);
-      assert.equal(await readFile(path.join(t.root, 'stou', name), 'utf8'), `unique ${i}`);
+      assert.equal(await readText(t.storage, `/stou/${name}`), `unique ${i}`);
     }
     assert.equal(new Set(names).size, 3);
-    assert.deepEqual((await readdir(path.join(t.root, 'stou'))).sort(), [...names].sort());
+    assert.deepEqual((await listNames(t.storage, '/stou')).sort(), [...names].sort());
   });
 
   it('TYPE A conversion is correct when CR and LF arrive in different TCP segments', async () => {
     const text = mixedText(600_000);
-    await writeFile(path.join(t.root, 'mixed.txt'), text);
+    await seedFile(t.storage, '/mixed.txt', text);
     const expectedWire = Buffer.from(text.toString('latin1').replace(/(?<!\r)\n/g, '\r\n'), 'latin1');
     const c = await login();
     await expectCode(c, 'TYPE A', 200);
@@ -232,7 +233,7 @@ describe('edge cases', () => {
     }
     data.end(wire.subarray(start));
     await expectNext(c, 226, 5000);
-    assert.equal(await readFile(path.join(t.root, 'split.txt'), 'latin1'), 'a\nb\nc\rd\n\nend');
+    assert.equal((await readAll(t.storage, '/split.txt')).toString('latin1'), 'a\nb\nc\rd\n\nend');
   });
 
   it('TYPE A keeps a CRLF that straddles a storage read boundary as one CRLF', async () => {
@@ -243,7 +244,7 @@ describe('edge cases', () => {
     text[chunk - 1] = 0x0d;
     text[chunk] = 0x0a;
     text[2 * chunk] = 0x0a;
-    await writeFile(path.join(t.root, 'boundary.txt'), text);
+    await seedFile(t.storage, '/boundary.txt', text);
     const expected = Buffer.from(text.toString('latin1').replace(/(?<!\r)\n/g, '\r\n'), 'latin1');
     assert.equal(expected.length, text.length + 1);
     const c = await login();
@@ -283,17 +284,17 @@ describe('edge cases', () => {
     for (const name of [' leading.txt', 'trailing.txt ', '  both  ']) {
       const up = await rawUpload(c, `STOR ${name}`, Buffer.from(name));
       assertTransferOk(up, JSON.stringify(name));
-      assert.equal(await readFile(path.join(t.root, name), 'utf8'), name);
+      assert.equal(await readText(t.storage, `/${name}`), name);
       assert.equal((await c.send(`SIZE ${name}`)).text, `213 ${Buffer.byteLength(name)}`);
       assert.equal((await c.send(`DELE ${name}`)).code, 250);
     }
   });
 
   it('a name containing CR/LF (created on disk) cannot forge extra lines in NLST, LIST or MLSD', async () => {
-    await mkdir(path.join(t.root, 'crlf-names'), { recursive: true });
-    await writeFile(path.join(t.root, 'crlf-names', 'evil\r\nforged.txt'), 'x');
-    await writeFile(path.join(t.root, 'crlf-names', 'lf\nonly.txt'), 'x');
-    await writeFile(path.join(t.root, 'crlf-names', 'plain.txt'), 'x');
+    await makeDirectories(t.storage, '/crlf-names');
+    await seedFile(t.storage, '/crlf-names/evil\r\nforged.txt', 'x');
+    await seedFile(t.storage, '/crlf-names/lf\nonly.txt', 'x');
+    await seedFile(t.storage, '/crlf-names/plain.txt', 'x');
     const c = await login();
     for (const command of ['NLST crlf-names', 'LIST crlf-names', 'MLSD crlf-names']) {
       const r = await rawDownload(c, command);
@@ -317,7 +318,7 @@ describe('edge cases', () => {
 
   it('answers 550 for transfers on directories and for missing parents', async () => {
     const c = await login();
-    await mkdir(path.join(t.root, 'adir'), { recursive: true });
+    await makeDirectories(t.storage, '/adir');
     const retr = await rawDownload(c, 'RETR adir');
     assert.equal(retr.first.code, 550, retr.first.text);
     const stor = await rawUpload(c, 'STOR adir', Buffer.from('x'));
@@ -331,7 +332,7 @@ describe('edge cases', () => {
     assert.equal((await c.send('MKD /')).code, 550);
     assert.equal((await c.send('RNFR small.txt')).code, 350);
     assert.equal((await c.send('RNTO adir')).code, 550, 'rename onto an existing directory');
-    assert.equal(await readFile(path.join(t.root, 'small.txt'), 'utf8'), 'small file\n');
+    assert.equal(await readText(t.storage, '/small.txt'), 'small file\n');
   });
 
   it('refuses a FIFO without blocking the session, and survives a symlink loop', async () => {
@@ -357,14 +358,14 @@ describe('edge cases', () => {
   });
 
   it('RNTO replaces an existing file; MKD with a trailing slash works', async () => {
-    await writeFile(path.join(t.root, 'replace-src.txt'), 'new');
-    await writeFile(path.join(t.root, 'replace-dst.txt'), 'old');
+    await seedFile(t.storage, '/replace-src.txt', 'new');
+    await seedFile(t.storage, '/replace-dst.txt', 'old');
     const c = await login();
     await expectCode(c, 'RNFR replace-src.txt', 350);
     await expectCode(c, 'RNTO replace-dst.txt', 250);
-    assert.equal(await readFile(path.join(t.root, 'replace-dst.txt'), 'utf8'), 'new');
+    assert.equal(await readText(t.storage, '/replace-dst.txt'), 'new');
     assert.equal((await c.send('MKD slash-dir/')).text, '257 "/slash-dir" created.');
-    assert.ok((await stat(path.join(t.root, 'slash-dir'))).isDirectory());
+    assert.equal((await t.storage.stat('/slash-dir')).type, 'directory');
   });
 
   it('OPTS MLST selects the facts used by MLST and MLSD; HELP answers 214', async () => {

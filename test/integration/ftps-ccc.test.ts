@@ -11,8 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import type { TestServer } from '../helpers/server.js';
-import { CURL_MISSING, MiB, describeRun, makeTempDir, removeDir, run, sha256, sha256File, writeRandomFile, type RunResult } from '../helpers/integration.js';
+import { CURL_MISSING, MiB, describeRun, makeTempDir, removeDir, run, sha256, writeRandomFile, type RunResult } from '../helpers/integration.js';
 import { ALICE, FtpsClient, events, startFtpsServer } from '../helpers/ftps-support.js';
+import { readAll } from '../helpers/storage.js';
 
 describe('CCC: clearing the control connection after login', () => {
   let dir: string;
@@ -60,7 +61,7 @@ describe('CCC: clearing the control connection after login', () => {
       assert.equal(up.code, 0, describeRun(up));
       assert.match(up.stderr, /> CCC/, describeRun(up));
       assert.match(up.stderr, /< 200 CCC/, describeRun(up));
-      assert.equal(await sha256File(path.join(t.root, name)), sourceSha);
+      assert.equal(sha256(await readAll(t.storage, `/${name}`)), sourceSha);
       const down = await curl([...version.args, `ftp://127.0.0.1:${t.port}/${name}`, '-o', path.join(dir, `back-${name}`)]);
       assert.equal(down.code, 0, describeRun(down));
       assert.equal(sha256(await readFile(path.join(dir, `back-${name}`))), sourceSha);

@@ -17,6 +17,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CURL_MISSING, MiB, describeRun, makeTempDir, randomBuffer, removeDir, run, sha256, sha256File, waitFor, writeRandomFile } from '../helpers/integration.js';
 import { ALICE, FtpsClient, events, fingerprintOf, implicitPort, startFtpsServer, type ClientTls } from '../helpers/ftps-support.js';
+import { readAll, seedFile } from '../helpers/storage.js';
 
 /** Replaces `target` atomically with a copy of `source` (write beside, then rename). */
 async function replaceFile(source: string, target: string): Promise<void> {
@@ -45,7 +46,7 @@ describe('FTPS certificate hot reload', () => {
     await copyFile(pki.serverKey, keyFile);
     t = await startFtpsServer(pki, { config: { tls: { certFile, keyFile, reloadIntervalMs: 100, implicit: { enabled: true, port: 0 } } } });
     payload = randomBuffer(MiB + 5);
-    await writeFile(path.join(t.root, 'payload.bin'), payload);
+    await seedFile(t.storage, '/payload.bin', payload);
   });
 
   after(async () => {
@@ -115,7 +116,7 @@ describe('FTPS certificate hot reload', () => {
     const upload = randomBuffer(123_456);
     const up = await old.transfer('STOR after-reload.bin', { upload });
     assert.equal(up.final?.code, 226, up.final?.text);
-    assert.equal(sha256(await readFile(path.join(t.root, 'after-reload.bin'))), sha256(upload));
+    assert.equal(sha256(await readAll(t.storage, '/after-reload.bin')), sha256(upload));
 
     // And a new session works end to end with the new certificate.
     const fresh = await FtpsClient.connect(t.port);
@@ -210,7 +211,7 @@ describe('FTPS quick-start default: self-signed certificate in <stateDir>/tls', 
     const up = await run('curl', [...base, '-T', local, `ftp://127.0.0.1:${t.port}/self-signed.bin`], { timeoutMs: 20_000 });
     assert.equal(up.code, 0, describeRun(up));
     assert.match(up.stderr, /> PROT P/);
-    assert.equal(await sha256File(path.join(t.root, 'self-signed.bin')), sha);
+    assert.equal(sha256(await readAll(t.storage, '/self-signed.bin')), sha);
     const list = await run('curl', [...base, '--list-only', `ftp://127.0.0.1:${t.port}/`], { timeoutMs: 20_000 });
     assert.equal(list.code, 0, describeRun(list));
     assert.ok(list.stdout.split(/\r?\n/).includes('self-signed.bin'), list.stdout);

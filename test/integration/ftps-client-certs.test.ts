@@ -9,13 +9,14 @@
  * means no login. Checked with a raw Node client and with curl (--cert/--key).
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import type { TestServer } from '../helpers/server.js';
 import { CURL_MISSING, describeRun, makeTempDir, randomBuffer, removeDir, run, sha256, sha256File } from '../helpers/integration.js';
 import { ALICE, BOB, FtpsClient, events, implicitPort, startFtpsServer, type ClientTls } from '../helpers/ftps-support.js';
+import { seedFile } from '../helpers/storage.js';
 
 describe('FTPS client certificates', () => {
   let dir: string;
@@ -43,7 +44,7 @@ describe('FTPS client certificates', () => {
       config: { tls: { clientCertificates: { mode: 'optional', caFile: pki.caFile, usernameFrom: 'commonName' } } },
     });
     payload = randomBuffer(300_001);
-    for (const t of [required, byName, optionalByName]) await writeFile(path.join(t.root, 'payload.bin'), payload);
+    for (const t of [required, byName, optionalByName]) await seedFile(t.storage, '/payload.bin', payload);
   });
 
   after(async () => {

@@ -15,7 +15,7 @@
  * missing is skipped with the reason.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type tls from 'node:tls';
@@ -33,15 +33,16 @@ import {
   WGET_MISSING,
   describeRun,
   makeTempDir,
+  randomBuffer,
   removeDir,
   run,
+  sha256,
   sha256File,
-  treeSums,
-  writeRandomFile,
   writeTree,
   type RunResult,
 } from '../helpers/integration.js';
 import { ALICE, events, implicitPort, metricValue, startFtpsServer } from '../helpers/ftps-support.js';
+import { exists, makeDirectories, readAll, seedFile, treeSums } from '../helpers/storage.js';
 
 const MODES = ['explicit', 'implicit'] as const;
 type Mode = (typeof MODES)[number];
@@ -151,10 +152,10 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
   /** curl -Z: 8 downloads then 8 uploads in one run each, through one session cache. */
   async function curlParallel(server: TestServer, mode: Mode, label: string, versionArgs: readonly string[]): Promise<void> {
     const remote = `curl-${mode}-${label}`;
-    await mkdir(path.join(server.root, remote));
+    await makeDirectories(server.storage, `/${remote}`);
     const local = await scratch(`curl-${mode}`);
     const names = Array.from({ length: 8 }, (_, i) => `f${i}.bin`);
-    const sums = await Promise.all(names.map((name, i) => writeRandomFile(path.join(server.root, remote, name), 200_000 + i * 37_001)));
+    const sums = await Promise.all(names.map((name, i) => seedFile(server.storage, `/${remote}/${name}`, randomBuffer(200_000 + i * 37_001))));
     const url = (name: string) => (mode === 'implicit' ? `ftps://127.0.0.1:${port(server, mode)}/${name}` : `ftp://127.0.0.1:${port(server, mode)}/${name}`);
     const curl = (args: readonly string[]) =>
       run(
@@ -189,7 +190,7 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
 
       const up = ok(await curl(names.flatMap((name) => ['-T', path.join(local, name), url(`${remote}/up/${name}`)]).concat(['--ftp-create-dirs'])), 'curl -Z upload');
       assert.doesNotMatch(up.stderr, /< 52[12] /, describeRun(up));
-      for (const [i, name] of names.entries()) assert.equal(await sha256File(path.join(server.root, remote, 'up', name)), sums[i], `${name} uploaded`);
+      for (const [i, name] of names.entries()) assert.equal(sha256(await readAll(server.storage, `/${remote}/up/${name}`)), sums[i], `${name} uploaded`);
     });
     // The case this suite exists for: curl's one session cache hands a data connection a
     // session issued to another of its control connections.
@@ -231,23 +232,23 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
       // No retries: a refused data connection must fail the command, not be papered over.
       const rclone = (args: readonly string[]) =>
         run('rclone', [...args, '--retries', '1', '--low-level-retries', '1', '--timeout', '20s', '--contimeout', '5s', '-v'], { env, timeoutMs: 60_000 });
-      const served = path.join(t.root, `rclone-${mode}`);
+      const served = `/rclone-${mode}`;
       const siblingsBefore = siblingResumptions(t);
       await noRefusals(t, async () => {
         ok(await rclone(['sync', tree, `${remote}/tree`]), 'rclone sync');
-        assert.deepEqual(await treeSums(path.join(served, 'tree')), treeSha, 'the synced tree');
+        assert.deepEqual(await treeSums(t.storage, `${served}/tree`), treeSha, 'the synced tree');
         const check = ok(await rclone(['check', '--download', tree, `${remote}/tree`]), 'rclone check --download');
         assert.match(check.stderr, /0 differences found/, describeRun(check));
 
         ok(await rclone(['moveto', `${remote}/tree/sub/b.bin`, `${remote}/moved/b.bin`]), 'rclone moveto');
-        assert.equal(await sha256File(path.join(served, 'moved', 'b.bin')), treeSha['sub/b.bin']);
-        await assert.rejects(stat(path.join(served, 'tree', 'sub', 'b.bin')), { code: 'ENOENT' });
+        assert.equal(sha256(await readAll(t.storage, `${served}/moved/b.bin`)), treeSha['sub/b.bin']);
+        assert.equal(await exists(t.storage, `${served}/tree/sub/b.bin`), false);
         ok(await rclone(['deletefile', `${remote}/moved/b.bin`]), 'rclone deletefile');
-        await assert.rejects(stat(path.join(served, 'moved', 'b.bin')), { code: 'ENOENT' });
+        assert.equal(await exists(t.storage, `${served}/moved/b.bin`), false);
         ok(await rclone(['rmdir', `${remote}/moved`]), 'rclone rmdir');
-        await assert.rejects(stat(path.join(served, 'moved')), { code: 'ENOENT' });
+        assert.equal(await exists(t.storage, `${served}/moved`), false);
         ok(await rclone(['purge', `${remote}/tree`]), 'rclone purge');
-        await assert.rejects(stat(path.join(served, 'tree')), { code: 'ENOENT' });
+        assert.equal(await exists(t.storage, `${served}/tree`), false);
       });
       assert.ok(siblingResumptions(t) > siblingsBefore, 'no data connection resumed a sibling\'s TLS session: the test did not exercise the rule');
     });
@@ -255,9 +256,9 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
     it(`${mode}: wget (GnuTLS) ${mode === 'implicit' ? '--ftps-implicit' : 'ftps:// (AUTH TLS)'} downloads over TLS 1.3 and TLS 1.2, sha256 intact`, async (ctx) => {
       if (skipWhen(ctx, WGET_MISSING())) return;
       const remote = `wget-${mode}`;
-      await mkdir(path.join(t.root, remote));
+      await makeDirectories(t.storage, `/${remote}`);
       const local = await scratch(`wget-${mode}`);
-      const sum = await writeRandomFile(path.join(t.root, remote, 'one.bin'), 1_500_007);
+      const sum = await seedFile(t.storage, `/${remote}/one.bin`, randomBuffer(1_500_007));
       // wget saves the control connection's session right after the handshake; over TLS 1.3
       // GnuTLS waits one round trip + 60 ms for the server's ticket (gnutls_session_get_data2)
       // and saves a session without one otherwise: the data connection then cannot resume.
@@ -319,7 +320,7 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
       await noRefusals(t, async () => {
         const result = ok(await run('lftp', ['-d', '-f', script], { timeoutMs: 60_000 }), 'lftp mirror -R');
         assert.doesNotMatch(result.stderr, /<--- 52[12] /, describeRun(result));
-        assert.deepEqual(await treeSums(path.join(t.root, `lftp-${mode}`)), treeSha, 'the mirrored tree');
+        assert.deepEqual(await treeSums(t.storage, `/lftp-${mode}`), treeSha, 'the mirrored tree');
       });
     });
 
@@ -345,10 +346,10 @@ describe('real FTPS clients, explicit and implicit (sessionReuse enforced)', () 
               for (const name of ['zero-1.bin', 'zero-2.bin']) {
                 const reply = await client.uploadFrom(Readable.from([]), `${remote}/${name}`);
                 assert.equal(reply.code, 226, `${version} ${name}: ${reply.message}`);
-                assert.equal((await readFile(path.join(server.root, remote, name))).length, 0);
+                assert.equal((await readAll(server.storage, `/${remote}/${name}`)).length, 0);
               }
               await client.uploadFromDir(tree, `${remote}/tree`);
-              assert.deepEqual(await treeSums(path.join(server.root, remote, 'tree')), treeSha, `${version}: the uploaded tree`);
+              assert.deepEqual(await treeSums(server.storage, `/${remote}/tree`), treeSha, `${version}: the uploaded tree`);
             } finally {
               client.close();
             }

@@ -7,13 +7,13 @@
  * 502 and FEAT does not offer TLS).
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import type { TestServer } from '../helpers/server.js';
 import { MiB, makeTempDir, randomBuffer, removeDir, sha256 } from '../helpers/integration.js';
 import { ALICE, FtpsClient, events, metricValue, startFtpsServer } from '../helpers/ftps-support.js';
+import { readAll, seedFile } from '../helpers/storage.js';
 
 const REFUSED = 'kftpd_tls_data_refused_total';
 
@@ -39,7 +39,7 @@ describe('FTPS policies (raw client)', () => {
   async function server(tlsConfig: Record<string, unknown>): Promise<TestServer> {
     const t = await startFtpsServer(pki, { config: { tls: tlsConfig } });
     servers.push(t);
-    await writeFile(path.join(t.root, 'payload.bin'), payload);
+    await seedFile(t.storage, '/payload.bin', payload);
     return t;
   }
 
@@ -88,7 +88,7 @@ describe('FTPS policies (raw client)', () => {
     const upload = randomBuffer(100_000);
     const stor = await client.transfer('STOR fresh.bin', { session: null, upload });
     assert.equal(stor.final?.code, 226, stor.final?.text);
-    assert.equal(sha256(await readFile(path.join(t.root, 'fresh.bin'))), sha256(upload));
+    assert.equal(sha256(await readAll(t.storage, '/fresh.bin')), sha256(upload));
     assert.deepEqual(events(t, 'tls.data-not-resumed'), []);
     assert.equal(await metricValue(t, REFUSED, 'reason="not-resumed"'), 0);
     await client.quit();
@@ -138,7 +138,6 @@ describe('FTPS policies (raw client)', () => {
 
   it('a STOR refused by policy (521 before 150, 522 after it) leaves the existing file untouched', async () => {
     const t = await server({ control: 'required', data: 'required' });
-    const target = path.join(t.root, 'payload.bin');
     const client = await connect(t);
     await client.authTls({ ca: pki.caPem });
     await client.login(ALICE.name, ALICE.password);
@@ -146,12 +145,12 @@ describe('FTPS policies (raw client)', () => {
 
     const clear = await client.transfer('STOR payload.bin', { secure: false, upload: Buffer.from('clear text') });
     assert.equal(clear.first.code, 521, clear.first.text);
-    assert.equal(sha256(await readFile(target)), sha256(payload), 'STOR refused with 521 changed the existing file');
+    assert.equal(sha256(await readAll(t.storage, '/payload.bin')), sha256(payload), 'STOR refused with 521 changed the existing file');
 
     await client.expect('PROT P', 200);
     const fresh = await client.transfer('STOR payload.bin', { session: null, upload: Buffer.from('stolen') });
     assert.equal(fresh.final?.code, 522, fresh.final?.text);
-    assert.equal(sha256(await readFile(target)), sha256(payload), 'STOR refused with 522 changed the existing file');
+    assert.equal(sha256(await readAll(t.storage, '/payload.bin')), sha256(payload), 'STOR refused with 522 changed the existing file');
     await client.quit();
   });
 

@@ -11,7 +11,6 @@
  * case (commands pipelined with AUTH TLS are discarded) and implicit TLS.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +18,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import type { TestServer } from '../helpers/server.js';
 import { MiB, makeTempDir, randomBuffer, removeDir, sha256 } from '../helpers/integration.js';
 import { ALICE, BOB, FtpsClient, events, implicitPort, metricValue, startFtpsServer, type ClientTls } from '../helpers/ftps-support.js';
+import { readAll, seedFile } from '../helpers/storage.js';
 
 const VERSIONS: readonly tls.SecureVersion[] = ['TLSv1.2', 'TLSv1.3'];
 const REFUSED = 'kftpd_tls_data_refused_total';
@@ -35,7 +35,7 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
     pki = await createTestPki(path.join(dir, 'pki'));
     t = await startFtpsServer(pki, { users: [ALICE, BOB], config: { tls: { implicit: { enabled: true, port: 0 } } } });
     payload = randomBuffer(MiB + 123);
-    await writeFile(path.join(t.root, 'payload.bin'), payload);
+    await seedFile(t.storage, '/payload.bin', payload);
   });
 
   after(async () => {
@@ -116,7 +116,7 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
       assert.equal(stor.first.code, 150, stor.first.text);
       assert.equal(stor.final?.code, 226, stor.final?.text);
       assert.equal(stor.resumed, true);
-      assert.equal(sha256(await readFile(path.join(t.root, name))), sha256(upload));
+      assert.equal(sha256(await readAll(t.storage, `/${name}`)), sha256(upload));
 
       const list = await client.transfer('LIST');
       assert.equal(list.final?.code, 226, list.final?.text);

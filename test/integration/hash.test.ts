@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { open, writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { crc32 } from '../../src/core/crc32.js';
@@ -16,6 +16,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { expectCode, expectNext } from '../helpers/raw-transfer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { describeRun, PYTHON_FTPLIB_MISSING, randomBuffer, run } from '../helpers/integration.js';
+import { seedFile } from '../helpers/storage.js';
 
 const NODE_NAMES: Record<string, string> = { 'SHA-256': 'sha256', 'SHA-512': 'sha512', 'SHA-1': 'sha1', MD5: 'md5' };
 
@@ -44,9 +45,9 @@ describe('HASH and the X* digest commands', () => {
       ],
       config: { limits: { maxConcurrentHashes: 1 } },
     });
-    await writeFile(path.join(t.root, 'data.bin'), data);
-    await writeFile(path.join(t.root, 'a file 1'), data.subarray(0, 1000));
-    await writeFile(path.join(t.root, 'empty.bin'), Buffer.alloc(0));
+    await seedFile(t.storage, '/data.bin', data);
+    await seedFile(t.storage, '/a file 1', data.subarray(0, 1000));
+    await seedFile(t.storage, '/empty.bin', Buffer.alloc(0));
   });
 
   after(async () => {

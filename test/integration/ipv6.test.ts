@@ -28,6 +28,7 @@ import {
   withTimeout,
 } from '../helpers/integration.js';
 import { assertTransferOk, collect, expectCode, rawDownload, rawUpload } from '../helpers/raw-transfer.js';
+import { readAll, seedFile } from '../helpers/storage.js';
 
 /** Null when this host can listen on ::1, else why not. */
 async function ipv6Unavailable(): Promise<string | null> {
@@ -58,7 +59,7 @@ describe('IPv6 (::1)', () => {
     if (unavailable) return;
     t = await startTestServer({ config: { listen: { host: '::1' }, active: { enabled: true } } });
     payload = randomBuffer(8 * MiB + 11);
-    await writeFile(path.join(t.root, 'v6.bin'), payload);
+    await seedFile(t.storage, '/v6.bin', payload);
     await writeFile(path.join(local, 'v6.bin'), payload);
   });
 
@@ -96,7 +97,7 @@ describe('IPv6 (::1)', () => {
     assert.equal(sha256(down.data), sha256(payload));
     const up = await rawUpload(c, 'STOR raw-up.bin', payload);
     assertTransferOk(up, 'STOR over EPSV on ::1');
-    assert.equal(sha256(await readFile(path.join(s.root, 'raw-up.bin'))), sha256(payload));
+    assert.equal(sha256(await readAll(s.storage, '/raw-up.bin')), sha256(payload));
     const pasv = await c.send('PASV');
     assert.ok(pasv.code >= 400, `PASV on IPv6 must fail: ${pasv.text}`);
     assert.equal((await c.send('EPSV 1')).code, 522);
@@ -137,7 +138,7 @@ describe('IPv6 (::1)', () => {
     try {
       await client.access({ host: '::1', port: s.port, user: s.user, password: s.password });
       await client.uploadFrom(Readable.from([payload]), 'basic-v6.bin');
-      assert.equal(sha256(await readFile(path.join(s.root, 'basic-v6.bin'))), sha256(payload));
+      assert.equal(sha256(await readAll(s.storage, '/basic-v6.bin')), sha256(payload));
       const out = path.join(local, 'basic-v6.down');
       await client.downloadTo(out, 'basic-v6.bin');
       assert.equal(sha256(await readFile(out)), sha256(payload));
@@ -158,7 +159,7 @@ describe('IPv6 (::1)', () => {
       const up = await run('curl', [...base, ...extra, '--upload-file', path.join(local, 'v6.bin'), ftpUrl('::1', s.port, `curl-${label}.bin`)]);
       assert.equal(up.code, 0, describeRun(up));
       assert.match(up.stderr, label === 'epsv' ? /> EPSV/ : /> EPRT \|2\|::1\|\d+\|/);
-      assert.equal(sha256(await readFile(path.join(s.root, `curl-${label}.bin`))), sha256(payload), label);
+      assert.equal(sha256(await readAll(s.storage, `/curl-${label}.bin`)), sha256(payload), label);
       const out = path.join(local, `curl-${label}.down`);
       const down = await run('curl', [...base, ...extra, '--output', out, ftpUrl('::1', s.port, `curl-${label}.bin`)]);
       assert.equal(down.code, 0, describeRun(down));
@@ -188,7 +189,7 @@ ftp.quit()
       env: { FTP_PORT: String(s.port), FTP_USER: s.user, FTP_PASS: s.password, SRC: path.join(local, 'v6.bin'), DST: out },
     });
     assert.equal(result.code, 0, describeRun(result));
-    assert.equal(sha256(await readFile(path.join(s.root, 'py-v6.bin'))), sha256(payload));
+    assert.equal(sha256(await readAll(s.storage, '/py-v6.bin')), sha256(payload));
     assert.equal(sha256(await readFile(out)), sha256(payload));
     assert.ok(s.logs.filter((r) => r.event === 'command' && r.verb === 'EPSV').length > epsv, 'EPSV used');
     assert.ok(s.logs.filter((r) => r.event === 'command' && r.verb === 'EPRT').length > eprt, 'EPRT used');
@@ -206,7 +207,7 @@ ftp.quit()
     ]);
     assert.equal(passive.code, 0, describeRun(passive));
     assert.match(passive.stderr, /---> EPSV/);
-    assert.equal(sha256(await readFile(path.join(s.root, 'lftp-v6.bin'))), sha256(payload));
+    assert.equal(sha256(await readAll(s.storage, '/lftp-v6.bin')), sha256(payload));
     assert.equal(sha256(await readFile(passiveOut)), sha256(payload));
 
     const activeOut = path.join(local, 'lftp-v6-active.down');

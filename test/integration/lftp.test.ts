@@ -19,6 +19,7 @@ import { describe, it } from 'node:test';
 import { AWKWARD_NAMES, LFTP_MISSING, LFTP_SCRIPT_SETTINGS, lftpQuote as q, lftpTlsSettings, MiB, describeRun, randomBuffer, run, sha256, sha256File, type RunResult } from '../helpers/integration.js';
 import { events, implicitPort, metricValue } from '../helpers/ftps-support.js';
 import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, listNames, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { exists, readAll, readText, seedFile } from '../helpers/storage.js';
 
 const VERSIONS = [
   { name: 'TLSv1.3', priority: 'NORMAL:-VERS-ALL:+VERS-TLS1.3' },
@@ -90,7 +91,7 @@ describe('lftp client', () => {
       if (f.skipped(ctx)) return;
       const up = await lftpOk([`put ${q(f.bigPath)} -o big.bin`], { timeoutMs: 60_000 });
       assert.match(up.stderr, /---> PASV/);
-      assert.equal(await sha256File(path.join(f.t.root, 'big.bin')), f.bigSha);
+      assert.equal(sha256(await readAll(f.t.storage, '/big.bin')), f.bigSha);
       const target = path.join(f.local, 'big.down');
       const down = await lftpOk([`get big.bin -o ${q(target)}`], { timeoutMs: 60_000, settings: ['set ftp:prefer-epsv yes'] });
       assert.match(down.stderr, /---> EPSV/);
@@ -108,14 +109,14 @@ describe('lftp client', () => {
       });
       assert.match(result.stderr, /---> (PORT|EPRT) /);
       assert.doesNotMatch(result.stderr, /---> (PASV|EPSV)/);
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'active.bin'))), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/active.bin')), sha256(data));
       assert.equal(sha256(await readFile(out)), sha256(data));
     });
 
     it('resumes a download (get -c: REST+RETR) and an upload (put -c: REST+STOR)', async (ctx) => {
       if (f.skipped(ctx)) return;
       const data = randomBuffer(5 * MiB + 5);
-      await writeFile(path.join(f.t.root, 'resume.bin'), data);
+      await seedFile(f.t.storage, '/resume.bin', data);
       const partial = path.join(f.local, 'resume.part');
       await writeFile(partial, data.subarray(0, 2_000_000));
       const down = await lftpOk([`get -c resume.bin -o ${q(partial)}`]);
@@ -124,10 +125,10 @@ describe('lftp client', () => {
 
       const full = path.join(f.local, 'resume-full.bin');
       await writeFile(full, data);
-      await writeFile(path.join(f.t.root, 'resume-up.bin'), data.subarray(0, 3_333_333));
+      await seedFile(f.t.storage, '/resume-up.bin', data.subarray(0, 3_333_333));
       const up = await lftpOk([`put -c ${q(full)} -o resume-up.bin`]);
       assert.match(up.stderr, /---> REST 3333333\r?\n<--- 350[^\n]*\n---> STOR resume-up\.bin/);
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'resume-up.bin'))), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/resume-up.bin')), sha256(data));
     });
 
     it('lists 1,000 entries completely with ls (LIST), nlist (NLST) and cls (MLSD); quote MLST', async (ctx) => {
@@ -150,13 +151,13 @@ describe('lftp client', () => {
       const src = path.join(f.local, 'small.txt');
       await writeFile(src, 'small');
       await lftpOk(['mkdir -p "top dir/sub"', `put ${q(src)} -o "top dir/sub/a.txt"`, 'mv "top dir/sub/a.txt" "top dir/b.txt"']);
-      assert.equal(await readFile(path.join(f.t.root, 'top dir', 'b.txt'), 'utf8'), 'small');
-      await assert.rejects(stat(path.join(f.t.root, 'top dir', 'sub', 'a.txt')));
+      assert.equal(await readText(f.t.storage, '/top dir/b.txt'), 'small');
+      assert.equal(await exists(f.t.storage, '/top dir/sub/a.txt'), false);
       const refused = await lftp(['rmdir "top dir"']);
       assert.notEqual(refused.code, 0, 'rmdir of a non-empty directory must fail');
       assert.match(refused.stderr, /<--- 550/);
       await lftpOk(['rm "top dir/b.txt"', 'rmdir "top dir/sub"', 'rmdir "top dir"']);
-      await assert.rejects(stat(path.join(f.t.root, 'top dir')));
+      assert.equal(await exists(f.t.storage, '/top dir'), false);
       const missing = await lftp(['rm no-such-file.txt']);
       assert.notEqual(missing.code, 0);
     });
@@ -175,7 +176,7 @@ describe('lftp client', () => {
       await lftpOk(commands);
       for (const [i, name] of AWKWARD_NAMES.entries()) {
         const content = contents.get(name) ?? Buffer.alloc(0);
-        assert.equal(sha256(await readFile(path.join(f.t.root, 'awk', name))), sha256(content), name);
+        assert.equal(sha256(await readAll(f.t.storage, `/awk/${name}`)), sha256(content), name);
         assert.equal(sha256(await readFile(path.join(f.local, `awk-${i}.down`))), sha256(content), name);
       }
       const cls = await lftpOk(['cls -1 awk/']);
@@ -183,7 +184,7 @@ describe('lftp client', () => {
       const ls = await lftpOk(['ls awk']);
       assert.deepEqual(listNames(ls.stdout).sort(), [...AWKWARD_NAMES].sort());
       await lftpOk([`mv ${q(`awk/${AWKWARD_NAMES[0] ?? ''}`)} ${q('awk/renamed "twice" é.txt')}`]);
-      assert.ok((await stat(path.join(f.t.root, 'awk', 'renamed "twice" é.txt'))).isFile());
+      assert.equal((await f.t.storage.stat('/awk/renamed "twice" é.txt')).type, 'file');
     });
 
     it('transfers a 0-byte file both ways', async (ctx) => {
@@ -193,7 +194,7 @@ describe('lftp client', () => {
       const out = path.join(f.local, 'zero.down');
       await writeFile(out, 'stale');
       await lftpOk([`put ${q(empty)} -o zero.bin`, `get zero.bin -o ${q(out)}`]);
-      assert.equal((await stat(path.join(f.t.root, 'zero.bin'))).size, 0);
+      assert.equal((await f.t.storage.stat('/zero.bin')).size, 0);
       assert.equal((await stat(out)).size, 0);
     });
 
@@ -201,7 +202,7 @@ describe('lftp client', () => {
       if (f.skipped(ctx)) return;
       const lf = path.join(f.local, 'lf.txt');
       await writeFile(lf, 'first\nsecond\n\nlast\n');
-      await writeFile(path.join(f.t.root, 'server-lf.txt'), 'u\nv\nw\n');
+      await seedFile(f.t.storage, '/server-lf.txt', 'u\nv\nw\n');
       const out = path.join(f.local, 'server-lf.down');
       const outBin = path.join(f.local, 'server-lf.bin');
       const result = await lftpOk([
@@ -211,9 +212,9 @@ describe('lftp client', () => {
         `get server-lf.txt -o ${q(outBin)}`,
       ]);
       assert.match(result.stderr, /---> RETR server-lf\.txt\r?\n<--- 150 Opening ASCII mode/);
-      assert.equal(await readFile(path.join(f.t.root, 'ascii-up.txt'), 'utf8'), 'first\nsecond\n\nlast\n');
+      assert.equal(await readText(f.t.storage, '/ascii-up.txt'), 'first\nsecond\n\nlast\n');
       assert.equal(await readFile(out, 'utf8'), 'u\nv\nw\n');
-      assert.equal(await readFile(path.join(f.t.root, 'binary-up.txt'), 'utf8'), 'first\nsecond\n\nlast\n');
+      assert.equal(await readText(f.t.storage, '/binary-up.txt'), 'first\nsecond\n\nlast\n');
       assert.equal(await readFile(outBin, 'utf8'), 'u\nv\nw\n');
     });
 
@@ -270,7 +271,7 @@ describe('lftp client', () => {
           if (f.skipped(ctx)) return;
           const name = `implicit-${version.name}.bin`;
           const source = await readFile(f.payloadPath);
-          await writeFile(path.join(f.t.root, name), source.subarray(0, MiB));
+          await seedFile(f.t.storage, `/${name}`, source.subarray(0, MiB));
           const target = path.join(f.local, `${name}.down`);
           await writeFile(target, source.subarray(0, 500_001));
           const result = await ok(tlsLftp(implicitOpen(), [`put -c ${q(f.payloadPath)} -o ${q(name)}`, `get -c ${q(name)} -o ${q(target)}`, 'ls'], { priority: version.priority }));
@@ -278,7 +279,7 @@ describe('lftp client', () => {
           assert.match(result.stderr, /---> REST 1048576/);
           assert.match(result.stderr, /---> REST 500001/);
           assert.equal(lastControlProtocol(), version.name);
-          assert.equal(await sha256File(path.join(f.t.root, name)), f.payloadSha);
+          assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), f.payloadSha);
           assert.equal(await sha256File(target), f.payloadSha);
           assert.match(result.stdout, new RegExp(` ${name.replace(/\./g, '\\.')}\\r?\\n`));
         });
@@ -296,7 +297,7 @@ describe('lftp client', () => {
         assert.match(result.stderr, /---> AUTH TLS\s+<--- 234 /);
         assert.match(result.stderr, /---> PROT P\s+<--- 200 /);
         assert.equal(lastControlProtocol(), version.name);
-        assert.equal(await sha256File(path.join(f.t.root, name)), f.payloadSha);
+        assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), f.payloadSha);
         assert.equal(await sha256File(target), f.payloadSha);
         assert.match(result.stdout, new RegExp(` ${name.replace(/\./g, '\\.')}\\r?\\n`));
         assert.ok(result.stdout.split(/\r?\n/).includes(name), result.stdout);

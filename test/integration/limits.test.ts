@@ -5,12 +5,11 @@
  * Each case gets its own server with the limit under test set low.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { withTestServer } from '../helpers/server.js';
 import { MiB, randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import { collect, controlClosed, expectCode, expectNext } from '../helpers/raw-transfer.js';
+import { seedFile } from '../helpers/storage.js';
 
 describe('limits', () => {
   it('maxSessionsPerAddress: the extra connection gets 421 and is closed; a slot frees on disconnect', async () => {
@@ -126,7 +125,7 @@ describe('limits', () => {
   it('idleTimeoutMs never fires during a stalled transfer, and does once it is over', async () => {
     await withTestServer({ config: { limits: { idleTimeoutMs: 500, loginTimeoutMs: 300 } } }, async (t, connect) => {
       const big = randomBuffer(24 * MiB);
-      await writeFile(path.join(t.root, 'big.bin'), big);
+      await seedFile(t.storage, '/big.bin', big);
       const c = await connect();
       await c.login(t.user, t.password);
       await expectCode(c, 'TYPE I', 200);
@@ -159,7 +158,7 @@ describe('limits', () => {
 
   it('a client flooding pipelined commands behind a transfer is cut off with 421', async () => {
     await withTestServer({}, async (t, connect) => {
-      await writeFile(path.join(t.root, 'f.bin'), randomBuffer(16 * MiB));
+      await seedFile(t.storage, '/f.bin', randomBuffer(16 * MiB));
       const c = await connect();
       await c.login(t.user, t.password);
       await expectCode(c, 'TYPE I', 200);

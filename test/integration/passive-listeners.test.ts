@@ -7,13 +7,12 @@
  * listeners close after passive.listenerIdleMs; closing the server closes every listener.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../helpers/integration.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 const epsvPort = (text: string) => Number(/\|\|\|(\d+)\|/.exec(text)?.[1]);
 
@@ -52,7 +51,7 @@ describe('passive listeners kept across commands', () => {
     const base = randomBase(24000);
     const t = await startTestServer({ config: { passive: { portMin: base, portMax: base + 3, listenerIdleMs: 300 } } });
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'kept');
+      await seedFile(t.storage, '/f.txt', 'kept');
       const client = await RawClient.connect(t.port);
       await client.login(t.user, t.password);
       const ports = new Set<number>();
@@ -79,7 +78,7 @@ describe('passive listeners kept across commands', () => {
   it('with listenerIdleMs 0 closes each port as soon as its lease ends', async () => {
     const t = await startTestServer({ config: { passive: { listenerIdleMs: 0 } } });
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'once');
+      await seedFile(t.storage, '/f.txt', 'once');
       const client = await RawClient.connect(t.port);
       await client.login(t.user, t.password);
       assert.equal((await retr(t, client, 'f.txt')).body, 'once');
@@ -94,7 +93,7 @@ describe('passive listeners kept across commands', () => {
     const base = randomBase(28000);
     const t = await startTestServer({ config: { passive: { portMin: base, portMax: base + 1 }, limits: { maxSessionsPerAddress: 10 } } });
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'two ports');
+      await seedFile(t.storage, '/f.txt', 'two ports');
       const [a, b, c] = await Promise.all([0, 1, 2].map(() => RawClient.connect(t.port))) as [RawClient, RawClient, RawClient];
       for (const client of [a, b, c]) await client.login(t.user, t.password);
       const portA = epsvPort((await a.send('EPSV')).text);
@@ -128,7 +127,7 @@ describe('passive listeners kept across commands', () => {
     if (!secondLoopback) return ctx.skip('127.0.0.2 not usable here');
     const t = await startTestServer();
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'mine');
+      await seedFile(t.storage, '/f.txt', 'mine');
       const client = await RawClient.connect(t.port);
       await client.login(t.user, t.password);
       const { port } = await retr(t, client, 'f.txt');
@@ -156,7 +155,7 @@ describe('passive listeners kept across commands', () => {
 
   it('closes every passive listener, leased or idle, when the server closes', async () => {
     const t = await startTestServer();
-    await writeFile(path.join(t.root, 'f.txt'), 'bye');
+    await seedFile(t.storage, '/f.txt', 'bye');
     const a = await RawClient.connect(t.port);
     const b = await RawClient.connect(t.port);
     await a.login(t.user, t.password);

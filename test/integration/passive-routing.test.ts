@@ -5,11 +5,10 @@
  * balancers that translate ports. Transfers still work through the announced slice.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 function pasvTarget(text: string): { host: string; port: number } {
   const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(text);
@@ -25,7 +24,7 @@ describe('passive slices and advertised address', () => {
     const t = await startTestServer({ config: { passive: { portMin: base, portMax: base + 11, replicas: 3, replicaIndex: 1 } } });
     try {
       assert.deepEqual({ min: t.server.passiveSlice.min, max: t.server.passiveSlice.max }, { min: base + 4, max: base + 7 });
-      await writeFile(path.join(t.root, 'f.txt'), 'slice');
+      await seedFile(t.storage, '/f.txt', 'slice');
       const client = await RawClient.connect(t.port);
       await client.login(t.user, t.password);
       const seen = new Set<number>();

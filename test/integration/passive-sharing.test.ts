@@ -5,11 +5,10 @@
  * from, so a two-port range serves three concurrent clients; without sharing the third gets 425.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 const port = (text: string) => Number(/\|\|\|(\d+)\|/.exec(text)?.[1]);
 
@@ -20,8 +19,8 @@ describe('passive port sharing by client address', () => {
       const base = 26000 + Math.floor(Math.random() * 1500) * 2;
       const t = await startTestServer({ config: { passive: { portMin: base, portMax: base + 1, shareByClientAddress: share }, limits: { maxSessionsPerAddress: 10 } } });
       try {
-        await writeFile(path.join(t.root, 'a.txt'), 'for client A');
-        await writeFile(path.join(t.root, 'b.txt'), 'for client B');
+        await seedFile(t.storage, '/a.txt', 'for client A');
+        await seedFile(t.storage, '/b.txt', 'for client B');
         // The server listens on 127.0.0.1; clients come from two loopback addresses.
         const a = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.1');
         const b = await RawClient.connect(t.port, '127.0.0.1', '127.0.0.2');

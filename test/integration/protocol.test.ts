@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { MiB, createManyFiles, randomBuffer, sha256, waitFor } from '../helpers/integration.js';
+import { MiB, randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import {
   assertTransferOk,
   collect,
@@ -22,6 +21,7 @@ import {
   rawDownload,
   rawUpload,
 } from '../helpers/raw-transfer.js';
+import { exists, makeDirectories, readAll, readText, seedFile, seedManyFiles } from '../helpers/storage.js';
 
 const PASSWORD = 'pr0tocol-Pässword-7f3a';
 const IAC = 0xff;
@@ -37,7 +37,7 @@ describe('protocol (raw control connection)', () => {
   before(async () => {
     t = await startTestServer({ users: [{ name: 'alice', password: PASSWORD }] });
     slow = randomBuffer(32 * MiB);
-    await writeFile(path.join(t.root, 'slow.bin'), slow);
+    await seedFile(t.storage, '/slow.bin', slow);
   });
 
   after(async () => {
@@ -148,7 +148,7 @@ describe('protocol (raw control connection)', () => {
     const c = await login();
     const mkd = await c.send('MKD say "hi" dir');
     assert.equal(mkd.text, '257 "/say ""hi"" dir" created.');
-    assert.ok((await stat(path.join(t.root, 'say "hi" dir'))).isDirectory());
+    assert.equal((await t.storage.stat('/say "hi" dir')).type, 'directory');
     assert.equal((await c.send('CWD say "hi" dir')).code, 250);
     assert.equal((await c.send('PWD')).text, '257 "/say ""hi"" dir" is the current directory.');
     assert.equal((await c.send('MKD sub')).text, '257 "/say ""hi"" dir/sub" created.');
@@ -161,9 +161,9 @@ describe('protocol (raw control connection)', () => {
   });
 
   it('answers SIZE, MDTM, MFMT, MLST and STAT in their formats', async () => {
-    await writeFile(path.join(t.root, 'facts.txt'), 'twelve bytes');
-    await mkdir(path.join(t.root, 'factsdir'), { recursive: true });
-    await writeFile(path.join(t.root, 'factsdir', 'inner.txt'), 'x');
+    await seedFile(t.storage, '/facts.txt', 'twelve bytes');
+    await makeDirectories(t.storage, '/factsdir');
+    await seedFile(t.storage, '/factsdir/inner.txt', 'x');
     const c = await login();
     assert.equal((await c.send('SIZE facts.txt')).text, '213 12');
     assert.equal((await c.send('SIZE missing.txt')).code, 550);
@@ -172,7 +172,7 @@ describe('protocol (raw control connection)', () => {
     assert.equal(mfmt.code, 213, mfmt.text);
     assert.match(mfmt.text, /Modify=20200102030405;/);
     assert.equal((await c.send('MDTM facts.txt')).text, '213 20200102030405');
-    assert.equal((await stat(path.join(t.root, 'facts.txt'))).mtime.toISOString(), '2020-01-02T03:04:05.000Z');
+    assert.equal((await t.storage.stat('/facts.txt')).modifiedAt.toISOString(), '2020-01-02T03:04:05.000Z');
 
     const mlst = await c.send('MLST facts.txt');
     assert.equal(mlst.code, 250);
@@ -211,13 +211,13 @@ describe('protocol (raw control connection)', () => {
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     assert.equal((await reply).text, '257 "/dossier résumé ✓" created.');
-    assert.ok((await stat(path.join(t.root, 'dossier résumé ✓'))).isDirectory());
+    assert.equal((await t.storage.stat('/dossier résumé ✓')).type, 'directory');
     assert.equal((await c.send('NOOP')).code, 200);
   });
 
   it('answers pipelined commands in order, one reply each, around a transfer', async () => {
     const payload = randomBuffer(300_000);
-    await writeFile(path.join(t.root, 'pipe.bin'), payload);
+    await seedFile(t.storage, '/pipe.bin', payload);
     const c = await login();
     c.write('NOOP\r\nTYPE I\r\nPWD\r\nSIZE pipe.bin\r\nSYST\r\nBOGUS\r\n');
     const codes: number[] = [];
@@ -341,7 +341,7 @@ describe('protocol (raw control connection)', () => {
       config: { passive: { acceptTimeoutMs: 700 } },
     });
     try {
-      await writeFile(path.join(fast.root, 'f.txt'), 'data');
+      await seedFile(fast.storage, '/f.txt', 'data');
       const c = await RawClient.connect(fast.port, fast.host);
       clients.push(c);
       await c.login('alice', PASSWORD);
@@ -381,7 +381,7 @@ describe('protocol (raw control connection)', () => {
     const c = await login();
     assert.equal((await c.send('TYPE I')).code, 200);
     const full = randomBuffer(1_000_000);
-    await writeFile(path.join(t.root, 'rest.bin'), full);
+    await seedFile(t.storage, '/rest.bin', full);
     assert.equal((await c.send('REST 400000')).code, 350);
     const tail = await rawDownload(c, 'RETR rest.bin');
     assertTransferOk(tail, 'REST+RETR');
@@ -391,26 +391,26 @@ describe('protocol (raw control connection)', () => {
     const whole = await rawDownload(c, 'RETR rest.bin');
     assert.equal(whole.data.length, full.length);
 
-    await writeFile(path.join(t.root, 'resume.bin'), full.subarray(0, 250_000));
+    await seedFile(t.storage, '/resume.bin', full.subarray(0, 250_000));
     assert.equal((await c.send('REST 250000')).code, 350);
     const up = await rawUpload(c, 'STOR resume.bin', full.subarray(250_000));
     assertTransferOk(up, 'REST+STOR');
-    assert.equal(sha256(await readFile(path.join(t.root, 'resume.bin'))), sha256(full));
+    assert.equal(sha256(await readAll(t.storage, '/resume.bin')), sha256(full));
 
     assert.equal((await c.send('REST 5000000')).code, 350);
     const beyond = await rawUpload(c, 'STOR resume.bin', Buffer.from('x'));
     assert.equal(beyond.first.code, 554, beyond.first.text);
-    assert.equal(sha256(await readFile(path.join(t.root, 'resume.bin'))), sha256(full), 'file untouched by the refused STOR');
+    assert.equal(sha256(await readAll(t.storage, '/resume.bin')), sha256(full), 'file untouched by the refused STOR');
 
     // APPE appends at the end regardless of a preceding REST.
     assert.equal((await c.send('REST 10')).code, 350);
     const appe = await rawUpload(c, 'APPE resume.bin', Buffer.from('tail'));
     assertTransferOk(appe, 'APPE');
-    assert.equal(sha256(await readFile(path.join(t.root, 'resume.bin'))), sha256(Buffer.concat([full, Buffer.from('tail')])));
+    assert.equal(sha256(await readAll(t.storage, '/resume.bin')), sha256(Buffer.concat([full, Buffer.from('tail')])));
   });
 
   it('TYPE A converts LF to CRLF on download and CRLF to LF on upload; TYPE I is byte-exact', async () => {
-    await writeFile(path.join(t.root, 'unix.txt'), 'line one\nline two\n\nlast\r\nlone\rcr');
+    await seedFile(t.storage, '/unix.txt', 'line one\nline two\n\nlast\r\nlone\rcr');
     const c = await login();
     assert.equal((await c.send('TYPE A')).code, 200);
     const down = await rawDownload(c, 'RETR unix.txt');
@@ -419,14 +419,14 @@ describe('protocol (raw control connection)', () => {
 
     const up = await rawUpload(c, 'STOR dos.txt', Buffer.from('alpha\r\nbeta\r\n\r\nlone\rcr\r\n'));
     assertTransferOk(up, 'STOR TYPE A');
-    assert.equal(await readFile(path.join(t.root, 'dos.txt'), 'latin1'), 'alpha\nbeta\n\nlone\rcr\n');
+    assert.equal((await readAll(t.storage, '/dos.txt')).toString('latin1'), 'alpha\nbeta\n\nlone\rcr\n');
 
     assert.equal((await c.send('TYPE I')).code, 200);
     const raw = await rawDownload(c, 'RETR unix.txt');
     assert.equal(raw.data.toString('latin1'), 'line one\nline two\n\nlast\r\nlone\rcr');
     const upRaw = await rawUpload(c, 'STOR dos-raw.txt', Buffer.from('a\r\nb\r\n'));
     assertTransferOk(upRaw, 'STOR TYPE I');
-    assert.equal(await readFile(path.join(t.root, 'dos-raw.txt'), 'latin1'), 'a\r\nb\r\n');
+    assert.equal((await readAll(t.storage, '/dos-raw.txt')).toString('latin1'), 'a\r\nb\r\n');
   });
 
   it('transfers a 0-byte file both ways', async () => {
@@ -434,7 +434,7 @@ describe('protocol (raw control connection)', () => {
     assert.equal((await c.send('TYPE I')).code, 200);
     const up = await rawUpload(c, 'STOR empty.bin', Buffer.alloc(0));
     assertTransferOk(up, 'STOR empty');
-    assert.equal((await stat(path.join(t.root, 'empty.bin'))).size, 0);
+    assert.equal((await t.storage.stat('/empty.bin')).size, 0);
     assert.equal((await c.send('SIZE empty.bin')).text, '213 0');
     const down = await rawDownload(c, 'RETR empty.bin');
     assertTransferOk(down, 'RETR empty');
@@ -460,10 +460,10 @@ describe('protocol (raw control connection)', () => {
   });
 
   it('lists with LIST, NLST and MLSD over the data connection', async () => {
-    await mkdir(path.join(t.root, 'listing'), { recursive: true });
-    await writeFile(path.join(t.root, 'listing', 'a file.txt'), 'abc');
-    await writeFile(path.join(t.root, 'listing', '-dash.txt'), '');
-    await mkdir(path.join(t.root, 'listing', 'subdir'), { recursive: true });
+    await makeDirectories(t.storage, '/listing');
+    await seedFile(t.storage, '/listing/a file.txt', 'abc');
+    await seedFile(t.storage, '/listing/-dash.txt', '');
+    await makeDirectories(t.storage, '/listing/subdir');
     const c = await login();
     const nlst = await rawDownload(c, 'NLST listing');
     assertTransferOk(nlst, 'NLST');
@@ -487,8 +487,8 @@ describe('protocol (raw control connection)', () => {
   });
 
   it('STAT <dir> lists a 1,000-entry directory completely over the control connection', async () => {
-    const names = await createManyFiles(path.join(t.root, 'many'), 1000);
-    await writeFile(path.join(t.root, 'many', '212 starts with digits'), '');
+    const names = await seedManyFiles(t.storage, '/many', 1000);
+    await seedFile(t.storage, '/many/212 starts with digits', '');
     const c = await login();
     const reply = await c.send('STAT many', 10_000);
     assert.equal(reply.code, 212, reply.lines.slice(0, 3).join('\n'));
@@ -497,24 +497,24 @@ describe('protocol (raw control connection)', () => {
   });
 
   it('RNFR/RNTO renames, DELE deletes, and errors map to 550', async () => {
-    await writeFile(path.join(t.root, 'old name.txt'), 'content');
+    await seedFile(t.storage, '/old name.txt', 'content');
     const c = await login();
     assert.equal((await c.send('RNFR old name.txt')).code, 350);
     assert.equal((await c.send('RNTO new name.txt')).code, 250);
-    assert.equal(await readFile(path.join(t.root, 'new name.txt'), 'utf8'), 'content');
+    assert.equal(await readText(t.storage, '/new name.txt'), 'content');
     assert.equal((await c.send('RNFR old name.txt')).code, 550);
     assert.equal((await c.send('RNFR new name.txt')).code, 350);
     assert.equal((await c.send('NOOP')).code, 200);
     assert.equal((await c.send('PWD')).code, 257);
     assert.equal((await c.send('RNTO other.txt')).code, 503, 'another command in between cancels RNFR');
     assert.equal((await c.send('DELE new name.txt')).code, 250);
-    await assert.rejects(stat(path.join(t.root, 'new name.txt')));
+    assert.equal(await exists(t.storage, '/new name.txt'), false);
     assert.equal((await c.send('DELE new name.txt')).code, 550);
     assert.equal((await c.send('DELE listing')).code, 550);
   });
 
   it('REIN logs out and resets parameters; a new login works', async () => {
-    await mkdir(path.join(t.root, 'rein-dir'), { recursive: true });
+    await makeDirectories(t.storage, '/rein-dir');
     const c = await login();
     assert.equal((await c.send('TYPE I')).code, 200);
     assert.equal((await c.send('CWD rein-dir')).code, 250);

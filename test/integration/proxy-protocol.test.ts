@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeProxyV1, encodeProxyV2, type ProxyHeader } from '../../src/protocol/proxy-header.js';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 function header(source: string, sourcePort: number, destinationPort: number): ProxyHeader {
   return { version: 2, command: 'PROXY', family: 'tcp4', source: { address: source, port: sourcePort }, destination: { address: '192.0.2.1', port: destinationPort } };
@@ -42,7 +41,7 @@ describe('PROXY protocol', () => {
       config: { proxy: { control: 'required', passive: 'required', trustedCidrs: ['127.0.0.0/8'], headerTimeoutMs: 1000 }, limits: { maxSessionsPerAddress: 1 } },
     });
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'via the balancer');
+      await seedFile(t.storage, '/f.txt', 'via the balancer');
       const client = await proxiedClient(t.port, '203.0.113.9');
       await client.login(t.user, t.password);
       const stat = await client.send('STAT');
@@ -91,7 +90,7 @@ describe('PROXY protocol', () => {
         config: { proxy: { control: 'required', trustedCidrs: ['127.0.0.0/8'] }, passive: { requireSameAddress, acceptTimeoutMs: 800 } },
       });
       try {
-        await writeFile(path.join(t.root, 'f.txt'), 'x');
+        await seedFile(t.storage, '/f.txt', 'x');
         const client = await proxiedClient(t.port, '203.0.113.9');
         await client.login(t.user, t.password);
         const data = await client.openPassiveData(); // arrives from 127.0.0.1, the "balancer"

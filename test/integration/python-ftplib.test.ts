@@ -15,13 +15,14 @@
  * Each test runs one small Python program; it prints a JSON object the test asserts on.
  */
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AWKWARD_NAMES, MiB, PYTHON_FTPLIB_MISSING, describeRun, randomBuffer, run, sha256, sha256File } from '../helpers/integration.js';
 import { implicitPort, metricValue, startFtpsServer } from '../helpers/ftps-support.js';
 import type { TestServer } from '../helpers/server.js';
 import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, commandsSeen, useClientFixture, type Transport } from '../helpers/client-suite.js';
+import { exists, readAll, readText, seedFile } from '../helpers/storage.js';
 
 /** Connects and logs in as FTP_USER/FTP_PASS; `ftp`, `args` and `out` are then in scope. */
 const PLAIN_PRELUDE = `
@@ -181,7 +182,7 @@ with open(args['dst'], 'wb') as f:
         { src: f.bigPath, dst: target },
         { timeoutMs: 60_000 },
       );
-      assert.equal(await sha256File(path.join(f.t.root, 'big.bin')), f.bigSha);
+      assert.equal(sha256(await readAll(f.t.storage, '/big.bin')), f.bigSha);
       assert.equal(await sha256File(target), f.bigSha);
       assert.ok(commandsSeen(f.t, 'PASV') > pasv, 'PASV used');
       assert.ok(commandsSeen(f.t, 'PORT') > port, 'PORT used');
@@ -190,9 +191,9 @@ with open(args['dst'], 'wb') as f:
     it('resumes a download (retrbinary rest=) and an upload (storbinary rest=: REST+STOR), and appends (APPE)', async (ctx) => {
       if (f.skipped(ctx)) return;
       const data = randomBuffer(4 * MiB + 3);
-      await writeFile(path.join(f.t.root, 'resume.bin'), data);
-      await writeFile(path.join(f.t.root, 'resume-up.bin'), data.subarray(0, 1_234_567));
-      await writeFile(path.join(f.t.root, 'append.bin'), data.subarray(0, 1000));
+      await seedFile(f.t.storage, '/resume.bin', data);
+      await seedFile(f.t.storage, '/resume-up.bin', data.subarray(0, 1_234_567));
+      await seedFile(f.t.storage, '/append.bin', data.subarray(0, 1000));
       const full = path.join(f.local, 'resume-full.bin');
       await writeFile(full, data);
       const partial = path.join(f.local, 'resume.part');
@@ -213,8 +214,8 @@ with open(args['full'], 'rb') as f:
       assert.match(String(result.retr), /^226 /);
       assert.equal(sha256(await readFile(partial)), sha256(data));
       assert.match(String(result.stor), /^226 /);
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'resume-up.bin'))), sha256(data));
-      assert.equal(sha256(await readFile(path.join(f.t.root, 'append.bin'))), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/resume-up.bin')), sha256(data));
+      assert.equal(sha256(await readAll(f.t.storage, '/append.bin')), sha256(data));
       assert.ok(f.t.logs.some((r) => r.event === 'transfer' && r.command === 'STOR' && r.offset === 1_234_567 && r.result === 'ok'));
     });
 
@@ -271,7 +272,7 @@ out['rmd'] = ftp.rmd('quote "d" ü')
       assert.match(String(result.delete), /^250 /);
       assert.match(String(result.delete_again), /^550 /);
       assert.match(String(result.rmd), /^250 /);
-      await assert.rejects(stat(path.join(f.t.root, 'quote "d" ü')));
+      assert.equal(await exists(f.t.storage, '/quote "d" ü'), false);
     });
 
     it('handles names with spaces, quotes, UTF-8 and a leading dash', async (ctx) => {
@@ -295,7 +296,7 @@ out['mlsd'] = [name for name, facts in ftp.mlsd() if facts['type'] == 'file']
       const got = result.got as Record<string, string>;
       for (const name of AWKWARD_NAMES) {
         assert.equal(got[name], `py ${name}`, name);
-        assert.equal(await readFile(path.join(f.t.root, 'awk', name), 'utf8'), `py ${name}`, name);
+        assert.equal(await readText(f.t.storage, `/awk/${name}`), `py ${name}`, name);
       }
       assert.deepEqual((result.nlst as string[]).sort(), [...AWKWARD_NAMES].sort());
       assert.deepEqual((result.mlsd as string[]).sort(), [...AWKWARD_NAMES].sort());
@@ -313,12 +314,12 @@ out['size'] = ftp.size('zero.bin')
       assert.equal(result.len, 0);
       assert.equal(result.size, 0);
       assert.match(String(result.retr), /^226 /);
-      assert.equal((await stat(path.join(f.t.root, 'zero.bin'))).size, 0);
+      assert.equal((await f.t.storage.stat('/zero.bin')).size, 0);
     });
 
     it('TYPE A: CRLF on the wire for downloads, storlines uploads stored with LF', async (ctx) => {
       if (f.skipped(ctx)) return;
-      await writeFile(path.join(f.t.root, 'lf.txt'), 'red\ngreen\n\nblue\n');
+      await seedFile(f.t.storage, '/lf.txt', 'red\ngreen\n\nblue\n');
       const result = await python(`
 ftp.voidcmd('TYPE A')
 conn = ftp.transfercmd('RETR lf.txt')
@@ -339,7 +340,7 @@ out['lines'] = lines
       assert.match(String(result.final), /^226 /);
       assert.equal(result.wire, 'red\r\ngreen\r\n\r\nblue\r\n');
       assert.match(String(result.stor), /^226 /);
-      assert.equal(await readFile(path.join(f.t.root, 'lines.txt'), 'utf8'), 'one\ntwo\nthree\n');
+      assert.equal(await readText(f.t.storage, '/lines.txt'), 'one\ntwo\nthree\n');
       assert.deepEqual(result.lines, ['red', 'green', '', 'blue']);
     });
 
@@ -408,7 +409,7 @@ for cmd in ['PORT 127,0,0,1,0,80', 'PORT 127,0,0,2,195,80', 'EPRT |1|198.51.100.
   let payload: Buffer = Buffer.alloc(0);
   async function seedPayload(servers: readonly TestServer[]): Promise<void> {
     if (payload.length === 0) payload = randomBuffer(MiB + 4321);
-    for (const t of servers) await writeFile(path.join(t.root, 'payload.bin'), payload);
+    for (const t of servers) await seedFile(t.storage, '/payload.bin', payload);
   }
 
   function tlsCases(transport: Exclude<Transport, 'plain'>): void {
@@ -471,7 +472,7 @@ out['nlst'] = ftp.nlst()
         );
         assert.equal(out.control, version);
         assert.match(String(out.stor), /^226 /);
-        assert.equal(sha256(await readFile(path.join(disabled().root, 'up.bin'))), sha256(upload));
+        assert.equal(sha256(await readAll(disabled().storage, '/up.bin')), sha256(upload));
         assert.deepEqual(out.retr, { sha: sha256(payload), size: payload.length, reply: (out.retr as { reply: string }).reply });
         assert.match((out.retr as { reply: string }).reply, /^226 /);
         assert.equal((out.rest as { sha: string }).sha, sha256(payload.subarray(1000)));
@@ -498,7 +499,7 @@ out['mlsd'] = [name for name, facts in ftp.mlsd()]
         );
         assert.equal(out.control, version);
         assert.match(String(out.stor), /^226 /, JSON.stringify(out));
-        assert.equal(sha256(await readFile(path.join(f.t.root, name))), sha256(upload));
+        assert.equal(sha256(await readAll(f.t.storage, `/${name}`)), sha256(upload));
         assert.equal((out.retr as { sha: string }).sha, sha256(payload), JSON.stringify(out.retr));
         assert.equal((out.rest as { sha: string }).sha, sha256(upload.subarray(100_000)));
         assert.ok((out.mlsd as string[]).includes(name), JSON.stringify(out.mlsd));

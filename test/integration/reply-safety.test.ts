@@ -17,6 +17,7 @@ import type { StorageBackend, StorageProvider, WriteHandle } from '../../src/sto
 import { RawClient, type Reply } from '../helpers/raw-client.js';
 import { rawDownload, rawUpload } from '../helpers/raw-transfer.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
+import { makeDirectories, seedFile } from '../helpers/storage.js';
 
 const ERRNO = /\b(EACCES|ENOENT|ENOSPC|EISDIR|ENOTDIR|EIO|EPERM|EEXIST|ENOTEMPTY|EBADF|EDQUOT)\b/;
 
@@ -68,7 +69,7 @@ async function withSession(options: TestServerOptions, body: (t: TestServer, c: 
   const c = await RawClient.connect(t.port, t.host);
   try {
     await c.login(t.user, t.password);
-    await writeFile(path.join(t.root, 'plain.txt'), 'plain');
+    await seedFile(t.storage, '/plain.txt', 'plain');
     await body(t, c);
   } finally {
     c.close();
@@ -144,8 +145,8 @@ function brokenProvider(root: string): StorageProvider {
 describe('reply texts never leak internals', () => {
   it('local adapter: ENOENT on a parent, EISDIR, ENOTDIR (and EACCES when not root)', async () => {
     await withSession({}, async (t, c) => {
-      await mkdir(path.join(t.root, 'dir'));
-      await writeFile(path.join(t.root, 'dir', 'inside.txt'), 'x');
+      await makeDirectories(t.storage, '/dir');
+      await seedFile(t.storage, '/dir/inside.txt', 'x');
       for (const target of ['nodir/child.txt', 'dir', 'plain.txt/child']) await everyCommand(c, t, target);
       if (process.getuid?.() !== 0) {
         await mkdir(path.join(t.root, 'locked'));
@@ -177,7 +178,7 @@ describe('reply texts never leak internals', () => {
 
   it('a broken adapter throwing raw errors (host paths, TypeError) before and during transfers', async () => {
     await withSession({ storage: brokenProvider }, async (t, c) => {
-      await writeFile(path.join(t.root, 'broken-read.bin'), Buffer.alloc(5000, 1));
+      await seedFile(t.storage, '/broken-read.bin', Buffer.alloc(5000, 1));
       for (const target of ['broken/file.txt', 'broken-type/file.txt']) {
         const replies = await everyCommand(c, t, target);
         assert.ok(replies.some((r) => r.code === 451), 'raw errors answer 451 Local error in processing.');

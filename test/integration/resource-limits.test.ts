@@ -6,7 +6,6 @@
  * its TLS handshake (slow-loris on the data channel).
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { withTestServer } from '../helpers/server.js';
 import { makeTempDir, removeDir, waitClosed, waitFor, withTimeout } from '../helpers/integration.js';
 import { createTestPki } from '../helpers/pki.js';
 import { ALICE, FtpsClient, startFtpsServer } from '../helpers/ftps-support.js';
+import { makeDirectories, seedFile } from '../helpers/storage.js';
 
 describe('resource limits', () => {
   it('maxSessionsPerUser: the login beyond it gets 530, the connection stays, QUIT and REIN free a slot', async () => {
@@ -100,10 +100,10 @@ describe('resource limits', () => {
 
   it('maxListEntries: a bigger listing ends with 451; one within the limit is complete', async () => {
     await withTestServer({ config: { limits: { maxListEntries: 10 } } }, async (t, connect) => {
-      await mkdir(path.join(t.root, 'ten'));
-      await mkdir(path.join(t.root, 'eleven'));
-      for (let i = 0; i < 10; i++) await writeFile(path.join(t.root, 'ten', `f${i}`), 'x');
-      for (let i = 0; i < 11; i++) await writeFile(path.join(t.root, 'eleven', `f${i}`), 'x');
+      await makeDirectories(t.storage, '/ten');
+      await makeDirectories(t.storage, '/eleven');
+      for (let i = 0; i < 10; i++) await seedFile(t.storage, `/ten/f${i}`, 'x');
+      for (let i = 0; i < 11; i++) await seedFile(t.storage, `/eleven/f${i}`, 'x');
       const c = await connect();
       await c.login(t.user, t.password);
       const ok = await rawDownload(c, 'NLST ten');
@@ -126,7 +126,7 @@ describe('data-connection slow-loris', () => {
     const t = await startFtpsServer(pki, { config: { tls: { handshakeTimeoutMs: 400 } } });
     const client = await FtpsClient.connect(t.port);
     try {
-      await writeFile(path.join(t.root, 'f.txt'), 'hello');
+      await seedFile(t.storage, '/f.txt', 'hello');
       await client.secureLogin(ALICE.name, ALICE.password, { ca: pki.caPem });
       const reply = await client.send('EPSV');
       const port = Number(/\(\|\|\|(\d+)\|\)/.exec(reply.text)?.[1]);

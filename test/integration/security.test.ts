@@ -5,7 +5,7 @@
  * third party or a privileged port), read-only users and anonymous access.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { connectSocket, makeTempDir, removeDir, sha256, waitClosed } from '../helpers/integration.js';
 import { assertTransferOk, collect, expectCode, rawDownload, rawUpload } from '../helpers/raw-transfer.js';
+import { exists, makeDirectories, seedFile } from '../helpers/storage.js';
 
 const ALICE = { name: 'alice', password: 'alice-pass-123' };
 const READER = { name: 'reader', password: 'reader-pass-456', permissions: ['read-only'] };
@@ -54,11 +55,11 @@ describe('security', () => {
     });
     outside = await makeTempDir('outside');
     await writeFile(path.join(outside, 'secret.txt'), 'top secret');
-    await writeFile(path.join(t.root, 'public.txt'), 'public data');
+    await seedFile(t.storage, '/public.txt', 'public data');
     await symlink(path.join(outside, 'secret.txt'), path.join(t.root, 'secret-link.txt'));
     await symlink(outside, path.join(t.root, 'outside-dir'));
-    await mkdir(path.join(t.root, 'inner'));
-    await writeFile(path.join(t.root, 'inner', 'ok.txt'), 'inside');
+    await makeDirectories(t.storage, '/inner');
+    await seedFile(t.storage, '/inner/ok.txt', 'inside');
     await symlink(path.join(t.root, 'inner', 'ok.txt'), path.join(t.root, 'inside-link.txt'));
   });
 
@@ -272,9 +273,9 @@ describe('security', () => {
       assert.equal((await c.send('RMD inner')).code, 550);
       assert.equal((await c.send('RNFR public.txt')).code, 550);
       assert.equal((await c.send('MFMT 20200101000000 public.txt')).code, 550);
-      await assert.rejects(stat(path.join(t.root, 'ro-new.txt')));
-      await assert.rejects(stat(path.join(t.root, 'ro-dir')));
-      assert.equal((await stat(path.join(t.root, 'public.txt'))).size, 'public data'.length);
+      assert.equal(await exists(t.storage, '/ro-new.txt'), false);
+      assert.equal(await exists(t.storage, '/ro-dir'), false);
+      assert.equal((await t.storage.stat('/public.txt')).size, 'public data'.length);
       const mlst = await c.send('MLST public.txt');
       assert.match(mlst.lines[1] ?? '', /perm=r;/, 'MLST perm shows read-only');
     });
@@ -295,7 +296,7 @@ describe('security', () => {
     it('when enabled, logs in read-only', async () => {
       const anon = await startTestServer({ config: { anonymous: { enabled: true } } });
       try {
-        await writeFile(path.join(anon.root, 'readme.txt'), 'hello anonymous');
+        await seedFile(anon.storage, '/readme.txt', 'hello anonymous');
         const c = await RawClient.connect(anon.port, anon.host);
         clients.push(c);
         await c.login('anonymous', 'guest@example.com');
@@ -307,7 +308,7 @@ describe('security', () => {
         assert.equal((await c.send('MKD pub')).code, 550);
         assert.equal((await c.send('DELE readme.txt')).code, 550);
         assert.equal((await c.send('RNFR readme.txt')).code, 550);
-        await assert.rejects(stat(path.join(anon.root, 'upload.txt')));
+        assert.equal(await exists(anon.storage, '/upload.txt'), false);
         // The real user still works on the same server.
         const a = await RawClient.connect(anon.port, anon.host);
         clients.push(a);

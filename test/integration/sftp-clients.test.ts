@@ -8,12 +8,13 @@
  * legacy scp and port forwarding refused; wrong key and password refused and scored.
  */
 import assert from 'node:assert/strict';
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CURL_MISSING, LFTP_MISSING, createManyFiles, unavailableReason, describeRun, makeTempDir, removeDir, run, sha256File, writeRandomFile } from '../helpers/integration.js';
+import { CURL_MISSING, LFTP_MISSING, unavailableReason, describeRun, makeTempDir, removeDir, run, sha256, sha256File, writeRandomFile } from '../helpers/integration.js';
 import { OPENSSH_MISSING, PARAMIKO_MISSING, makeKeys, paramiko, sftpBatch, sftpWithPassword, sshOptions, type SshKeys } from '../helpers/sftp.js';
+import { exists, readAll, readText, seedFile, seedManyFiles } from '../helpers/storage.js';
 
 const skip = OPENSSH_MISSING();
 
@@ -61,7 +62,7 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
     assert.equal(await sha256File(path.join(local, 'back.bin')), digest);
     assert.match(r.stdout, /-rw-r--r-- .* 3145745 .*up load ✓\.bin/);
     assert.match(r.stdout, /Remote working directory: \/\n/);
-    await assert.rejects(stat(path.join(t.root, 'dir ü')));
+    assert.equal(await exists(t.storage, '/dir ü'), false);
     // The session ended with exit-status 0 (scp and sftp check it).
     assert.doesNotMatch(r.stderr, /Exit status/);
   });
@@ -70,18 +71,18 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
     const src = path.join(local, 'resume.bin');
     const digest = await writeRandomFile(src, 2 * 1024 * 1024 + 5);
     const whole = await readFile(src);
-    await writeFile(path.join(t.root, 'resume.bin'), whole.subarray(0, 700_000));
+    await seedFile(t.storage, '/resume.bin', whole.subarray(0, 700_000));
     await writeFile(path.join(local, 'partial.bin'), whole.subarray(0, 1_000_000));
     const r = await sftpWithPassword(port, 'alice', await keys.askpass(PASSWORD), [`reput "${src}" resume.bin`, `reget resume.bin "${path.join(local, 'partial.bin')}"`]);
     assert.equal(r.code, 0, describeRun(r));
     assert.match(r.stdout, /Resuming upload/);
     assert.match(r.stdout, /Resuming \/resume\.bin/);
-    assert.equal(await sha256File(path.join(t.root, 'resume.bin')), digest);
+    assert.equal(sha256(await readAll(t.storage, '/resume.bin')), digest);
     assert.equal(await sha256File(path.join(local, 'partial.bin')), digest);
   });
 
   it('lists 1,000 entries (streamed readdir)', async () => {
-    const names = await createManyFiles(path.join(t.root, 'many'), 1000);
+    const names = await seedManyFiles(t.storage, '/many', 1000);
     const r = await sftpBatch(port, 'alice', keys.key, ['ls -1 many']);
     assert.equal(r.code, 0, describeRun(r));
     const listed = r.stdout.split('\n').filter((l) => /^many\/f\d{4}\.txt$/.test(l.trim()));
@@ -99,7 +100,7 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
     assert.equal(await sha256File(path.join(local, 'scp-back.bin')), digest);
     const legacy = await run('scp', ['-O', ...base, src, 'alice@127.0.0.1:legacy.bin'], { timeoutMs: 30_000 });
     assert.notEqual(legacy.code, 0, describeRun(legacy));
-    await assert.rejects(stat(path.join(t.root, 'legacy.bin')));
+    assert.equal(await exists(t.storage, '/legacy.bin'), false);
   });
 
   it('refuses shell, exec and port forwarding (SFTP only)', async () => {
@@ -141,7 +142,7 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
     const down = await run('rclone', ['copyto', ':sftp:/rclone/up.bin', back, ...remote], { timeoutMs: 30_000 });
     assert.equal(down.code, 0, describeRun(down));
     assert.equal(await sha256File(back), digest);
-    assert.equal(Math.floor((await stat(path.join(t.root, 'rclone/up.bin'))).mtimeMs / 1000), Math.floor((await stat(src)).mtimeMs / 1000));
+    assert.equal(Math.floor((await t.storage.stat('/rclone/up.bin')).modifiedAt.getTime() / 1000), Math.floor((await stat(src)).mtimeMs / 1000));
   });
 
   it('lftp sftp://: put and get with sha256, listing', { skip: LFTP_MISSING() ?? false }, async () => {
@@ -156,8 +157,8 @@ describe('SFTP with real clients', { skip: skip ?? false }, () => {
   });
 
   it('paramiko: v3 rename refuses an existing target, posix-rename replaces, links refused, confinement, bounded handles', { skip: PARAMIKO_MISSING() ?? false }, async () => {
-    await writeFile(path.join(t.root, 'a.txt'), 'A');
-    await writeFile(path.join(t.root, 'b.txt'), 'B');
+    await seedFile(t.storage, '/a.txt', 'A');
+    await seedFile(t.storage, '/b.txt', 'B');
     const program = `
 def code(f):
     try:
@@ -187,7 +188,7 @@ print("mtime", s.stat("pm.bin").st_mtime)
     assert.equal(r.code, 0, describeRun(r));
     assert.match(r.stdout, /^rename (IOError|OSError):.*Failure/m);
     assert.match(r.stdout, /^posix ok$/m);
-    assert.equal(await readFile(path.join(t.root, 'b.txt'), 'utf8'), 'A');
+    assert.equal(await readText(t.storage, '/b.txt'), 'A');
     assert.match(r.stdout, /^symlink (IOError|OSError):.*Operation unsupported/m);
     assert.match(r.stdout, /^readlink (IOError|OSError|FileNotFoundError)/m);
     assert.match(r.stdout, /^escape FileNotFoundError/m);
@@ -195,18 +196,18 @@ print("mtime", s.stat("pm.bin").st_mtime)
     assert.match(r.stdout, /^handles (IOError|OSError):.*Too many open handles.* 8$/m);
     assert.match(r.stdout, /^size 100000$/m);
     assert.match(r.stdout, /^mtime 1000000000$/m);
-    assert.equal((await stat(path.join(t.root, 'pm.bin'))).mtimeMs, 1e12);
+    assert.equal((await t.storage.stat('/pm.bin')).modifiedAt.getTime(), 1e12);
   });
 
   it('a read-only user: downloads work, every change is refused with Permission denied', async () => {
-    await copyFile(path.join(t.root, 'b.txt'), path.join(t.root, 'ro.txt'));
+    await seedFile(t.storage, '/ro.txt', await readAll(t.storage, '/b.txt'));
     const askpass = await keys.askpass('reader-password');
     const r = await sftpWithPassword(port, 'reader', askpass, [`get ro.txt "${path.join(local, 'ro.txt')}"`, `put "${path.join(local, 'ro.txt')}" new.txt`, 'mkdir d', 'rm ro.txt', 'rename ro.txt x.txt']);
     assert.equal(await readFile(path.join(local, 'ro.txt'), 'utf8'), 'A');
     const denials = r.stderr.match(/Permission denied/g) ?? [];
     assert.ok(denials.length >= 4, describeRun(r));
-    await stat(path.join(t.root, 'ro.txt'));
-    await assert.rejects(stat(path.join(t.root, 'new.txt')));
+    await t.storage.stat('/ro.txt');
+    assert.equal(await exists(t.storage, '/new.txt'), false);
   });
 
   it('wrong key and wrong password are refused and scored by the defender', async () => {

@@ -10,14 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { randomBuffer, sha256, waitFor } from '../helpers/integration.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { seedFile } from '../helpers/storage.js';
 
 const PASSWORD = 'secret-password';
 
@@ -172,7 +171,7 @@ describe('SFTP on the shared runtime', () => {
   it('drain: a running download finishes intact, an idle session is closed, then the server stops', async () => {
     const t = await startTestServer({ config: { sftp: { enabled: true, port: 0 }, shutdown: { drainIdleMs: 300, drainTimeoutMs: 20_000 } } });
     const content = randomBuffer(8 * 1024 * 1024);
-    await writeFile(path.join(t.root, 'big.bin'), content);
+    await seedFile(t.storage, '/big.bin', content);
     const idle = await connect(sftpPort(t));
     await sftpOf(idle.client);
     const busy = await connect(sftpPort(t));

@@ -5,7 +5,7 @@
  * it is cut off, and no new connection is accepted once draining started.
  */
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { MiB, randomBuffer, sha256, waitFor, withTimeout } from '../helpers/integration.js';
 import { collect, controlClosed, expectCode, expectNext } from '../helpers/raw-transfer.js';
+import { seedFile } from '../helpers/storage.js';
 
 /** Closes the server with `drainTimeoutMs` and removes its temp directory. */
 async function shutdown(t: TestServer, drainTimeoutMs: number): Promise<void> {
@@ -45,7 +46,7 @@ describe('graceful shutdown', () => {
     let closing: Promise<void> | null = null;
     try {
       const payload = randomBuffer(24 * MiB);
-      await writeFile(path.join(t.root, 'drain.bin'), payload);
+      await seedFile(t.storage, '/drain.bin', payload);
       const idle = await RawClient.connect(t.port, t.host);
       clients.push(idle);
       await idle.login(t.user, t.password);
@@ -85,7 +86,7 @@ describe('graceful shutdown', () => {
     const clients: RawClient[] = [];
     let closing: Promise<void> | null = null;
     try {
-      await writeFile(path.join(t.root, 'stuck.bin'), randomBuffer(24 * MiB));
+      await seedFile(t.storage, '/stuck.bin', randomBuffer(24 * MiB));
       const busy = await RawClient.connect(t.port, t.host);
       clients.push(busy);
       await busy.login(t.user, t.password);

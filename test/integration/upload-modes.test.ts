@@ -8,8 +8,7 @@
  * - resumable (the default): an upload cut off stays as a partial file that APPE completes.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'basic-ftp';
@@ -17,6 +16,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { randomBuffer, waitFor } from '../helpers/integration.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { assertTransferOk, expectCode, rawUpload } from '../helpers/raw-transfer.js';
+import { readAll, readText, seedFile } from '../helpers/storage.js';
 
 const ATOMIC_PREFIX = '.kftpd-upload-';
 
@@ -75,7 +75,7 @@ describe('storage.uploadMode atomic', () => {
       source.end(second);
       const result = await done;
       assert.ok(!(result instanceof Error), String(result));
-      assert.deepEqual(await readFile(path.join(t.root, 'ledger.csv')), Buffer.concat([first, second]));
+      assert.deepEqual(await readAll(t.storage, '/ledger.csv'), Buffer.concat([first, second]));
       assert.deepEqual((await readdir(t.root)).filter((name) => name.startsWith(ATOMIC_PREFIX)), [], 'no temporary file is left');
     } finally {
       uploader.close();
@@ -117,7 +117,7 @@ describe('storage.uploadMode atomic', () => {
 
   it('an overwrite keeps the old complete file readable until the new one replaces it', async () => {
     const old = randomBuffer(100_000);
-    await writeFile(path.join(t.root, 'rates.csv'), old);
+    await seedFile(t.storage, '/rates.csv', old);
     const uploader = await connect(t);
     const reader = await connect(t);
     try {
@@ -140,11 +140,11 @@ describe('storage.uploadMode atomic', () => {
     try {
       const head = randomBuffer(50_000);
       const tail = randomBuffer(70_000);
-      await writeFile(path.join(t.root, 'append.bin'), head);
+      await seedFile(t.storage, '/append.bin', head);
       await client.appendFrom(Readable.from([tail]), 'append.bin');
-      assert.deepEqual(await readFile(path.join(t.root, 'append.bin')), Buffer.concat([head, tail]));
+      assert.deepEqual(await readAll(t.storage, '/append.bin'), Buffer.concat([head, tail]));
       const whole = randomBuffer(90_000);
-      await writeFile(path.join(t.root, 'resume.bin'), whole.subarray(0, 40_000));
+      await seedFile(t.storage, '/resume.bin', whole.subarray(0, 40_000));
       const raw = await RawClient.connect(t.port, t.host);
       try {
         await raw.login(t.user, t.password);
@@ -154,7 +154,7 @@ describe('storage.uploadMode atomic', () => {
       } finally {
         raw.close();
       }
-      assert.deepEqual(await readFile(path.join(t.root, 'resume.bin')), whole);
+      assert.deepEqual(await readAll(t.storage, '/resume.bin'), whole);
       assert.deepEqual((await readdir(t.root)).filter((name) => name.startsWith(ATOMIC_PREFIX)), []);
     } finally {
       client.close();
@@ -162,7 +162,7 @@ describe('storage.uploadMode atomic', () => {
   });
 
   it('STOU stores under a fresh name, announced in the 150 reply, and leaves existing files alone', async () => {
-    await writeFile(path.join(t.root, 'keep.txt'), 'keep me');
+    await seedFile(t.storage, '/keep.txt', 'keep me');
     const c = await RawClient.connect(t.port, t.host);
     try {
       await c.login(t.user, t.password);
@@ -174,10 +174,10 @@ describe('storage.uploadMode atomic', () => {
         const name = /FILE: (.+)$/.exec(r.first.text)?.[1];
         assert.ok(name, r.first.text);
         names.push(name);
-        assert.equal(await readFile(path.join(t.root, name), 'utf8'), `unique ${i}`);
+        assert.equal(await readText(t.storage, `/${name}`), `unique ${i}`);
       }
       assert.equal(new Set(names).size, 3);
-      assert.equal(await readFile(path.join(t.root, 'keep.txt'), 'utf8'), 'keep me');
+      assert.equal(await readText(t.storage, '/keep.txt'), 'keep me');
       assert.deepEqual((await readdir(t.root)).filter((name) => name.startsWith(ATOMIC_PREFIX)), []);
     } finally {
       c.close();
@@ -200,7 +200,7 @@ describe('storage.uploadMode resumable (default)', () => {
     source.write(whole.subarray(0, 200_000));
     await waitFor(async () => {
       try {
-        return (await readFile(path.join(t.root, 'partial.bin'))).length >= 200_000;
+        return (await readAll(t.storage, '/partial.bin')).length >= 200_000;
       } catch {
         return false;
       }
@@ -212,7 +212,7 @@ describe('storage.uploadMode resumable (default)', () => {
       const size = await client.size('partial.bin');
       assert.ok(size >= 200_000 && size < whole.length, `partial size ${size}`);
       await client.appendFrom(Readable.from([whole.subarray(size)]), 'partial.bin');
-      assert.deepEqual(await readFile(path.join(t.root, 'partial.bin')), whole);
+      assert.deepEqual(await readAll(t.storage, '/partial.bin'), whole);
     } finally {
       client.close();
     }

@@ -4,13 +4,14 @@
  * direction and completion status, alongside the JSON logs.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { RawClient, readAll } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
 import { MemoryStorageProvider } from '../../src/storage/memory/memory-storage.js';
+import { seedFile } from '../helpers/storage.js';
 
 describe('xferlog', () => {
   it('writes one line per upload and download', async () => {
@@ -18,7 +19,7 @@ describe('xferlog', () => {
     const file = path.join(dir, 'xferlog');
     const s = await startTestServer({ config: { log: { level: 'debug', xferlog: file } } });
     try {
-      await writeFile(path.join(s.root, 'down.bin'), Buffer.alloc(1000, 1));
+      await seedFile(s.storage, '/down.bin', Buffer.alloc(1000, 1));
       const client = await RawClient.connect(s.port);
       await client.login(s.user, s.password);
       await client.send('TYPE I');
@@ -49,13 +50,10 @@ describe('xferlog', () => {
   it('counts the bytes actually moved, whatever the storage adapter (memory adapter, binary and TYPE A)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-xferlog-'));
     const file = path.join(dir, 'xferlog');
-    const storage = new MemoryStorageProvider();
-    const s = await startTestServer({ config: { log: { level: 'debug', xferlog: file } }, storage: () => storage });
+    const s = await startTestServer({ config: { log: { level: 'debug', xferlog: file } }, storage: () => new MemoryStorageProvider() });
     try {
       // Seeded through the backend: the memory adapter's streams have no fs byte counters.
-      const seed = await (await storage.forHome('/')).openWrite('/seed.bin', { mode: 'overwrite' });
-      seed.stream.end(Buffer.alloc(1000, 1));
-      await seed.commit();
+      await seedFile(s.storage, '/seed.bin', Buffer.alloc(1000, 1));
       const client = await RawClient.connect(s.port);
       await client.login(s.user, s.password);
       await client.send('TYPE I');

@@ -25,8 +25,6 @@ import { createHash } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isWithin, resolveVirtualPath } from '../../src/protocol/virtual-path.js';
@@ -35,10 +33,10 @@ import type { StorageErrorCode } from '../../src/storage/errors.js';
 import { LocalStorageProvider } from '../../src/storage/local/local-storage.js';
 import type { LocalStorage } from '../../src/storage/local/local-storage.js';
 import { splitVirtualPath } from '../../src/storage/segments.js';
-import type { Entry, WriteMode } from '../../src/storage/types.js';
 import { RawClient, type Reply } from '../helpers/raw-client.js';
 import { collect as collectSocket, rawDownload, rawUpload } from '../helpers/raw-transfer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { collect, readText, writeAll } from '../helpers/storage.js';
 
 /** Distinct contents, so a leak says which file it came from. */
 const SECRET_FILE = 'SECRET-A outside/secret.txt';
@@ -268,29 +266,22 @@ async function assertNoNewHardLinks(l: Layout): Promise<void> {
   await walk(l.home);
 }
 
-async function readAll(b: LocalStorage, p: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await b.openRead(p)) chunks.push(Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks).toString();
-}
-
-async function listAll(it: AsyncIterable<Entry>): Promise<Entry[]> {
-  const out: Entry[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
-async function writeAll(b: LocalStorage, p: string, data: string, mode: WriteMode): Promise<void> {
-  const handle = await b.openWrite(p, { mode, offset: 0 });
-  try {
-    await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
-    await handle.commit();
-  } catch (error) {
-    // As the session does: a failed upload is aborted, so nothing of it is still being
-    // created when the next property run rebuilds the home (an ENOTEMPTY flake otherwise).
-    await handle.abort(error instanceof Error ? error : new Error(String(error)));
-    throw error;
-  }
+/**
+ * fast-check's interruptAfterTimeLimit races an async run against the clock and abandons it
+ * when time is up (it keeps going in the background). On a busy machine that run would still
+ * be rebuilding the home while the next test starts (ENOTEMPTY, a missing home); `idle()`
+ * waits for it.
+ */
+function tracked<A extends unknown[]>(body: (...args: A) => Promise<void>): { run: (...args: A) => Promise<void>; idle: () => Promise<void> } {
+  let last: Promise<void> = Promise.resolve();
+  return {
+    run: (...args) => {
+      const current = body(...args);
+      last = current.catch(() => undefined);
+      return current;
+    },
+    idle: () => last,
+  };
 }
 
 function assertCleanStorageError(error: unknown, l: Layout): void {
@@ -318,10 +309,10 @@ async function runOperation(b: LocalStorage, op: Operation, p: string, q: string
       break;
     }
     case 'list':
-      for (const e of await listAll(b.list(p))) assert.ok(!['secret.txt', 'inner-secret.txt', 'bob.txt', 'linked.txt'].includes(e.name), `listed ${e.name} via ${p}`);
+      for (const e of await collect(b.list(p))) assert.ok(!['secret.txt', 'inner-secret.txt', 'bob.txt', 'linked.txt'].includes(e.name), `listed ${e.name} via ${p}`);
       break;
     case 'read': {
-      const text = await readAll(b, p);
+      const text = await readText(b, p);
       for (const s of LEAKING) assert.ok(!text.includes(s), `read ${JSON.stringify(s)} via ${p}`);
       break;
     }
@@ -377,34 +368,42 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('property: any operation on any (normalised) client path: a clean StorageError or an effect inside the home', async () => {
     const started = Date.now();
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...OPERATIONS), cwdArb, anyClientPath, anyClientPath, async (op, cwd, arg, arg2) => {
-        await populateHome(l);
-        const p = resolveVirtualPath(cwd, arg);
-        const q = resolveVirtualPath(cwd, arg2) ?? '/moved';
-        if (p === null) return; // the session answers 553 itself (checked in (c))
-        try {
-          await runOperation(b, op, p, q);
-        } catch (error) {
-          assertCleanStorageError(error, l);
-        }
-        assert.deepEqual(await snapshot(l), reference, `${op} ${JSON.stringify(p)} ${JSON.stringify(q)} changed something outside`);
-        await assertNoNewHardLinks(l);
-      }),
-      { numRuns: 600, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (op: Operation, cwd: string, arg: string, arg2: string) => {
+      await populateHome(l);
+      const p = resolveVirtualPath(cwd, arg);
+      const q = resolveVirtualPath(cwd, arg2) ?? '/moved';
+      if (p === null) return; // the session answers 553 itself (checked in (c))
+      try {
+        await runOperation(b, op, p, q);
+      } catch (error) {
+        assertCleanStorageError(error, l);
+      }
+      assert.deepEqual(await snapshot(l), reference, `${op} ${JSON.stringify(p)} ${JSON.stringify(q)} changed something outside`);
+      await assertNoNewHardLinks(l);
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...OPERATIONS), cwdArb, anyClientPath, anyClientPath, property.run), {
+        numRuns: 600,
+        interruptAfterTimeLimit: 15_000,
+        markInterruptAsFailure: false,
+      });
+    } finally {
+      await property.idle();
+    }
     assert.ok(Date.now() - started < 30_000);
   });
 
   it('property: un-normalised paths handed straight to the adapter are refused with INVALID_NAME', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...OPERATIONS), anyClientPath, async (op, arg) => {
-        const raw = `/${arg}`;
-        fc.pre(resolveVirtualPath('/', raw) !== raw && !raw.includes('\0'));
-        await assert.rejects(runOperation(b, op, raw, '/moved'), (e: unknown) => isStorageError(e) && e.code === 'INVALID_NAME');
-      }),
-      { numRuns: 300, interruptAfterTimeLimit: 5000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (op: Operation, arg: string) => {
+      const raw = `/${arg}`;
+      fc.pre(resolveVirtualPath('/', raw) !== raw && !raw.includes('\0'));
+      await assert.rejects(runOperation(b, op, raw, '/moved'), (e: unknown) => isStorageError(e) && e.code === 'INVALID_NAME');
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...OPERATIONS), anyClientPath, property.run), { numRuns: 300, interruptAfterTimeLimit: 5000, markInterruptAsFailure: false });
+    } finally {
+      await property.idle();
+    }
     assert.deepEqual(await snapshot(l), reference);
   });
 
@@ -432,7 +431,7 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('hard link: served as a file of the home; deleting it removes only the home name; nothing links anew', async () => {
     await populateHome(l);
-    assert.equal(await readAll(b, '/hard-link.txt'), SECRET_LINKED);
+    assert.equal(await readText(b, '/hard-link.txt'), SECRET_LINKED);
     await writeAll(b, '/hard-link.txt', 'rewritten', 'overwrite');
     // Overwritten in place, like vsftpd and SFTPGo would: the same inode, so the outside name sees it.
     assert.equal(await fsp.readFile(path.join(l.outside, 'linked.txt'), 'utf8'), 'rewritten');
@@ -445,10 +444,10 @@ describe('(b) the local storage adapter keeps every operation inside the home', 
 
   it('links that stay inside (in-link, chain-in) work like their targets', async () => {
     await populateHome(l);
-    assert.equal(await readAll(b, '/in-link'), 'inside');
+    assert.equal(await readText(b, '/in-link'), 'inside');
     // sub/up points outside, so the listing hides it.
-    assert.deepEqual((await listAll(b.list('/chain-in'))).map((e) => e.name).sort(), ['deeper', 'inner.txt']);
-    assert.equal(await readAll(b, '/chain-in/inner.txt'), 'inner');
+    assert.deepEqual((await collect(b.list('/chain-in'))).map((e) => e.name).sort(), ['deeper', 'inner.txt']);
+    assert.equal(await readText(b, '/chain-in/inner.txt'), 'inner');
   });
 });
 
@@ -516,44 +515,46 @@ describe('(c) over real sockets: generated paths through every path command', ()
 
   it('property: replies are well-formed and allowed, transfers never carry outside bytes, the outside never changes', async () => {
     const verbs = Object.keys(ALLOWED);
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...verbs), wirePath, wirePath, async (verb, arg, arg2) => {
-        await populateHome(l);
-        const label = `${verb} ${JSON.stringify(arg)}`;
-        let reply: Reply;
-        if (verb === 'LIST' || verb === 'NLST' || verb === 'RETR') {
-          const result = await rawDownload(client, `${verb} ${arg}`, 10_000);
-          reply = result.first;
-          if (result.final) assertWellFormed(result.final, l.base, label);
-          const data = result.data.toString('utf8');
-          for (const s of LEAKING) assert.ok(!data.includes(s), `${label} sent outside bytes`);
-          if (verb !== 'RETR') for (const n of ['secret.txt', 'inner-secret.txt', 'bob.txt']) assert.ok(!data.includes(n), `${label} listed ${n}`);
-        } else if (verb === 'STOR' || verb === 'APPE') {
-          const result = await rawUpload(client, `${verb} ${arg}`, Buffer.from('PWNED'), 10_000);
-          reply = result.first;
-          if (result.final) assertWellFormed(result.final, l.base, label);
-        } else if (verb === 'RNTO') {
-          const from = await client.send(`RNFR ${arg2}`);
-          assertWellFormed(from, l.base, `RNFR ${arg2}`);
-          reply = await client.send(`RNTO ${arg}`);
-        } else if (verb === 'MFMT') {
-          reply = await client.send(`MFMT 20000101000000 ${arg}`);
-        } else {
-          reply = await client.send(`${verb} ${arg}`);
-        }
-        assertWellFormed(reply, l.base, label);
-        assert.ok((ALLOWED[verb] ?? []).includes(reply.code), `${label} -> ${reply.text}`);
-        if (verb === 'CWD') {
-          const pwd = await client.send('PWD');
-          const shown = /^257 "(.*)"/.exec(pwd.text)?.[1]?.replace(/""/g, '"') ?? '';
-          assert.ok(shown.startsWith('/') && resolveVirtualPath('/', shown) === shown, `PWD after ${label}: ${pwd.text}`);
-          assert.equal((await client.send('CWD /')).code, 250);
-        }
-        assert.deepEqual(await snapshotWire(l), reference, `${label} changed something outside`);
-        await assertNoNewHardLinks(l);
-      }),
-      { numRuns: 120, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
-    );
+    const property = tracked(async (verb: string, arg: string, arg2: string) => {
+      await populateHome(l);
+      const label = `${verb} ${JSON.stringify(arg)}`;
+      let reply: Reply;
+      if (verb === 'LIST' || verb === 'NLST' || verb === 'RETR') {
+        const result = await rawDownload(client, `${verb} ${arg}`, 10_000);
+        reply = result.first;
+        if (result.final) assertWellFormed(result.final, l.base, label);
+        const data = result.data.toString('utf8');
+        for (const s of LEAKING) assert.ok(!data.includes(s), `${label} sent outside bytes`);
+        if (verb !== 'RETR') for (const n of ['secret.txt', 'inner-secret.txt', 'bob.txt']) assert.ok(!data.includes(n), `${label} listed ${n}`);
+      } else if (verb === 'STOR' || verb === 'APPE') {
+        const result = await rawUpload(client, `${verb} ${arg}`, Buffer.from('PWNED'), 10_000);
+        reply = result.first;
+        if (result.final) assertWellFormed(result.final, l.base, label);
+      } else if (verb === 'RNTO') {
+        const from = await client.send(`RNFR ${arg2}`);
+        assertWellFormed(from, l.base, `RNFR ${arg2}`);
+        reply = await client.send(`RNTO ${arg}`);
+      } else if (verb === 'MFMT') {
+        reply = await client.send(`MFMT 20000101000000 ${arg}`);
+      } else {
+        reply = await client.send(`${verb} ${arg}`);
+      }
+      assertWellFormed(reply, l.base, label);
+      assert.ok((ALLOWED[verb] ?? []).includes(reply.code), `${label} -> ${reply.text}`);
+      if (verb === 'CWD') {
+        const pwd = await client.send('PWD');
+        const shown = /^257 "(.*)"/.exec(pwd.text)?.[1]?.replace(/""/g, '"') ?? '';
+        assert.ok(shown.startsWith('/') && resolveVirtualPath('/', shown) === shown, `PWD after ${label}: ${pwd.text}`);
+        assert.equal((await client.send('CWD /')).code, 250);
+      }
+      assert.deepEqual(await snapshotWire(l), reference, `${label} changed something outside`);
+      await assertNoNewHardLinks(l);
+    });
+    try {
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...verbs), wirePath, wirePath, property.run), { numRuns: 120, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false });
+    } finally {
+      await property.idle();
+    }
   });
 
   it('no command creates a link (SITE SYMLINK / SITE LINK are not implemented)', async () => {
@@ -630,7 +631,7 @@ describe('(d) a symlink swapped in', () => {
   it('final component swapped after the check: RETR refused (O_NOFOLLOW -> OUTSIDE_ROOT)', async () => {
     const victim = path.join(l.home, 'victim.txt');
     restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));
-    await assert.rejects(readAll(b, '/victim.txt'), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
+    await assert.rejects(readText(b, '/victim.txt'), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
   });
 
   it('final component swapped after the check: STOR/APPE refused, nothing written outside', async () => {
@@ -671,7 +672,7 @@ describe('(d) a symlink swapped in', () => {
     await fsp.writeFile(path.join(l.home, 'dir', 'inner-secret.txt'), 'inside copy');
     restore = swapAfterRealpath(path.join(l.home, 'dir', 'inner-secret.txt'), swapToLink('dir', path.join(l.outside, 'secret-dir')));
     try {
-      assert.ok(!(await readAll(b, '/dir/inner-secret.txt')).includes(SECRET_INNER), 'read the outside file');
+      assert.ok(!(await readText(b, '/dir/inner-secret.txt')).includes(SECRET_INNER), 'read the outside file');
     } catch (error) {
       assertCleanStorageError(error, l);
     }

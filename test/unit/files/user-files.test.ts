@@ -14,6 +14,7 @@ import { FileAccessError } from '../../../src/files/file-access-error.js';
 import { UserFiles, type FileEventDetail } from '../../../src/files/user-files.js';
 import { StorageError } from '../../../src/storage/errors.js';
 import { MemoryStorage } from '../../../src/storage/memory/memory-storage.js';
+import { writeAll } from '../../helpers/storage.js';
 
 function principal(permissions: readonly string[]): Principal {
   return { name: 'alice', home: '/', permissions: expandPermissions(permissions), anonymous: false };
@@ -30,12 +31,6 @@ function setup(permissions: readonly string[] = ['read-write'], limits = { maxPa
   return { storage, files, refused, changes };
 }
 
-async function write(storage: MemoryStorage, path: string, text: string): Promise<void> {
-  const handle = await storage.openWrite(path, { mode: 'overwrite' });
-  handle.stream.end(Buffer.from(text));
-  await handle.commit();
-}
-
 const code = (expected: string) => (error: unknown) => (error as { code?: string }).code === expected;
 
 describe('UserFiles (protocol-neutral file rules)', () => {
@@ -50,7 +45,7 @@ describe('UserFiles (protocol-neutral file rules)', () => {
 
   it('needs the permission of each operation, and logs the refusal', async () => {
     const { files, storage, refused } = setup(['read-only']);
-    await write(storage, '/f.txt', 'x');
+    await writeAll(storage, '/f.txt', 'x');
     await assert.rejects(files.makeDirectory('/d'), code('PERMISSION_DENIED'));
     await assert.rejects(files.remove('/f.txt'), code('PERMISSION_DENIED'));
     await assert.rejects(files.rename('/f.txt', '/g.txt'), code('PERMISSION_DENIED'));
@@ -64,8 +59,8 @@ describe('UserFiles (protocol-neutral file rules)', () => {
 
   it('replacing an existing file needs overwrite: upload, rename onto it, resume', async () => {
     const { files, storage } = setup(['list', 'download', 'upload', 'rename']);
-    await write(storage, '/old.txt', 'old');
-    await write(storage, '/other.txt', 'other');
+    await writeAll(storage, '/old.txt', 'old');
+    await writeAll(storage, '/other.txt', 'other');
     await assert.rejects(files.prepareUpload('/old.txt', 'overwrite', 0), code('PERMISSION_DENIED'));
     await assert.rejects(files.prepareUpload('/old.txt', 'append', 0), code('PERMISSION_DENIED'));
     await assert.rejects(files.rename('/other.txt', '/old.txt'), code('PERMISSION_DENIED'));
@@ -78,7 +73,7 @@ describe('UserFiles (protocol-neutral file rules)', () => {
 
   it('checks an upload before anything is opened: missing directory, directory, resume past the end', async () => {
     const { files, storage } = setup();
-    await write(storage, '/f.txt', 'abc');
+    await writeAll(storage, '/f.txt', 'abc');
     await storage.makeDirectory('/dir');
     await assert.rejects(files.prepareUpload('/missing/f.txt', 'overwrite', 0), code('NO_SUCH_DIRECTORY'));
     await assert.rejects(files.prepareUpload('/dir', 'overwrite', 0), (error) => error instanceof StorageError && error.code === 'IS_A_DIRECTORY');
@@ -98,8 +93,8 @@ describe('UserFiles (protocol-neutral file rules)', () => {
 
   it('rename without replacement (SFTP v3) refuses an existing target; with replacement it overwrites', async () => {
     const { files, storage } = setup();
-    await write(storage, '/a.txt', 'a');
-    await write(storage, '/b.txt', 'bb');
+    await writeAll(storage, '/a.txt', 'a');
+    await writeAll(storage, '/b.txt', 'bb');
     await assert.rejects(files.rename('/a.txt', '/b.txt', { replace: false }), (error) => error instanceof StorageError && error.code === 'ALREADY_EXISTS');
     await files.rename('/a.txt', '/b.txt');
     assert.equal((await storage.stat('/b.txt')).size, 1);
@@ -109,7 +104,7 @@ describe('UserFiles (protocol-neutral file rules)', () => {
     const { files, storage, changes } = setup();
     await files.makeDirectory('/d');
     await assert.rejects(files.removeDirectory('/missing'));
-    await write(storage, '/d/f', 'x');
+    await writeAll(storage, '/d/f', 'x');
     await assert.rejects(files.removeDirectory('/d'));
     await files.remove('/d/f');
     await files.rename('/d', '/e');

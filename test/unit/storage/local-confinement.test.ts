@@ -10,15 +10,12 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isStorageError } from '../../../src/storage/errors.js';
-import type { StorageErrorCode } from '../../../src/storage/errors.js';
 import { LocalStorageProvider } from '../../../src/storage/local/local-storage.js';
 import type { LocalStorage } from '../../../src/storage/local/local-storage.js';
-import type { Entry, WriteMode } from '../../../src/storage/types.js';
+import { collect, readText, rejectsWith, writeAll } from '../../helpers/storage.js';
 
 const SECRET = 'TOP SECRET CONTENT';
 const SENTINEL_NAME = 'SENTINEL-DO-NOT-TOUCH';
@@ -82,32 +79,6 @@ async function snapshot(l: Layout): Promise<string[]> {
   return out;
 }
 
-async function readAll(b: LocalStorage, p: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await b.openRead(p)) chunks.push(Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks).toString();
-}
-
-async function collect(it: AsyncIterable<Entry>): Promise<Entry[]> {
-  const out: Entry[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
-async function writeAll(b: LocalStorage, p: string, data: string, mode: WriteMode = 'overwrite'): Promise<void> {
-  const handle = await b.openWrite(p, { mode, offset: 0 });
-  await pipeline(Readable.from([Buffer.from(data)]), handle.stream);
-  await handle.commit();
-}
-
-async function rejectsWith(action: () => Promise<unknown>, ...codes: StorageErrorCode[]): Promise<void> {
-  await assert.rejects(action, (error: unknown) => {
-    assert.ok(isStorageError(error), `expected a StorageError, got ${String(error)}`);
-    assert.ok(codes.includes(error.code), `expected ${codes.join('|')}, got ${error.code}`);
-    return true;
-  });
-}
-
 describe('LocalStorage confinement', () => {
   let l: Layout;
   let b: LocalStorage;
@@ -169,7 +140,7 @@ describe('LocalStorage confinement', () => {
     await rejectsWith(() => b.rename('/out-dir/secret.txt', '/stolen'), 'OUTSIDE_ROOT');
     await rejectsWith(() => b.rename('/real.txt', '/out-dir/planted.txt'), 'OUTSIDE_ROOT');
     await rejectsWith(() => b.rename('/real.txt', `/out-rel/${SENTINEL_NAME}`), 'OUTSIDE_ROOT');
-    assert.equal(await readAll(b, '/real.txt'), 'inside');
+    assert.equal(await readText(b, '/real.txt'), 'inside');
   });
 
   it('remove refuses links that leave the home and files behind them', async () => {
@@ -196,9 +167,9 @@ describe('LocalStorage confinement', () => {
     assert.equal(st.name, 'in-file');
     assert.equal(st.type, 'file');
     assert.equal(st.size, 6);
-    assert.equal(await readAll(b, '/in-file'), 'inside');
-    assert.equal(await readAll(b, '/in-abs'), 'inner');
-    assert.equal(await readAll(b, '/in-dir/inner.txt'), 'inner');
+    assert.equal(await readText(b, '/in-file'), 'inside');
+    assert.equal(await readText(b, '/in-abs'), 'inner');
+    assert.equal(await readText(b, '/in-dir/inner.txt'), 'inner');
     assert.deepEqual((await collect(b.list('/in-dir'))).map((e) => e.name), ['inner.txt']);
     const listed = new Map((await collect(b.list('/'))).map((e) => [e.name, e.type]));
     assert.equal(listed.get('in-dir'), 'directory');
@@ -210,7 +181,7 @@ describe('LocalStorage confinement', () => {
     await b.remove('/in-file');
     await rejectsWith(() => b.stat('/in-file'), 'NOT_FOUND');
     await assert.rejects(fsp.lstat(path.join(l.home, 'in-file')), { code: 'ENOENT' });
-    assert.equal(await readAll(b, '/real.txt'), 'changed through link');
+    assert.equal(await readText(b, '/real.txt'), 'changed through link');
   });
 
   it('forHome refuses a home reached through a link out of the root, creating nothing', async () => {
@@ -262,7 +233,7 @@ describe('LocalStorage confinement', () => {
               }
               break;
             case 'openRead':
-              assert.ok(!(await readAll(b, p)).includes(SECRET));
+              assert.ok(!(await readText(b, p)).includes(SECRET));
               break;
             case 'overwrite':
             case 'append':
