@@ -11,8 +11,8 @@
  *    Node's I/O modules are refused where the table says "no I/O".
  * 3. No import cycles (import-x/no-cycle, resolving the `.js` specifiers to the `.ts` sources).
  *
- * Known debt is listed at the end as per-file exceptions, each with a TODO(issue 12) saying
- * which part of that issue removes it. Adding an exception needs the same: a reason and an owner.
+ * There are no per-file exceptions. Adding one needs a reason and an owner (an issue that
+ * removes it), written beside it at the end of this file.
  */
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
@@ -101,7 +101,7 @@ const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The `no-restricted-imports` options for one part. `extra` lists what one file may import
- * beyond its part's row (the exceptions at the end of this file).
+ * beyond its part's row (an exception at the end of this file).
  * @param {keyof typeof LAYERS} part
  * @param {string[]} [extra]
  */
@@ -192,15 +192,5 @@ export default defineConfig(
     },
   },
 
-  // ---------------------------------------------------------------------------------------
-  // Exceptions: known debt, each removed by the issue-12 refactor. Keep this list short.
-  // ---------------------------------------------------------------------------------------
-
-  {
-    // TODO(issue 12): rule findings in files the issue-12 refactor is rewriting in parallel
-    // (connection layer, server runtime, session, TLS, deploy); fixed when those files are
-    // next touched rather than edited under the other branches.
-    files: ['src/session/pump.ts'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
-  },
+  // No per-file exceptions: the issue-12 debt is paid. A new one needs a reason and an owner.
 );

@@ -85,9 +85,9 @@ export function pump(source: Readable & { release?(chunk: Buffer): void }, dest:
       resolve();
     };
     const onSourceClose = () => {
-      if (!source.readableEnded) fail((source.errored as Error | null) ?? prematureClose());
+      if (!source.readableEnded) fail((source.errored) ?? prematureClose());
     };
-    const onDestClose = () => fail((dest.errored as Error | null) ?? prematureClose());
+    const onDestClose = () => fail((dest.errored) ?? prematureClose());
     const onAbort = () => fail(abortError(signal));
 
     if (signal.aborted) {
@@ -95,11 +95,11 @@ export function pump(source: Readable & { release?(chunk: Buffer): void }, dest:
       return;
     }
     if (dest.destroyed || dest.writableEnded) {
-      fail((dest.errored as Error | null) ?? prematureClose());
+      fail((dest.errored) ?? prematureClose());
       return;
     }
     if (source.destroyed && !source.readableEnded) {
-      fail((source.errored as Error | null) ?? prematureClose());
+      fail((source.errored) ?? prematureClose());
       return;
     }
     source.on('error', fail);
