@@ -233,7 +233,8 @@ function sftpMembers(config: Config, layout: DeployLayout, cis: boolean): As3Poo
 /**
  * The SFTP virtual and its pool. The control TCP profile: an SFTP session idles between
  * requests like an FTP control connection, and the server ends idle ones after
- * limits.idleTimeoutMs, which that profile's timeout exceeds. The pool shares the control
+ * sftp.idleTimeoutMs, which that profile's timeout exceeds (f5-timeouts takes the longer of
+ * the FTP and SFTP idle timeouts). The pool shares the control
  * pools' monitor: readiness (/readyz) is one signal for the whole replica, so a draining
  * replica leaves the SFTP pool when it leaves the FTP pools.
  */

@@ -21,24 +21,37 @@ export interface IdleTimeouts {
 }
 
 /**
- * Control virtuals: deploy.f5.idleTimeoutSeconds when set, else the server's idle timeout plus
- * a minute. Data virtuals get at least as much: a data connection can sit silent for as long as
+ * The longest a session may sit idle before the server ends it: limits.idleTimeoutMs for FTP
+ * control connections and, with SFTP on, sftp.idleTimeoutMs for SSH connections (the SFTP
+ * virtual shares the control TCP profile). 0 (never) wins.
+ */
+function serverIdle(config: Config): { ms: number; setting: string } {
+  const ftp = config.limits.idleTimeoutMs;
+  if (!config.sftp.enabled) return { ms: ftp, setting: 'limits.idleTimeoutMs' };
+  const ssh = config.sftp.idleTimeoutMs;
+  if (ftp === 0 || ssh === 0) return { ms: 0, setting: ftp === 0 ? 'limits.idleTimeoutMs' : 'sftp.idleTimeoutMs' };
+  return ssh > ftp ? { ms: ssh, setting: 'sftp.idleTimeoutMs' } : { ms: ftp, setting: 'limits.idleTimeoutMs' };
+}
+
+/**
+ * Control virtuals (and the SFTP one): deploy.f5.idleTimeoutSeconds when set, else the
+ * server's longest idle timeout plus a minute. Data virtuals get at least as much: a data connection can sit silent for as long as
  * the client pauses a transfer (the server's idle timer never runs during one), and it must
  * outlive passive.acceptTimeoutMs, the longest the server waits for it.
  */
 export function idleTimeouts(config: Config): IdleTimeouts {
   const warnings: string[] = [];
-  const serverIdleMs = config.limits.idleTimeoutMs;
+  const { ms: serverIdleMs, setting } = serverIdle(config);
   const serverIdleSeconds = Math.ceil(serverIdleMs / 1000);
   let control: number;
   if (config.deploy.f5.idleTimeoutSeconds > 0) {
     control = Math.min(config.deploy.f5.idleTimeoutSeconds, MAX_IDLE_SECONDS);
     if (serverIdleMs > 0 && control <= serverIdleSeconds) {
-      warnings.push(`deploy.f5.idleTimeoutSeconds (${control}) is not above limits.idleTimeoutMs (${serverIdleSeconds} s): BIG-IP will silently drop idle sessions before kftpd ends them with 421`);
+      warnings.push(`deploy.f5.idleTimeoutSeconds (${control}) is not above ${setting} (${serverIdleSeconds} s): BIG-IP will silently drop idle sessions before kftpd ends them with 421`);
     }
   } else if (serverIdleMs === 0) {
     control = MAX_IDLE_SECONDS;
-    warnings.push(`limits.idleTimeoutMs is 0 (no server idle timeout): the BIG-IP idle timeout is set to its maximum, ${MAX_IDLE_SECONDS} s`);
+    warnings.push(`${setting} is 0 (no server idle timeout): the BIG-IP idle timeout is set to its maximum, ${MAX_IDLE_SECONDS} s`);
   } else {
     control = Math.min(serverIdleSeconds + IDLE_MARGIN_SECONDS, MAX_IDLE_SECONDS);
   }

@@ -195,6 +195,18 @@ test('idle timeouts: derived above limits.idleTimeoutMs (control and data), or t
   assert.ok(tooShort.warnings.some((w) => /idleTimeoutSeconds/.test(w)));
 });
 
+test('idle timeouts with SFTP on: the shared control profile outlasts the longer of limits.idleTimeoutMs and sftp.idleTimeoutMs', () => {
+  for (const [ftp, ssh] of [[900_000, 3_600_000], [3_600_000, 600_000]] as const) {
+    const { app } = render(makeConfig({ limits: { idleTimeoutMs: ftp }, sftp: { enabled: true, idleTimeoutMs: ssh } }));
+    const sftpProfile = app[used(app['sftp']?.['profileTCP'])];
+    assert.equal(sftpProfile?.['idleTimeout'], Math.ceil(Math.max(ftp, ssh) / 1000) + 60);
+    assert.equal(used(app['sftp']?.['profileTCP']), used(app['control']?.['profileTCP']));
+  }
+  const never = render(makeConfig({ sftp: { enabled: true, idleTimeoutMs: 0 } }));
+  assert.equal(never.app['tcpControl']?.['idleTimeout'], 86_400);
+  assert.ok(never.warnings.some((w) => /sftp\.idleTimeoutMs is 0/.test(w)));
+});
+
 test('monitor http-readyz: GET /readyz on the admin port for control pools, /healthz for data pools', () => {
   const { app } = render(makeConfig({ admin: { port: 9191 }, shutdown: { readinessDelayMs: 30_000 } }));
   const health = app[used((app['controlPool']?.['monitors'] as unknown[])[0])];
