@@ -62,8 +62,10 @@ const TREE: Readonly<Record<string, number>> = {
  * with -Z now and then sends a data connection's ClientHello without any ticket (no
  * pre_shared_key), sometimes right after logging "SSL re-using session ID": the handshake is
  * a full one and `enforced` refuses it (reason fresh-handshake). Seen in about half of the
- * runs, explicit and implicit alike; kept as a todo so the run shows whether a later curl or
- * server change cures it.
+ * runs, explicit and implicit alike. OpenSSL spends a TLS 1.3 session on one resumption
+ * (single-use tickets) and curl 7.88's shared cache hands the spent session to the next data
+ * connection until a new ticket replaces it (docs/ftps.md); kept as a todo so the run shows
+ * whether a later curl or server change cures it.
  */
 const CURL_VERSIONS = [
   { name: 'TLSv1.2', args: ['--tlsv1.2', '--tls-max', '1.2'], todo: undefined },
