@@ -144,7 +144,7 @@ const storageSchema = z
 const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
-    xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer to this file (empty: off).'),
+    xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer (FTP and SFTP; service name `ftp` or `sftp`) to this file (empty: off).'),
     audit: z.string().default('').describe('Audit log (docs/audit-log.md): one JSON line per login attempt and file operation, appended to this file; "stdout": into the JSON logs as records with msg "audit" (empty: off).'),
     auditSha256: z.boolean().default(false).describe('Compute the SHA-256 of each binary upload and download on the fly for the audit log (costs CPU on every transfer).'),
   })

@@ -264,6 +264,7 @@ export class SftpSession {
     if (!upload && cursor.bytes === 0) return;
     this.#files.recordTransfer(
       {
+        protocol: 'sftp',
         direction: upload ? 'upload' : 'download',
         command: upload ? 'SFTP WRITE' : 'SFTP READ',
         path: cursor.path,
