@@ -13,7 +13,7 @@ import { PassiveSliceError, sliceTable } from '../core/passive-slices.js';
 import { deploySchema } from './deploy-schema.js';
 import { clusterSchema } from './cluster-schema.js';
 import { accessSchema, defenderSchema } from './security-schema.js';
-import { sftpSchema } from './sftp-schema.js';
+import { sftpPortProblem, sftpSchema } from './sftp-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -144,7 +144,7 @@ const storageSchema = z
 const logSchema = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
-    xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer to this file (empty: off).'),
+    xferlog: z.string().default('').describe('Also write one xferlog-format line per file transfer (FTP and SFTP; service name `ftp` or `sftp`) to this file (empty: off).'),
     audit: z.string().default('').describe('Audit log (docs/audit-log.md): one JSON line per login attempt and file operation, appended to this file; "stdout": into the JSON logs as records with msg "audit" (empty: off).'),
     auditSha256: z.boolean().default(false).describe('Compute the SHA-256 of each binary upload and download on the fly for the audit log (costs CPU on every transfer).'),
   })
@@ -318,6 +318,8 @@ export const configSchema = z
     if ((portMin === 0) !== (portMax === 0)) {
       ctx.addIssue({ code: 'custom', path: ['passive', 'portMin'], message: 'portMin and portMax must both be 0 (kernel-chosen) or both set' });
     }
+    const sftpPort = sftpPortProblem({ sftp: config.sftp, listen: config.listen, implicit: tls.implicit, admin: config.admin, passive: config.passive });
+    if (sftpPort) ctx.addIssue({ code: 'custom', path: ['sftp', 'port'], message: sftpPort });
   });
 
 export type Config = z.output<typeof configSchema>;

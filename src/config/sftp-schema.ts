@@ -19,7 +19,7 @@ export const sftpSchema = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Serve SFTP (SSH subsystem "sftp" only) on its own listener.'),
     host: z.string().default('').describe('SFTP listener address. Empty: listen.host.'),
-    port: z.number().int().min(0).max(65535).default(2222).describe('SFTP listener port (0: kernel-chosen).'),
+    port: z.number().int().min(0).max(65535).default(2222).describe('SFTP listener port (0: kernel-chosen). Refused when it is listen.port, the implicit FTPS port, admin.port or inside the passive range on the same address.'),
     hostKeyFiles: z
       .array(z.string())
       .default([])
@@ -70,3 +70,40 @@ export const sftpSchema = z
     maxOpenHandles: z.number().int().min(1).max(100_000).default(256).describe('Open files and directories per SFTP session; one more is refused with SSH_FX_FAILURE.'),
   })
   .describe('SFTP (SSH File Transfer Protocol v3) over SSH, with the same users, storage and protection as FTP.');
+
+/** The listeners the SFTP port could collide with, as the validated config has them. */
+export interface ListenerPorts {
+  readonly sftp: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly implicit: { readonly enabled: boolean; readonly port: number };
+  readonly admin: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly passive: { readonly portMin: number; readonly portMax: number };
+}
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::', '::0', '[::]']);
+
+/** Two bind addresses can take the same port only when both are specific and different. */
+function sameHost(a: string, b: string): boolean {
+  return a === b || WILDCARDS.has(a) || WILDCARDS.has(b);
+}
+
+/**
+ * Why `sftp.port` cannot be bound beside the other listeners (null: it can). Caught here
+ * rather than as EADDRINUSE at start, and for the passive range not at all otherwise: the
+ * first PASV on that port would fail long after the server started. The implicit FTPS port
+ * and the passive ports listen on listen.host.
+ */
+export function sftpPortProblem(p: ListenerPorts): string | null {
+  const { sftp } = p;
+  if (!sftp.enabled || sftp.port === 0) return null;
+  const host = sftp.host === '' ? p.listen.host : sftp.host;
+  const clash = (what: string) => `sftp.port ${sftp.port} is already ${what}: every listener needs a port of its own`;
+  if (sameHost(host, p.listen.host)) {
+    if (sftp.port === p.listen.port) return clash('listen.port (FTP)');
+    if (p.implicit.enabled && sftp.port === p.implicit.port) return clash('tls.implicit.port (implicit FTPS)');
+    const { portMin, portMax } = p.passive;
+    if (portMin > 0 && sftp.port >= portMin && sftp.port <= portMax) return clash(`in the passive range ${portMin}-${portMax}`);
+  }
+  if (p.admin.enabled && sameHost(host, p.admin.host) && sftp.port === p.admin.port) return clash('admin.port');
+  return null;
+}

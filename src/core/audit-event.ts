@@ -6,7 +6,7 @@
  * Must not: hold an implementation beyond the no-op.
  */
 
-export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir';
+export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link';
 export type AuditResult = 'success' | 'failure' | 'refused' | 'aborted';
 
 /** One audit event as the session reports it; the AuditLog adds time, session, remote, via, replica. */
@@ -20,7 +20,7 @@ export interface AuditEvent {
   readonly tlsCipher?: string;
   /** Virtual path (never a host path). */
   readonly path?: string;
-  /** Rename target. */
+  /** Rename target, or the new name of a hard link. */
   readonly toPath?: string;
   readonly bytes?: number;
   readonly durationMs?: number;

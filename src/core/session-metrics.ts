@@ -4,12 +4,12 @@
  * prom-client in observability/metrics.ts; a no-op for tests and embedders without metrics.
  * Must not: hold an implementation beyond the no-op.
  */
-import type { TransferRecord } from './transfer-record.js';
+import type { FileProtocol, TransferRecord } from './transfer-record.js';
 
 /** Counters and histograms fed by sessions; implemented with prom-client in observability/. */
 export interface SessionMetrics {
   command(verb: string): void;
-  login(result: 'ok' | 'failed'): void;
+  login(result: 'ok' | 'failed', protocol: FileProtocol): void;
   /** A TLS handshake finished (or failed) on a control or data connection. */
   tlsHandshake(channel: 'control' | 'data', ok: boolean): void;
   /** A data connection refused because its TLS session was not resumed (or its handshake failed). */

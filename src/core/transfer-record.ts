@@ -8,8 +8,11 @@
 
 export type TransferDirection = 'download' | 'upload' | 'list';
 export type TransferResult = 'ok' | 'aborted' | 'failed';
+/** The frontend a transfer or login came through: the `protocol` label of metrics, xferlog's service name. */
+export type FileProtocol = 'ftp' | 'sftp';
 
 export interface TransferRecord {
+  readonly protocol: FileProtocol;
   readonly direction: TransferDirection;
   readonly command: string;
   readonly path: string;

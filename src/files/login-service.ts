@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import type { SessionGuard } from '../core/session-guard.js';
 import type { SessionMetrics } from '../core/session-metrics.js';
 import type { Principal } from '../core/principal.js';
+import type { FileProtocol } from '../core/transfer-record.js';
 import type { StorageBackend, StorageProvider } from '../storage/types.js';
 
 export interface LoginRequest {
@@ -38,6 +39,8 @@ export interface LoginPorts {
   readonly auth: Authenticator;
   readonly storage: StorageProvider;
   readonly metrics: Pick<SessionMetrics, 'login'>;
+  /** The frontend asking (the `protocol` label of kftpd_logins_total). */
+  readonly protocol: FileProtocol;
   /** The defender bound to the client address: scores a failure and says how long to wait. */
   readonly guard?: Pick<SessionGuard, 'loginFailed' | 'loginSucceeded'>;
   /** Used without a guard (tests, defender off). */
@@ -55,7 +58,7 @@ export async function logIn(ports: LoginPorts, request: LoginRequest): Promise<L
     ? ({ ok: false, reason: request.refusal } as const)
     : await ports.auth.authenticate({ username: request.username, password: request.password, remoteAddress: request.remoteAddress, tls: request.secure, ...(request.publicKey ? { publicKey: request.publicKey } : {}) });
   if (!result.ok) {
-    ports.metrics.login('failed');
+    ports.metrics.login('failed', ports.protocol);
     ports.log.warn({ event: 'login', result: 'failed', user: request.username, reason: result.reason }, 'login failed');
     ports.audit(request.username, 'failure', result.reason);
     // A delay before every failure slows online guessing (vsftpd's delay_failed_login); the
@@ -78,7 +81,7 @@ export async function logIn(ports: LoginPorts, request: LoginRequest): Promise<L
     ports.audit(request.username, 'failure', 'home-unavailable');
     return { ok: false, reason: 'home-unavailable' };
   }
-  ports.metrics.login('ok');
+  ports.metrics.login('ok', ports.protocol);
   ports.guard?.loginSucceeded(request.username);
   ports.log.info({ event: 'login', result: 'ok', user: principal.name }, 'login ok');
   ports.audit(principal.name, 'success');

@@ -11,11 +11,11 @@ import type { Principal } from '../core/principal.js';
 import type { TransferRecord } from '../core/transfer-record.js';
 import { parentPath, resolveVirtualPath } from '../protocol/virtual-path.js';
 import { StorageError } from '../storage/errors.js';
-import type { Entry, ReadSource, StorageBackend, VirtualPath, WriteHandle, WriteMode } from '../storage/types.js';
+import type { Entry, ReadSource, SpaceInfo, StorageBackend, VirtualPath, WriteHandle, WriteMode } from '../storage/types.js';
 import { FileAccessError, fileErrorCode } from './file-access-error.js';
 
 /** The audit events a file operation produces (the login service records logins). */
-export type FileEventName = 'delete' | 'rename' | 'mkdir' | 'rmdir';
+export type FileEventName = 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link';
 
 export interface FileEventDetail {
   readonly path: VirtualPath;
@@ -183,6 +183,40 @@ export class UserFiles {
     const entry = await this.storage.stat(path);
     if (entry.type === 'directory') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
     await this.storage.setModifiedTime(path, time);
+  }
+
+  /** The storage can report free space (SFTP offers statvfs@openssh.com only then). */
+  get canReportSpace(): boolean {
+    return this.storage.space !== undefined;
+  }
+
+  /** The storage can give a file a second name (SFTP offers hardlink@openssh.com only then). */
+  get canLink(): boolean {
+    return this.storage.link !== undefined;
+  }
+
+  /** Size and free space of the storage under `path`; reading the tree (list or download) is enough. */
+  async space(path: VirtualPath): Promise<SpaceInfo> {
+    if (!this.may('list')) this.require('download', path);
+    if (!this.storage.space) throw new StorageError('UNSUPPORTED', 'not supported');
+    return this.storage.space(path);
+  }
+
+  /**
+   * Gives the plain file `from` a second name `to` (a hard link): a copy as far as rights go,
+   * so it needs "download" on the source and "upload" on the target, which must not exist.
+   * A directory is never linked.
+   */
+  async link(from: VirtualPath, to: VirtualPath): Promise<void> {
+    const link = this.storage.link?.bind(this.storage);
+    if (!link) throw new StorageError('UNSUPPORTED', 'not supported');
+    this.require('download', from);
+    this.require('upload', to);
+    const source = await this.storage.stat(from);
+    if (source.type === 'directory') throw new StorageError('IS_A_DIRECTORY', 'is a directory');
+    if (source.type !== 'file') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
+    if (await this.storage.stat(to).then(() => true, () => false)) throw new StorageError('ALREADY_EXISTS', 'target exists');
+    await this.#audited('link', { path: from, toPath: to }, () => link(from, to));
   }
 
   /** Reports a finished transfer of this user's (a frontend that moves bytes itself calls it). */

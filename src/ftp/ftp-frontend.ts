@@ -210,7 +210,7 @@ export class FtpFrontend implements ProtocolFrontend {
       onLoginChanged: (loggedIn) => slot.loginChanged(loggedIn),
     });
     connection = control;
-    const audit = runtime.sinks.sessionAudit({ session: sessionId, remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
+    const audit = runtime.sinks.sessionAudit({ session: sessionId, protocol: 'ftp', remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
     const transferLog = runtime.sinks.transferLog;
     const session = new Session({
       control,

@@ -13,6 +13,8 @@ import type { Logger } from '../core/logger.js';
 /** The fields the server adds to every event of a session. */
 export interface AuditSessionFields {
   readonly session: string;
+  /** The frontend the session came through. */
+  readonly protocol?: 'ftp' | 'sftp';
   /** The real client address (after the PROXY protocol). */
   readonly remote: string;
   /** The balancer the connection came through, when a PROXY header named the client. */
@@ -31,6 +33,7 @@ const FIELD_ORDER: readonly (keyof AuditRecord)[] = [
   'event',
   'result',
   'session',
+  'protocol',
   'user',
   'remote',
   'via',

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SessionMetrics } from '../core/session-metrics.js';
-import type { TransferRecord } from '../core/transfer-record.js';
+import type { FileProtocol, TransferRecord } from '../core/transfer-record.js';
 
 export class ServerMetrics implements SessionMetrics {
   readonly registry = new Registry();
@@ -16,24 +16,24 @@ export class ServerMetrics implements SessionMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
-  readonly logins = new Counter({ name: 'kftpd_logins_total', help: 'Login attempts by result.', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly logins = new Counter({ name: 'kftpd_logins_total', help: 'Login attempts by protocol (ftp, sftp) and result.', labelNames: ['protocol', 'result'] as const, registers: [this.registry] });
   readonly commands = new Counter({ name: 'kftpd_commands_total', help: 'Commands received by verb.', labelNames: ['verb'] as const, registers: [this.registry] });
   readonly transfers = new Counter({
     name: 'kftpd_transfers_total',
-    help: 'Data transfers by direction and result.',
-    labelNames: ['direction', 'result'] as const,
+    help: 'Data transfers by protocol (ftp, sftp), direction and result.',
+    labelNames: ['protocol', 'direction', 'result'] as const,
     registers: [this.registry],
   });
   readonly transferBytes = new Counter({
     name: 'kftpd_transfer_bytes_total',
-    help: 'Bytes moved on data connections by direction.',
-    labelNames: ['direction'] as const,
+    help: 'Bytes moved by protocol (ftp: data connections, sftp: READ/WRITE) and direction.',
+    labelNames: ['protocol', 'direction'] as const,
     registers: [this.registry],
   });
   readonly transferSeconds = new Histogram({
     name: 'kftpd_transfer_duration_seconds',
-    help: 'Data transfer duration.',
-    labelNames: ['direction'] as const,
+    help: 'Data transfer duration by protocol and direction.',
+    labelNames: ['protocol', 'direction'] as const,
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
     registers: [this.registry],
   });
@@ -151,14 +151,15 @@ export class ServerMetrics implements SessionMetrics {
     this.commands.inc({ verb });
   }
 
-  login(result: 'ok' | 'failed'): void {
-    this.logins.inc({ result });
+  login(result: 'ok' | 'failed', protocol: FileProtocol): void {
+    this.logins.inc({ protocol, result });
   }
 
   transfer(record: TransferRecord): void {
-    this.transfers.inc({ direction: record.direction, result: record.result });
-    this.transferBytes.inc({ direction: record.direction }, record.bytes);
-    this.transferSeconds.observe({ direction: record.direction }, record.durationMs / 1000);
+    const { protocol, direction } = record;
+    this.transfers.inc({ protocol, direction, result: record.result });
+    this.transferBytes.inc({ protocol, direction }, record.bytes);
+    this.transferSeconds.observe({ protocol, direction }, record.durationMs / 1000);
   }
 
   passiveExhausted(): void {

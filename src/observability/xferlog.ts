@@ -19,6 +19,8 @@ export interface XferlogRecord {
   readonly anonymous: boolean;
   readonly user: string;
   readonly complete: boolean;
+  /** The service-name field: "ftp" (FTP and FTPS) or "sftp" (ProFTPD's mod_sftp writes "sftp" there too). */
+  readonly service: 'ftp' | 'sftp';
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -46,7 +48,7 @@ export function formatXferlogLine(record: XferlogRecord): string {
     record.direction === 'download' ? 'o' : 'i',
     record.anonymous ? 'a' : 'r',
     user,
-    'ftp',
+    record.service,
     '0',
     '*',
     record.complete ? 'c' : 'i',

@@ -65,5 +65,6 @@ function toXferlog(entry: TransferLogEntry) {
     anonymous: entry.anonymous,
     user: entry.user,
     complete: entry.result === 'ok',
+    service: entry.protocol,
   };
 }

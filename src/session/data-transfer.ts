@@ -187,6 +187,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       if (socket) closeDataSocket(socket, result === 'ok');
       const durationMs = ctx.deps.clock.now().getTime() - startedAt.getTime();
       const record = {
+        protocol: 'ftp' as const,
         direction: spec.direction,
         command: spec.command,
         path: spec.path,

@@ -153,6 +153,7 @@ export class SftpFrontend implements ProtocolFrontend, SshRuntime {
       auth: runtime.auth,
       storage: runtime.storage,
       metrics: runtime.metrics,
+      protocol: 'sftp',
       guard: runtime.guard(address),
       failedLoginDelayMs: runtime.config.limits.failedLoginDelayMs,
       sleep: (ms) => runtime.clock.sleep(ms),
@@ -199,6 +200,6 @@ export class SftpFrontend implements ProtocolFrontend, SshRuntime {
 
   #audit(remote: string, sessionId: string) {
     const runtime = this.#runtime;
-    return runtime.sinks.sessionAudit({ session: sessionId, remote, replica: runtime.replicaIndex }, { sha256: false, now: () => runtime.clock.now() });
+    return runtime.sinks.sessionAudit({ session: sessionId, protocol: 'sftp', remote, replica: runtime.replicaIndex }, { sha256: false, now: () => runtime.clock.now() });
   }
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { UserFiles } from '../files/user-files.js';
 import { FX, FXF, encodeAttrs, encodeData, encodeHandle, encodeName, encodeStatus, encodeVersion, extendedReply, type SftpRequest } from '../protocol/sftp-packet.js';
-import { parseExtended } from '../protocol/sftp-extended.js';
+import { encodeStatvfs, parseExtended, STATVFS_FLAG } from '../protocol/sftp-extended.js';
 import { parentPath } from '../protocol/virtual-path.js';
 import type { VirtualPath } from '../storage/types.js';
 import { StorageError } from '../storage/errors.js';
@@ -50,10 +50,17 @@ export class SftpSession {
     return n;
   }
 
-  /** The extensions OpenSSH's client looks for in VERSION before it uses them. */
+  /**
+   * The extensions OpenSSH's client looks for in VERSION before it uses them; statvfs and
+   * hardlink only when the user's storage can do them (OpenSSH's sftp then says "Server does
+   * not support ..." itself). Versions as OpenSSH's sftp-server announces them.
+   */
   version(): Buffer {
+    const space = this.#files.canReportSpace;
     return encodeVersion([
       ['posix-rename@openssh.com', '1'],
+      ...(space ? ([['statvfs@openssh.com', '2'], ['fstatvfs@openssh.com', '2']] as const) : []),
+      ...(this.#files.canLink ? ([['hardlink@openssh.com', '1']] as const) : []),
       ['limits@openssh.com', '1'],
       ['fsync@openssh.com', '1'],
     ]);
@@ -198,6 +205,16 @@ export class SftpSession {
         const open = this.#get(ext.handle);
         return open ? encodeStatus(id, FX.OK, STATUS_TEXT[FX.OK]) : encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
       }
+      case 'statvfs':
+        return this.#statvfs(id, this.#path(ext.path));
+      case 'fstatvfs': {
+        const open = this.#get(ext.handle);
+        if (!open) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
+        return this.#statvfs(id, open.kind === 'dir' ? open.path : open.cursor.path);
+      }
+      case 'hardlink':
+        await this.#files.link(this.#path(ext.from), this.#path(ext.to));
+        return encodeStatus(id, FX.OK, STATUS_TEXT[FX.OK]);
       case 'limits': {
         const { maxPacketBytes, maxReadBytes, maxOpenHandles } = this.#settings;
         return extendedReply(id).uint64(maxPacketBytes).uint64(maxReadBytes).uint64(maxReadBytes).uint64(maxOpenHandles).finish();
@@ -207,6 +224,24 @@ export class SftpSession {
       case 'unknown':
         return encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_TEXT[FX.OP_UNSUPPORTED]);
     }
+  }
+
+  /** statvfs@openssh.com: the storage's figures, read-only for a user who may not upload. */
+  async #statvfs(id: number, path: VirtualPath): Promise<Buffer> {
+    const space = await this.#files.space(path);
+    return encodeStatvfs(id, {
+      bsize: space.blockSize,
+      frsize: space.blockSize,
+      blocks: space.blocks,
+      bfree: space.freeBlocks,
+      bavail: space.availableBlocks,
+      files: space.files,
+      ffree: space.freeFiles,
+      favail: space.freeFiles,
+      fsid: 0,
+      flag: STATVFS_FLAG.NOSUID | (this.#files.may('upload') ? 0 : STATVFS_FLAG.RDONLY),
+      namemax: space.nameMax,
+    });
   }
 
   async #open(id: number, path: VirtualPath, flags: number): Promise<Buffer> {
@@ -264,6 +299,7 @@ export class SftpSession {
     if (!upload && cursor.bytes === 0) return;
     this.#files.recordTransfer(
       {
+        protocol: 'sftp',
         direction: upload ? 'upload' : 'download',
         command: upload ? 'SFTP WRITE' : 'SFTP READ',
         path: cursor.path,

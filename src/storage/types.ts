@@ -81,6 +81,22 @@ export type ReadSource = Readable & {
   release?(chunk: Buffer): void;
 };
 
+/**
+ * The file system's size and free space as statvfs(3) reports it (counts of `blockSize`-byte
+ * blocks), for SFTP's statvfs@openssh.com (`df` in OpenSSH's sftp).
+ */
+export interface SpaceInfo {
+  readonly blockSize: number;
+  readonly blocks: number;
+  readonly freeBlocks: number;
+  /** Free blocks an unprivileged writer may use. */
+  readonly availableBlocks: number;
+  readonly files: number;
+  readonly freeFiles: number;
+  /** Longest file name the file system takes. */
+  readonly nameMax: number;
+}
+
 export interface StorageBackend {
   readonly capabilities: StorageCapabilities;
   /** Stat without following a final symlink out of the root. Throws StorageError NOT_FOUND. */
@@ -102,6 +118,17 @@ export interface StorageBackend {
   setModifiedTime(path: VirtualPath, time: Date): Promise<void>;
   /** A cheap reachability check for readiness probes. */
   ping(): Promise<void>;
+  /**
+   * Optional (absent: the storage has no such notion, and SFTP does not offer statvfs): size
+   * and free space of the file system holding `path` (an existing entry).
+   */
+  space?(path: VirtualPath): Promise<SpaceInfo>;
+  /**
+   * Optional (absent: SFTP does not offer hardlink@openssh.com): a second name `to` for the
+   * plain file `from`. Throws ALREADY_EXISTS when `to` exists, IS_A_DIRECTORY for a directory
+   * and PERMISSION_DENIED for anything but a plain file; both names stay inside the root.
+   */
+  link?(from: VirtualPath, to: VirtualPath): Promise<void>;
   /**
    * Optional: the session is over, free what the backend keeps between operations (the local
    * adapter's held directory handles) now rather than when it next notices it is idle. The

@@ -531,6 +531,34 @@ export function runStorageContract(target: ContractTarget): void {
       });
     });
 
+    describe('space and link (optional methods: absent means not offered)', () => {
+      it('space() reports the file system under an existing path; NOT_FOUND for a missing one', async (t) => {
+        if (!b.space) return t.skip(`the ${name} adapter has no space()`);
+        await b.makeDirectory('/d');
+        const space = await b.space('/d');
+        assert.ok(space.blockSize > 0 && space.blocks > 0 && space.nameMax > 0, JSON.stringify(space));
+        assert.ok(space.availableBlocks <= space.freeBlocks && space.freeBlocks <= space.blocks, JSON.stringify(space));
+        await rejectsWith(() => (b.space as NonNullable<StorageBackend['space']>)('/missing'), 'NOT_FOUND');
+      });
+
+      it('link() gives a plain file a second name; refuses an existing name, a directory, a missing source or parent', async (t) => {
+        if (!b.link) return t.skip(`the ${name} adapter has no link()`);
+        const link = b.link.bind(b);
+        await writeAll(b, '/f', 'data');
+        await b.makeDirectory('/d');
+        await link('/f', '/d/g');
+        assert.equal((await readAll(b, '/d/g')).toString(), 'data');
+        assert.equal((await readAll(b, '/f')).toString(), 'data');
+        await writeAll(b, '/taken', 'old');
+        await rejectsWith(() => link('/f', '/taken'), 'ALREADY_EXISTS');
+        assert.equal((await readAll(b, '/taken')).toString(), 'old');
+        await rejectsWith(() => link('/d', '/d2'), 'IS_A_DIRECTORY');
+        await rejectsWith(() => link('/', '/root2'), 'IS_A_DIRECTORY');
+        await rejectsWith(() => link('/missing', '/m2'), 'NOT_FOUND');
+        await rejectsWith(() => link('/f', '/nodir/g'), 'NOT_FOUND');
+      });
+    });
+
     describe('names', () => {
       const names = [
         'héllo wörld ✓.txt',

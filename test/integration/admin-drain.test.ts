@@ -36,7 +36,7 @@ describe('admin listener and drain', () => {
       const metrics = await get(admin.port, '/metrics');
       assert.equal(metrics.status, 200);
       assert.match(metrics.body, /^kftpd_sessions 1$/m);
-      assert.match(metrics.body, /^kftpd_logins_total\{result="ok"\} 1$/m);
+      assert.match(metrics.body, /^kftpd_logins_total\{protocol="ftp",result="ok"\} 1$/m);
       assert.match(metrics.body, /^kftpd_commands_total\{verb="NOOP"\} 1$/m);
       assert.match(metrics.body, /^kftpd_passive_ports_in_use 0$/m);
       assert.equal((await get(admin.port, '/nope')).status, 404);

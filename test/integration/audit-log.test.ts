@@ -16,7 +16,7 @@ import { expectCode, rawUpload } from '../helpers/raw-transfer.js';
 import type { TestServer } from '../helpers/server.js';
 import { seedFile } from '../helpers/storage.js';
 
-const FIELDS = new Set(['time', 'event', 'result', 'session', 'user', 'remote', 'via', 'tls', 'tlsVersion', 'tlsCipher', 'path', 'toPath', 'bytes', 'durationMs', 'code', 'sha256', 'replica']);
+const FIELDS = new Set(['time', 'event', 'result', 'session', 'protocol', 'user', 'remote', 'via', 'tls', 'tlsVersion', 'tlsCipher', 'path', 'toPath', 'bytes', 'durationMs', 'code', 'sha256', 'replica']);
 
 describe('audit log', () => {
   let dir: string;
@@ -83,6 +83,7 @@ describe('audit log', () => {
       for (const key of Object.keys(record)) assert.ok(FIELDS.has(key), `undocumented field ${key}`);
       assert.match(String(record.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(typeof record.session, 'string');
+      assert.equal(record.protocol, 'ftp');
       assert.equal(record.remote, '127.0.0.1');
       assert.equal(typeof record.tls, 'boolean');
       assert.equal(typeof record.replica, 'number');

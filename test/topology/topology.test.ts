@@ -571,7 +571,7 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
       assert.doesNotMatch(metrics.body, new RegExp(ADDR.lbInside.replace(/\./g, '\\.')), 'metrics never name the balancer');
       const proxyErrors = metrics.body.split('\n').filter((l) => l.startsWith('kftpd_proxy_protocol_errors_total{') && !l.endsWith(' 0'));
       assert.deepEqual(proxyErrors, [], `replica ${replica.index}: PROXY header errors`);
-      assert.match(metrics.body, /^kftpd_logins_total\{result="ok"\} [1-9]/m);
+      assert.match(metrics.body, /^kftpd_logins_total\{protocol="ftp",result="ok"\} [1-9]/m);
     }
   });
 

@@ -51,6 +51,7 @@ async function pass(ctx: SessionContext, arg: string): Promise<void> {
       auth: deps.auth,
       storage: deps.storage,
       metrics: deps.metrics,
+      protocol: 'ftp',
       ...(deps.guard ? { guard: deps.guard } : {}),
       failedLoginDelayMs: deps.settings.failedLoginDelayMs,
       sleep: (ms) => deps.clock.sleep(ms),

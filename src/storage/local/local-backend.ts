@@ -22,6 +22,7 @@ import type {
   OpenReadOptions,
   OpenWriteOptions,
   ReadSource,
+  SpaceInfo,
   StorageBackend,
   StorageCapabilities,
   VirtualPath,
@@ -292,6 +293,40 @@ export class LocalStorage implements StorageBackend {
 
   async ping(): Promise<void> {
     await checkDirectory(this.#c.home);
+  }
+
+  /** statfs(2) of the file system under the (confined, existing) entry. */
+  async space(p: VirtualPath): Promise<SpaceInfo> {
+    const real = await this.#c.resolveExisting(splitVirtualPath(p));
+    try {
+      const st = await fsp.statfs(real);
+      // Node's statfs has no f_namemax; 255 is NAME_MAX on every Linux file system kftpd runs on.
+      return { blockSize: st.bsize, blocks: st.blocks, freeBlocks: st.bfree, availableBlocks: st.bavail, files: st.files, freeFiles: st.ffree, nameMax: 255 };
+    } catch (error) {
+      throw toStorageError(error);
+    }
+  }
+
+  /**
+   * link(2) of a plain file to a new name. Both parents are proven inside the home; the source
+   * is lstat'ed, so a symlink (which link(2) on Linux would copy as a link) or a directory is
+   * refused; link(2) never follows nor replaces the new name (EEXIST).
+   */
+  async link(from: VirtualPath, to: VirtualPath): Promise<void> {
+    const fromSegments = splitVirtualPath(from);
+    const toSegments = splitVirtualPath(to);
+    if (fromSegments.length === 0) throw fail('IS_A_DIRECTORY');
+    if (toSegments.length === 0) throw fail('ALREADY_EXISTS');
+    const source = await this.#c.resolveInParent(fromSegments);
+    const st = await this.#c.lstat(source);
+    if (st.isDirectory()) throw fail('IS_A_DIRECTORY');
+    if (!st.isFile()) throw fail('PERMISSION_DENIED');
+    const target = await this.#c.resolveInParent(toSegments);
+    try {
+      await fsp.link(source, target);
+    } catch (error) {
+      throw toStorageError(error);
+    }
   }
 
   /** Closes the held directory handles (the session ended). */

@@ -181,3 +181,35 @@ test('parseConfigObject validates programmatic input', () => {
   );
   assert.throws(() => parseConfigObject('x'), /\(root\): the configuration must be an object of settings, got a string/);
 });
+
+test('sftp.port may not be another listener\'s port nor inside the passive range on the same host', () => {
+  const refused = (input: Record<string, unknown>): string => {
+    try {
+      parseConfigObject(input);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.deepEqual(error.issues.map((i) => i.path), ['sftp.port']);
+      return error.issues[0]?.message ?? '';
+    }
+    return assert.fail(`accepted: ${JSON.stringify(input)}`);
+  };
+  const base = { listen: { host: '0.0.0.0', port: 21 }, passive: { portMin: 50000, portMax: 50099 } };
+  assert.match(refused({ ...base, sftp: { enabled: true, port: 21 } }), /sftp\.port 21 is already listen\.port \(FTP\): every listener needs a port of its own/);
+  assert.match(refused({ ...base, sftp: { enabled: true, port: 990 }, tls: { implicit: { enabled: true } } }), /tls\.implicit\.port/);
+  assert.match(refused({ ...base, sftp: { enabled: true, port: 9090 }, admin: { enabled: true, host: '10.0.0.5' } }), /admin\.port/);
+  assert.match(refused({ ...base, sftp: { enabled: true, port: 50000 } }), /in the passive range 50000-50099/);
+  assert.match(refused({ ...base, sftp: { enabled: true, port: 50099, host: '10.0.0.5' } }), /passive range/);
+  assert.match(refused({ listen: { host: '10.0.0.5', port: 2121 }, sftp: { enabled: true, host: '::', port: 2121 } }), /listen\.port/);
+  // Accepted: SFTP off, kernel-chosen, another specific address, the implicit port unused, outside the range.
+  for (const ok of [
+    { ...base, sftp: { enabled: false, port: 21 } },
+    { ...base, listen: { host: '0.0.0.0', port: 0 }, sftp: { enabled: true, port: 0 } },
+    { listen: { host: '10.0.0.5', port: 2121 }, sftp: { enabled: true, host: '10.0.0.6', port: 2121 } },
+    { ...base, sftp: { enabled: true, port: 990 } },
+    { ...base, sftp: { enabled: true, port: 9090 } },
+    { ...base, sftp: { enabled: true, port: 22 } },
+    { ...base, sftp: { enabled: true, port: 50100 } },
+  ]) {
+    assert.equal(parseConfigObject(ok).sftp.port, ok.sftp.port);
+  }
+});

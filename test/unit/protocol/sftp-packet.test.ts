@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseExtended } from '../../../src/protocol/sftp-extended.js';
+import { encodeStatvfs, parseExtended, STATVFS_FLAG } from '../../../src/protocol/sftp-extended.js';
 import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest } from '../../../src/protocol/sftp-packet.js';
 
 function packet(type: number, build: (w: SftpWriter) => void, id?: number): Buffer {
@@ -88,7 +88,21 @@ describe('SFTP requests', () => {
     assert.deepEqual(parseExtended('posix-rename@openssh.com', body), { type: 'posix-rename', from: Buffer.from('/a'), to: Buffer.from('/b') });
     assert.equal(parseExtended('limits@openssh.com', Buffer.alloc(0)).type, 'limits');
     assert.equal(parseExtended('posix-rename@openssh.com', Buffer.alloc(2)).type, 'malformed');
-    assert.equal(parseExtended('statvfs@openssh.com', Buffer.alloc(0)).type, 'unknown');
+    const path = new SftpWriter(0).string('/p').finish().subarray(5);
+    assert.deepEqual(parseExtended('statvfs@openssh.com', path), { type: 'statvfs', path: Buffer.from('/p') });
+    assert.deepEqual(parseExtended('fstatvfs@openssh.com', path), { type: 'fstatvfs', handle: Buffer.from('/p') });
+    assert.deepEqual(parseExtended('hardlink@openssh.com', body), { type: 'hardlink', from: Buffer.from('/a'), to: Buffer.from('/b') });
+    assert.equal(parseExtended('statvfs@openssh.com', Buffer.alloc(0)).type, 'malformed');
+    assert.equal(parseExtended('copy-data', Buffer.alloc(0)).type, 'unknown');
+  });
+
+  it('encodes the statvfs reply as eleven uint64s in PROTOCOL §4.4 order', () => {
+    const reply = encodeStatvfs(7, { bsize: 4096, frsize: 4096, blocks: 2 ** 40, bfree: 3, bavail: 2, files: 5, ffree: 4, favail: 4, fsid: 0, flag: STATVFS_FLAG.NOSUID | STATVFS_FLAG.RDONLY, namemax: 255 });
+    assert.equal(reply.readUInt32BE(0), 1 + 4 + 11 * 8);
+    assert.equal(reply[4], FXP.EXTENDED_REPLY);
+    assert.equal(reply.readUInt32BE(5), 7);
+    const fields = Array.from({ length: 11 }, (_, i) => Number(reply.readBigUInt64BE(9 + 8 * i)));
+    assert.deepEqual(fields, [4096, 4096, 2 ** 40, 3, 2, 5, 4, 4, 0, 3, 255]);
   });
 });
 
