@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { NetDataConnector } from '../data/data-connector.js';
-import { ControlConnection } from '../net/control-connection.js';
+import { ControlConnection, type ControlSettings } from '../net/control-connection.js';
+import { sweepTickMs, TimeoutSweep } from '../net/timeout-sweep.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { AdmittedConnection, DismissReason } from '../runtime/admission.js';
@@ -41,6 +42,11 @@ export class FtpFrontend implements ProtocolFrontend {
   readonly #runtime: ServerRuntime;
   readonly #data: NetDataConnector;
   readonly #settings: SessionSettings;
+  /** Shared by every control connection (set at start, when the TLS material is known). */
+  #control: ControlSettings | null = null;
+  readonly #sweep: TimeoutSweep;
+  /** One 'error' listener for every control socket, not a closure per socket. */
+  readonly #onSocketError: (error: Error) => void;
   readonly #connections = new Set<ControlConnection>();
   #listener: net.Server | null = null;
   #implicitListener: net.Server | null = null;
@@ -52,6 +58,9 @@ export class FtpFrontend implements ProtocolFrontend {
     this.passiveSlice = passiveSliceOf(runtime);
     this.#data = createDataConnector(runtime, this.passiveSlice);
     this.#settings = ftpSessionSettings(runtime.config, this.passiveSlice);
+    const { loginTimeoutMs, idleTimeoutMs } = runtime.config.limits;
+    this.#sweep = new TimeoutSweep(sweepTickMs([loginTimeoutMs, idleTimeoutMs]));
+    this.#onSocketError = (error) => runtime.logger.debug({ event: 'control.error', err: error }, 'control socket error');
   }
 
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
@@ -77,7 +86,16 @@ export class FtpFrontend implements ProtocolFrontend {
 
   async start(): Promise<void> {
     const { config, logger } = this.#runtime;
-    this.#tls = await startControlTls(config, logger);
+    const tls = await startControlTls(config, logger);
+    this.#tls = tls;
+    const { metrics } = this.#runtime;
+    this.#control = Object.freeze({
+      maxLineBytes: config.limits.maxCommandLineBytes,
+      timers: Object.freeze({ loginTimeoutMs: config.limits.loginTimeoutMs, idleTimeoutMs: config.limits.idleTimeoutMs }),
+      sweep: this.#sweep,
+      tls: tls?.setup ?? null,
+      onTlsHandshake: (ok: boolean) => metrics.tlsHandshake('control', ok),
+    });
     this.#listener = await this.#listen(config.listen.port, false);
     logger.info({ event: 'server.listening', host: config.listen.host, port: this.address().port, passiveSlice: this.passiveSlice }, 'kftpd listening');
     if (config.tls.implicit.enabled) {
@@ -153,7 +171,7 @@ export class FtpFrontend implements ProtocolFrontend {
 
   #onConnection(socket: net.Socket, implicit: boolean): void {
     const { config, logger } = this.#runtime;
-    socket.on('error', (error) => logger.debug({ event: 'control.error', err: error }, 'control socket error'));
+    socket.on('error', this.#onSocketError);
     const mode = implicit ? config.proxy.implicit : config.proxy.control;
     if (mode === 'off') {
       this.#admit(socket, implicit, { remote: socket.remoteAddress ?? '' });
@@ -198,16 +216,13 @@ export class FtpFrontend implements ProtocolFrontend {
     const sessionId = randomBytes(6).toString('hex');
     const via = peer.balancer ? { via: normalizeAddress(peer.balancer) } : {};
     const logger = bindLogger(runtime.logger, { session: sessionId, remote, ...via });
-    const control = new ControlConnection(socket, {
+    if (!this.#control) throw new Error('FTP frontend not started');
+    const control = new ControlConnection(socket, this.#control, {
       remoteAddress: remote,
       ...(peer.destination ? { destinationAddress: peer.destination } : {}),
-      maxLineBytes: config.limits.maxCommandLineBytes,
-      timers: { loginTimeoutMs: config.limits.loginTimeoutMs, idleTimeoutMs: config.limits.idleTimeoutMs },
       logger,
-      tls: this.#tls?.setup ?? null,
       implicit,
-      onTlsHandshake: (ok) => metrics.tlsHandshake('control', ok),
-      onLoginChanged: (loggedIn) => slot.loginChanged(loggedIn),
+      loginWatcher: slot,
     });
     connection = control;
     const audit = runtime.sinks.sessionAudit({ session: sessionId, remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
