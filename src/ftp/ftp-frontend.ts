@@ -239,7 +239,7 @@ export class FtpFrontend implements ProtocolFrontend {
       ...(transferLog ? { transferLog } : {}),
       ...(audit ? { audit } : {}),
       hashSlots: runtime.hashSlots,
-      userSessions: { claim: (user) => runtime.userSlots.claim(user, sessionId) },
+      userSessions: runtime.userSlots,
       sessionId,
       guard: runtime.guard(remote),
       settings: this.#settings,
