@@ -13,21 +13,16 @@ import { ControlConnection, type ControlSettings } from '../net/control-connecti
 import { sweepTickMs, TimeoutSweep } from '../net/timeout-sweep.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
-import type { AdmittedConnection, DismissReason } from '../runtime/admission.js';
 import type { FrontendAddress, ProtocolFrontend } from '../runtime/frontend.js';
 import type { ServerRuntime } from '../runtime/server-runtime.js';
 import type { SessionSettings } from '../session/context.js';
 import { Session } from '../session/session.js';
 import { acceptProxyHeader } from '../transport/proxy-protocol.js';
+import { AdmittedControl } from './admitted-control.js';
 import { startControlTls, type ControlTls } from './control-tls-setup.js';
 import { createDataConnector, passiveSliceOf, type PassiveSlice } from './data-wiring.js';
 import { ftpSessionSettings } from './session-settings.js';
 import { bindLogger } from '../core/bound-logger.js';
-
-const DISMISS_TEXT: Record<DismissReason, string> = {
-  evicted: 'Too many connections waiting to log in, closing control connection.',
-  banned: 'Too many failed attempts from your address, closing control connection.',
-};
 
 interface Peer {
   readonly remote: string;
@@ -199,9 +194,10 @@ export class FtpFrontend implements ProtocolFrontend {
   #admit(socket: net.Socket, implicit: boolean, peer: Peer): void {
     const runtime = this.#runtime;
     const { config, metrics } = runtime;
+    const settings = this.#control;
+    if (!settings) throw new Error('FTP frontend not started');
     const remote = normalizeAddress(peer.remote);
-    let connection: ControlConnection | null = null;
-    const admitted: AdmittedConnection = { remoteAddress: remote, dismiss: (reason) => connection?.closeWith(ReplyCode.ServiceNotAvailable, DISMISS_TEXT[reason]) };
+    const admitted = new AdmittedControl(remote, this.#connections);
     const admission = runtime.admission.admit(admitted, 'ftp');
     if (!admission.ok) {
       socket.on('error', () => undefined);
@@ -211,20 +207,19 @@ export class FtpFrontend implements ProtocolFrontend {
       socket.setTimeout(5000, () => socket.destroy());
       return;
     }
-    const { slot } = admission;
+    admitted.slot = admission.slot;
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
     const via = peer.balancer ? { via: normalizeAddress(peer.balancer) } : {};
     const logger = bindLogger(runtime.logger, { session: sessionId, remote, ...via });
-    if (!this.#control) throw new Error('FTP frontend not started');
-    const control = new ControlConnection(socket, this.#control, {
+    const control = new ControlConnection(socket, settings, {
       remoteAddress: remote,
       ...(peer.destination ? { destinationAddress: peer.destination } : {}),
       logger,
       implicit,
-      loginWatcher: slot,
+      watcher: admitted,
     });
-    connection = control;
+    admitted.control = control;
     const audit = runtime.sinks.sessionAudit({ session: sessionId, remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
     const transferLog = runtime.sinks.transferLog;
     const session = new Session({
@@ -246,12 +241,6 @@ export class FtpFrontend implements ProtocolFrontend {
     });
     this.#connections.add(control);
     logger.info({ event: 'session.open', local: socket.localAddress }, 'session opened');
-    const openedAt = Date.now();
-    control.onClosed(() => {
-      this.#connections.delete(control);
-      slot.leave();
-      logger.info({ event: 'session.close', user: session.userName, durationMs: Date.now() - openedAt }, 'session closed');
-    });
     control.attach(session);
   }
 }

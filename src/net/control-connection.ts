@@ -42,9 +42,12 @@ export interface ControlSettings {
   readonly onTlsHandshake?: (ok: boolean) => void;
 }
 
-/** Told when the session logs in or out (REIN): admission tracks connections waiting to log in. */
-export interface LoginWatcher {
+/** The frontend's side of one connection (an object with methods: no closures per connection). */
+export interface ConnectionWatcher {
+  /** The session logged in or out (REIN): admission tracks connections waiting to log in. */
   loginChanged(loggedIn: boolean): void;
+  /** The socket has closed and everything of this connection is released. */
+  closed(): void;
 }
 
 /** What is this connection's own. */
@@ -56,7 +59,7 @@ export interface ControlPeer {
   readonly logger: Logger;
   /** Implicit FTPS: TLS from the first byte, before the greeting. */
   readonly implicit: boolean;
-  readonly loginWatcher?: LoginWatcher;
+  readonly watcher?: ConnectionWatcher;
 }
 
 export class ControlConnection implements ControlChannel, ControlTlsOptions, SweepMember {
@@ -69,7 +72,7 @@ export class ControlConnection implements ControlChannel, ControlTlsOptions, Swe
   readonly #raw: net.Socket;
   readonly #settings: ControlSettings;
   readonly #implicit: boolean;
-  readonly #loginWatcher: LoginWatcher | null;
+  readonly #watcher: ConnectionWatcher | null;
   #reader: LineReader;
   #session: Session | null = null;
   /** When the login timeout (before login) or the idle time (after) started counting. */
@@ -83,7 +86,7 @@ export class ControlConnection implements ControlChannel, ControlTlsOptions, Swe
     this.#settings = settings;
     this.logger = peer.logger;
     this.#implicit = peer.implicit;
-    this.#loginWatcher = peer.loginWatcher ?? null;
+    this.#watcher = peer.watcher ?? null;
     this.remoteAddress = peer.remoteAddress;
     this.localAddress = socket.localAddress ?? '';
     if (peer.destinationAddress) this.destinationAddress = peer.destinationAddress;
@@ -165,7 +168,7 @@ export class ControlConnection implements ControlChannel, ControlTlsOptions, Swe
     // The other timeout starts counting: idle time from the login, login time from REIN.
     this.#since = Date.now();
     this.tls.userChanged();
-    if (this.#session) this.#loginWatcher?.loginChanged(this.#session.loggedIn);
+    if (this.#session) this.#watcher?.loginChanged(this.#session.loggedIn);
   }
 
   /**
@@ -239,5 +242,6 @@ export class ControlConnection implements ControlChannel, ControlTlsOptions, Swe
     const handlers = this.#closedHandlers ?? [];
     this.#closedHandlers = null;
     for (const handler of handlers) handler();
+    this.#watcher?.closed();
   }
 }
