@@ -15,7 +15,7 @@ import { normalizeAddress } from '../protocol/address.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { FrontendAddress, ProtocolFrontend } from '../runtime/frontend.js';
 import type { ServerRuntime } from '../runtime/server-runtime.js';
-import type { SessionSettings } from '../session/context.js';
+import type { SessionDeps, SessionSettings } from '../session/context.js';
 import { Session } from '../session/session.js';
 import { acceptProxyHeader } from '../transport/proxy-protocol.js';
 import { AdmittedControl } from './admitted-control.js';
@@ -23,6 +23,9 @@ import { startControlTls, type ControlTls } from './control-tls-setup.js';
 import { createDataConnector, passiveSliceOf, type PassiveSlice } from './data-wiring.js';
 import { ftpSessionSettings } from './session-settings.js';
 import { bindLogger } from '../core/bound-logger.js';
+
+/** The SessionDeps fields that are each session's own. */
+type OwnDeps = 'control' | 'tls' | 'logger' | 'audit' | 'sessionId' | 'guard';
 
 interface Peer {
   readonly remote: string;
@@ -39,9 +42,17 @@ export class FtpFrontend implements ProtocolFrontend {
   readonly #settings: SessionSettings;
   /** Shared by every control connection (set at start, when the TLS material is known). */
   #control: ControlSettings | null = null;
+  /**
+   * The part of SessionDeps that is the same for every session (set at start, the log sinks
+   * being open by then): the prototype of each session's own deps, which hold only what is
+   * the session's (control, logger, guard, audit, id) rather than a copy of all (issue 14).
+   */
+  #sharedDeps: Omit<SessionDeps, OwnDeps> | null = null;
   readonly #sweep: TimeoutSweep;
   /** One 'error' listener for every control socket, not a closure per socket. */
   readonly #onSocketError: (error: Error) => void;
+  /** The audit trail's clock, one function for every session. */
+  readonly #auditNow: () => Date;
   readonly #connections = new Set<ControlConnection>();
   #listener: net.Server | null = null;
   #implicitListener: net.Server | null = null;
@@ -55,6 +66,7 @@ export class FtpFrontend implements ProtocolFrontend {
     this.#settings = ftpSessionSettings(runtime.config, this.passiveSlice);
     const { loginTimeoutMs, idleTimeoutMs } = runtime.config.limits;
     this.#sweep = new TimeoutSweep(sweepTickMs([loginTimeoutMs, idleTimeoutMs]));
+    this.#auditNow = () => runtime.clock.now();
     this.#onSocketError = (error) => runtime.logger.debug({ event: 'control.error', err: error }, 'control socket error');
   }
 
@@ -90,6 +102,19 @@ export class FtpFrontend implements ProtocolFrontend {
       sweep: this.#sweep,
       tls: tls?.setup ?? null,
       onTlsHandshake: (ok: boolean) => metrics.tlsHandshake('control', ok),
+    });
+    const runtime = this.#runtime;
+    const transferLog = runtime.sinks.transferLog;
+    this.#sharedDeps = Object.freeze({
+      data: this.#data,
+      auth: runtime.auth,
+      storage: runtime.storage,
+      clock: runtime.clock,
+      metrics,
+      ...(transferLog ? { transferLog } : {}),
+      hashSlots: runtime.hashSlots,
+      userSessions: runtime.userSlots,
+      settings: this.#settings,
     });
     this.#listener = await this.#listen(config.listen.port, false);
     logger.info({ event: 'server.listening', host: config.listen.host, port: this.address().port, passiveSlice: this.passiveSlice }, 'kftpd listening');
@@ -193,9 +218,10 @@ export class FtpFrontend implements ProtocolFrontend {
   /** Admits the connection (runtime admission, on the real client address) and starts a session. */
   #admit(socket: net.Socket, implicit: boolean, peer: Peer): void {
     const runtime = this.#runtime;
-    const { config, metrics } = runtime;
+    const { config } = runtime;
     const settings = this.#control;
-    if (!settings) throw new Error('FTP frontend not started');
+    const sharedDeps = this.#sharedDeps;
+    if (!settings || !sharedDeps) throw new Error('FTP frontend not started');
     const remote = normalizeAddress(peer.remote);
     const admitted = new AdmittedControl(remote, this.#connections);
     const admission = runtime.admission.admit(admitted, 'ftp');
@@ -220,25 +246,9 @@ export class FtpFrontend implements ProtocolFrontend {
       watcher: admitted,
     });
     admitted.control = control;
-    const audit = runtime.sinks.sessionAudit({ session: sessionId, remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
-    const transferLog = runtime.sinks.transferLog;
-    const session = new Session({
-      control,
-      tls: control.tls,
-      data: this.#data,
-      auth: runtime.auth,
-      storage: runtime.storage,
-      clock: runtime.clock,
-      logger,
-      metrics,
-      ...(transferLog ? { transferLog } : {}),
-      ...(audit ? { audit } : {}),
-      hashSlots: runtime.hashSlots,
-      userSessions: runtime.userSlots,
-      sessionId,
-      guard: runtime.guard(remote),
-      settings: this.#settings,
-    });
+    const audit = runtime.sinks.sessionAudit({ session: sessionId, remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: this.#auditNow });
+    const own: Pick<SessionDeps, OwnDeps> = { control, tls: control.tls, logger, ...(audit ? { audit } : {}), sessionId, guard: runtime.guard(remote) };
+    const session = new Session(Object.assign(Object.create(sharedDeps) as Omit<SessionDeps, OwnDeps>, own));
     this.#connections.add(control);
     logger.info({ event: 'session.open', local: socket.localAddress }, 'session opened');
     control.attach(session);

@@ -28,6 +28,8 @@ const MAX_QUEUED_LINES = 256;
 /** The facts MLST/MLSD send until OPTS MLST picks others: one set for every session (never changed in place). */
 const DEFAULT_MLST_FACT_SET: ReadonlySet<MlstFact> = new Set(DEFAULT_MLST_FACTS);
 
+const NO_DATA_ENDPOINT: DataEndpoint = Object.freeze({ kind: 'none' });
+
 /** Verbs whose argument must never reach a log. */
 const REDACTED_VERBS = new Set(['PASS']);
 
@@ -38,7 +40,7 @@ function initialState(): SessionState {
     type: 'A', // RFC 959 §3.1.1.1: ASCII is the default representation type
     restOffset: 0,
     renameFrom: null,
-    data: { kind: 'none' },
+    data: NO_DATA_ENDPOINT,
     epsvAll: false,
     mlstFacts: DEFAULT_MLST_FACT_SET,
     failedLogins: 0,
@@ -322,7 +324,7 @@ export class Session implements SessionContext {
 
   takeDataEndpoint(): DataEndpoint {
     const endpoint = this.state.data;
-    this.state.data = { kind: 'none' };
+    this.state.data = NO_DATA_ENDPOINT;
     return endpoint;
   }
 
