@@ -52,6 +52,12 @@ export class FileAuthenticator implements Authenticator {
   readonly #options: FileAuthenticatorOptions;
   /** Replaced wholesale on reload, never mutated, so in-flight logins see one consistent set. */
   #users: ReadonlyMap<string, UserRecord> = new Map();
+  /**
+   * One principal per user record, shared by all of that user's sessions (read-only to them):
+   * a principal and its permission set per logged-in session was a share of every idle
+   * session's memory (issue 14). A reload builds new records, hence new principals.
+   */
+  readonly #principals = new WeakMap<UserRecord, Principal>();
   /** Verified against for unknown users so they cost as much as known ones. */
   #dummyHash: string | undefined;
   readonly #dummyHashes = new Map<number, string>();
@@ -176,14 +182,22 @@ export class FileAuthenticator implements Authenticator {
     // Checked after the password so the log tells the operator that right credentials came
     // from a network the user may not use (a leaked password?); the client gets the same 530.
     if (user.network && !user.network.allows(attempt.remoteAddress)) return { ok: false, reason: 'address-not-allowed' };
-    const principal: Principal = {
-      name: user.name,
-      home: user.home,
-      // A copy: later reloads build new records, and no one can reach into ours.
-      permissions: new Set(user.permissions),
-      anonymous: false,
-    };
-    return { ok: true, principal };
+    return { ok: true, principal: this.#principalOf(user) };
+  }
+
+  #principalOf(user: UserRecord): Principal {
+    let principal = this.#principals.get(user);
+    if (!principal) {
+      principal = Object.freeze({
+        name: user.name,
+        home: user.home,
+        // A copy: no one holding the principal can reach into the record.
+        permissions: new Set(user.permissions),
+        anonymous: false,
+      });
+      this.#principals.set(user, principal);
+    }
+    return principal;
   }
 
   async #verify(user: UserRecord, password: string): Promise<boolean> {

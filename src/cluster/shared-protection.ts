@@ -19,6 +19,7 @@ import { keyFromOperatorInput } from '../security/address-key.js';
 import { loginDelayMs, tracksUserName, type BanInfo, type Defender, type DefenderEvent, type ManualBanResult } from '../security/defender.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionGuard } from '../core/session-guard.js';
+import { BoundGuard } from '../core/bound-guard.js';
 import type { BanPolicy, ProtectionStore, StoredBan } from './protection-store.js';
 
 export interface SharedProtectionOptions {
@@ -97,11 +98,7 @@ export class SharedProtection {
 
   /** The defender as one session sees it, through the store. */
   guard(remoteAddress: string): SessionGuard {
-    return {
-      loginFailed: (user) => this.loginFailed(remoteAddress, user),
-      loginSucceeded: (user) => this.loginSucceeded(remoteAddress, user),
-      report: (event) => this.record(remoteAddress, event),
-    };
+    return new BoundGuard(this, remoteAddress);
   }
 
   /** A hostile event: scored in the store (not awaited), or locally when it is away. */

@@ -230,14 +230,15 @@ export class UserFiles {
   }
 
   async #audited(event: FileEventName, detail: { path: VirtualPath; toPath?: VirtualPath }, operation: () => Promise<void>): Promise<void> {
-    const changed = this.#events.changed;
-    if (!changed) return operation();
+    // Called as a method: a frontend's sink may be an object with methods.
+    const events = this.#events;
+    if (!events.changed) return operation();
     const started = this.#now();
     try {
       await operation();
-      changed(event, 'success', { ...detail, durationMs: this.#now() - started });
+      events.changed(event, 'success', { ...detail, durationMs: this.#now() - started });
     } catch (error) {
-      changed(event, 'failure', { ...detail, durationMs: this.#now() - started, code: fileErrorCode(error) });
+      events.changed(event, 'failure', { ...detail, durationMs: this.#now() - started, code: fileErrorCode(error) });
       throw error;
     }
   }

@@ -9,24 +9,23 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { NetDataConnector } from '../data/data-connector.js';
-import { ControlConnection } from '../net/control-connection.js';
+import { ControlConnection, type ControlSettings } from '../net/control-connection.js';
+import { sweepTickMs, TimeoutSweep } from '../net/timeout-sweep.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
-import type { AdmittedConnection, DismissReason } from '../runtime/admission.js';
 import type { FrontendAddress, ProtocolFrontend } from '../runtime/frontend.js';
 import type { ServerRuntime } from '../runtime/server-runtime.js';
-import type { SessionSettings } from '../session/context.js';
+import type { SessionDeps, SessionSettings } from '../session/context.js';
 import { Session } from '../session/session.js';
 import { acceptProxyHeader } from '../transport/proxy-protocol.js';
+import { AdmittedControl } from './admitted-control.js';
 import { startControlTls, type ControlTls } from './control-tls-setup.js';
 import { createDataConnector, passiveSliceOf, type PassiveSlice } from './data-wiring.js';
 import { ftpSessionSettings } from './session-settings.js';
 import { bindLogger } from '../core/bound-logger.js';
 
-const DISMISS_TEXT: Record<DismissReason, string> = {
-  evicted: 'Too many connections waiting to log in, closing control connection.',
-  banned: 'Too many failed attempts from your address, closing control connection.',
-};
+/** The SessionDeps fields that are each session's own. */
+type OwnDeps = 'control' | 'tls' | 'logger' | 'audit' | 'sessionId' | 'guard';
 
 interface Peer {
   readonly remote: string;
@@ -41,6 +40,19 @@ export class FtpFrontend implements ProtocolFrontend {
   readonly #runtime: ServerRuntime;
   readonly #data: NetDataConnector;
   readonly #settings: SessionSettings;
+  /** Shared by every control connection (set at start, when the TLS material is known). */
+  #control: ControlSettings | null = null;
+  /**
+   * The part of SessionDeps that is the same for every session (set at start, the log sinks
+   * being open by then): the prototype of each session's own deps, which hold only what is
+   * the session's (control, logger, guard, audit, id) rather than a copy of all (issue 14).
+   */
+  #sharedDeps: Omit<SessionDeps, OwnDeps> | null = null;
+  readonly #sweep: TimeoutSweep;
+  /** One 'error' listener for every control socket, not a closure per socket. */
+  readonly #onSocketError: (error: Error) => void;
+  /** The audit trail's clock, one function for every session. */
+  readonly #auditNow: () => Date;
   readonly #connections = new Set<ControlConnection>();
   #listener: net.Server | null = null;
   #implicitListener: net.Server | null = null;
@@ -52,6 +64,10 @@ export class FtpFrontend implements ProtocolFrontend {
     this.passiveSlice = passiveSliceOf(runtime);
     this.#data = createDataConnector(runtime, this.passiveSlice);
     this.#settings = ftpSessionSettings(runtime.config, this.passiveSlice);
+    const { loginTimeoutMs, idleTimeoutMs } = runtime.config.limits;
+    this.#sweep = new TimeoutSweep(sweepTickMs([loginTimeoutMs, idleTimeoutMs]));
+    this.#auditNow = () => runtime.clock.now();
+    this.#onSocketError = (error) => runtime.logger.debug({ event: 'control.error', err: error }, 'control socket error');
   }
 
   /** Set when a self-signed certificate is in use (the CLI prints its fingerprint). */
@@ -77,7 +93,29 @@ export class FtpFrontend implements ProtocolFrontend {
 
   async start(): Promise<void> {
     const { config, logger } = this.#runtime;
-    this.#tls = await startControlTls(config, logger);
+    const tls = await startControlTls(config, logger);
+    this.#tls = tls;
+    const { metrics } = this.#runtime;
+    this.#control = Object.freeze({
+      maxLineBytes: config.limits.maxCommandLineBytes,
+      timers: Object.freeze({ loginTimeoutMs: config.limits.loginTimeoutMs, idleTimeoutMs: config.limits.idleTimeoutMs }),
+      sweep: this.#sweep,
+      tls: tls?.setup ?? null,
+      onTlsHandshake: (ok: boolean) => metrics.tlsHandshake('control', ok),
+    });
+    const runtime = this.#runtime;
+    const transferLog = runtime.sinks.transferLog;
+    this.#sharedDeps = Object.freeze({
+      data: this.#data,
+      auth: runtime.auth,
+      storage: runtime.storage,
+      clock: runtime.clock,
+      metrics,
+      ...(transferLog ? { transferLog } : {}),
+      hashSlots: runtime.hashSlots,
+      userSessions: runtime.userSlots,
+      settings: this.#settings,
+    });
     this.#listener = await this.#listen(config.listen.port, false);
     logger.info({ event: 'server.listening', host: config.listen.host, port: this.address().port, passiveSlice: this.passiveSlice }, 'kftpd listening');
     if (config.tls.implicit.enabled) {
@@ -153,7 +191,7 @@ export class FtpFrontend implements ProtocolFrontend {
 
   #onConnection(socket: net.Socket, implicit: boolean): void {
     const { config, logger } = this.#runtime;
-    socket.on('error', (error) => logger.debug({ event: 'control.error', err: error }, 'control socket error'));
+    socket.on('error', this.#onSocketError);
     const mode = implicit ? config.proxy.implicit : config.proxy.control;
     if (mode === 'off') {
       this.#admit(socket, implicit, { remote: socket.remoteAddress ?? '' });
@@ -180,10 +218,12 @@ export class FtpFrontend implements ProtocolFrontend {
   /** Admits the connection (runtime admission, on the real client address) and starts a session. */
   #admit(socket: net.Socket, implicit: boolean, peer: Peer): void {
     const runtime = this.#runtime;
-    const { config, metrics } = runtime;
+    const { config } = runtime;
+    const settings = this.#control;
+    const sharedDeps = this.#sharedDeps;
+    if (!settings || !sharedDeps) throw new Error('FTP frontend not started');
     const remote = normalizeAddress(peer.remote);
-    let connection: ControlConnection | null = null;
-    const admitted: AdmittedConnection = { remoteAddress: remote, dismiss: (reason) => connection?.closeWith(ReplyCode.ServiceNotAvailable, DISMISS_TEXT[reason]) };
+    const admitted = new AdmittedControl(remote, this.#connections);
     const admission = runtime.admission.admit(admitted, 'ftp');
     if (!admission.ok) {
       socket.on('error', () => undefined);
@@ -193,50 +233,24 @@ export class FtpFrontend implements ProtocolFrontend {
       socket.setTimeout(5000, () => socket.destroy());
       return;
     }
-    const { slot } = admission;
+    admitted.slot = admission.slot;
     socket.setNoDelay(true);
     const sessionId = randomBytes(6).toString('hex');
     const via = peer.balancer ? { via: normalizeAddress(peer.balancer) } : {};
     const logger = bindLogger(runtime.logger, { session: sessionId, remote, ...via });
-    const control = new ControlConnection(socket, {
+    const control = new ControlConnection(socket, settings, {
       remoteAddress: remote,
       ...(peer.destination ? { destinationAddress: peer.destination } : {}),
-      maxLineBytes: config.limits.maxCommandLineBytes,
-      timers: { loginTimeoutMs: config.limits.loginTimeoutMs, idleTimeoutMs: config.limits.idleTimeoutMs },
       logger,
-      tls: this.#tls?.setup ?? null,
       implicit,
-      onTlsHandshake: (ok) => metrics.tlsHandshake('control', ok),
-      onLoginChanged: (loggedIn) => slot.loginChanged(loggedIn),
+      watcher: admitted,
     });
-    connection = control;
-    const audit = runtime.sinks.sessionAudit({ session: sessionId, protocol: 'ftp', remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: () => runtime.clock.now() });
-    const transferLog = runtime.sinks.transferLog;
-    const session = new Session({
-      control,
-      tls: control.tls,
-      data: this.#data,
-      auth: runtime.auth,
-      storage: runtime.storage,
-      clock: runtime.clock,
-      logger,
-      metrics,
-      ...(transferLog ? { transferLog } : {}),
-      ...(audit ? { audit } : {}),
-      hashSlots: runtime.hashSlots,
-      userSessions: { claim: (user) => runtime.userSlots.claim(user, sessionId) },
-      sessionId,
-      guard: runtime.guard(remote),
-      settings: this.#settings,
-    });
+    admitted.control = control;
+    const audit = runtime.sinks.sessionAudit({ session: sessionId, protocol: 'ftp', remote, ...via, replica: runtime.replicaIndex }, { sha256: config.log.auditSha256, now: this.#auditNow });
+    const own: Pick<SessionDeps, OwnDeps> = { control, tls: control.tls, logger, ...(audit ? { audit } : {}), sessionId, guard: runtime.guard(remote) };
+    const session = new Session(Object.assign(Object.create(sharedDeps) as Omit<SessionDeps, OwnDeps>, own));
     this.#connections.add(control);
     logger.info({ event: 'session.open', local: socket.localAddress }, 'session opened');
-    const openedAt = Date.now();
-    control.onClosed(() => {
-      this.#connections.delete(control);
-      slot.leave();
-      logger.info({ event: 'session.close', user: session.userName, durationMs: Date.now() - openedAt }, 'session closed');
-    });
     control.attach(session);
   }
 }

@@ -3,15 +3,17 @@
  * Glue between one control socket and its Session: framing (LineReader), reply writing with
  * a backlog cap, the login and idle timers, and one close path. TLS on the connection (AUTH
  * TLS, implicit TLS, CCC, data-connection handshakes) is net/control-tls's: this module reads
- * lines from whichever socket that says is current. The idle timer never fires while a
- * transfer is moving data (ftp-srv kills long transfers; we do not).
+ * lines from whichever socket that says is current. The login and idle timeouts are checked
+ * by one sweep shared by every connection (net/timeout-sweep); the idle timeout never fires
+ * while a transfer is moving data (ftp-srv kills long transfers; we do not).
  */
 import type net from 'node:net';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, ReplyCode } from '../protocol/reply.js';
 import type { Session } from '../session/session.js';
 import type { ControlChannel, Logger } from '../session/ports.js';
-import { ControlTls, type ControlTlsSetup } from './control-tls.js';
+import { ControlTls, type ControlTlsOptions, type ControlTlsSetup } from './control-tls.js';
+import type { SweepMember, TimeoutSweep } from './timeout-sweep.js';
 
 export type { ControlTlsSetup } from './control-tls.js';
 
@@ -26,58 +28,73 @@ export interface ControlTimers {
   readonly idleTimeoutMs: number;
 }
 
-export interface ControlConnectionOptions {
+/**
+ * What every control connection of a listener shares: built once by the frontend and held by
+ * reference, not copied per connection (issue 14: an idle session's memory).
+ */
+export interface ControlSettings {
+  readonly maxLineBytes: number;
+  readonly timers: ControlTimers;
+  /** The one timer of the login and idle timeouts of all connections (net/timeout-sweep). */
+  readonly sweep: TimeoutSweep;
+  readonly tls: ControlTlsSetup | null;
+  /** Counts control-connection handshakes (metrics). */
+  readonly onTlsHandshake?: (ok: boolean) => void;
+}
+
+/** The frontend's side of one connection (an object with methods: no closures per connection). */
+export interface ConnectionWatcher {
+  /** The session logged in or out (REIN): admission tracks connections waiting to log in. */
+  loginChanged(loggedIn: boolean): void;
+  /** The socket has closed and everything of this connection is released. */
+  closed(): void;
+}
+
+/** What is this connection's own. */
+export interface ControlPeer {
   /** The real client address (from the PROXY header when a balancer sent one). */
   readonly remoteAddress: string;
   /** The address the client connected to, from the PROXY header. */
   readonly destinationAddress?: string;
-  readonly maxLineBytes: number;
-  readonly timers: ControlTimers;
   readonly logger: Logger;
-  readonly tls: ControlTlsSetup | null;
   /** Implicit FTPS: TLS from the first byte, before the greeting. */
   readonly implicit: boolean;
-  /** Counts control-connection handshakes (metrics). */
-  readonly onTlsHandshake?: (ok: boolean) => void;
-  /** The session logged in or out (REIN): admission tracks connections waiting to log in. */
-  readonly onLoginChanged?: (loggedIn: boolean) => void;
+  readonly watcher?: ConnectionWatcher;
 }
 
-export class ControlConnection implements ControlChannel {
+export class ControlConnection implements ControlChannel, ControlTlsOptions, SweepMember {
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly destinationAddress?: string;
+  readonly logger: Logger;
   /** TLS on this connection: the session's SessionTls port. */
   readonly tls: ControlTls;
   readonly #raw: net.Socket;
-  readonly #options: ControlConnectionOptions;
-  readonly #logger: Logger;
+  readonly #settings: ControlSettings;
+  readonly #implicit: boolean;
+  readonly #watcher: ConnectionWatcher | null;
   #reader: LineReader;
   #session: Session | null = null;
-  #timer: NodeJS.Timeout | null = null;
-  #lastLineAt = Date.now();
-  #closedHandlers: (() => void)[] = [];
+  /** When the login timeout (before login) or the idle time (after) started counting. */
+  #since = Date.now();
+  #lastLineAt = 0;
+  #closedHandlers: (() => void)[] | null = null;
   #closed = false;
 
-  constructor(socket: net.Socket, options: ControlConnectionOptions) {
+  constructor(socket: net.Socket, settings: ControlSettings, peer: ControlPeer) {
     this.#raw = socket;
-    this.#options = options;
-    this.#logger = options.logger;
-    this.remoteAddress = options.remoteAddress;
+    this.#settings = settings;
+    this.logger = peer.logger;
+    this.#implicit = peer.implicit;
+    this.#watcher = peer.watcher ?? null;
+    this.remoteAddress = peer.remoteAddress;
     this.localAddress = socket.localAddress ?? '';
-    if (options.destinationAddress) this.destinationAddress = options.destinationAddress;
-    this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
-    this.tls = new ControlTls(socket, options.tls, {
-      remoteAddress: options.remoteAddress,
-      logger: options.logger,
-      ...(options.onTlsHandshake ? { onHandshake: options.onTlsHandshake } : {}),
-      user: () => this.#session?.userName,
-      readFrom: (from) => {
-        this.#reader = new LineReader({ maxLineBytes: options.maxLineBytes });
-        this.#listen(from);
-      },
-    });
-    socket.once('close', () => this.#onClose());
+    if (peer.destinationAddress) this.destinationAddress = peer.destinationAddress;
+    this.#reader = new LineReader({ maxLineBytes: settings.maxLineBytes });
+    // This connection is the TLS layer's options (methods below): no closures per connection.
+    this.tls = new ControlTls(socket, settings.tls, this);
+    // 'close' comes once: on() rather than once(), which wraps the listener per socket.
+    socket.on('close', () => this.#onClose());
   }
 
   /** The socket replies are written to (the TLS socket once protected). */
@@ -93,8 +110,9 @@ export class ControlConnection implements ControlChannel {
   /** Starts the conversation: implicit TLS handshake if configured, then the 220 greeting. */
   attach(session: Session): void {
     this.#session = session;
-    this.#armTimer();
-    if (!this.#options.implicit) {
+    this.#since = Date.now();
+    if (!this.#closed) this.#settings.sweep.add(this);
+    if (!this.#implicit) {
       this.#listen(this.#raw);
       session.greet();
       return;
@@ -109,13 +127,28 @@ export class ControlConnection implements ControlChannel {
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
       .then(() => session.greet())
       .catch((error: unknown) => {
-        this.#logger.info({ event: 'tls.implicit-handshake-failed', err: error }, 'implicit TLS handshake failed');
+        this.logger.info({ event: 'tls.implicit-handshake-failed', err: error }, 'implicit TLS handshake failed');
         this.#raw.destroy();
       });
   }
 
   onClosed(handler: () => void): void {
-    this.#closedHandlers.push(handler);
+    (this.#closedHandlers ??= []).push(handler);
+  }
+
+  // ---- ControlTlsOptions (this connection is its TLS layer's options) ----
+
+  onHandshake(ok: boolean): void {
+    this.#settings.onTlsHandshake?.(ok);
+  }
+
+  user(): string | undefined {
+    return this.#session?.userName;
+  }
+
+  readFrom(socket: net.Socket): void {
+    this.#reader = new LineReader({ maxLineBytes: this.#settings.maxLineBytes });
+    this.#listen(socket);
   }
 
   // ---- ControlChannel ----
@@ -124,7 +157,7 @@ export class ControlConnection implements ControlChannel {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
     if (socket.writableLength > MAX_PENDING_REPLY_BYTES) {
-      this.#logger.warn({ event: 'control.backlog' }, 'client does not read replies; closing');
+      this.logger.warn({ event: 'control.backlog' }, 'client does not read replies; closing');
       socket.destroy();
       return;
     }
@@ -132,9 +165,10 @@ export class ControlConnection implements ControlChannel {
   }
 
   loginChanged(): void {
-    this.#armTimer();
+    // The other timeout starts counting: idle time from the login, login time from REIN.
+    this.#since = Date.now();
     this.tls.userChanged();
-    if (this.#session) this.#options.onLoginChanged?.(this.#session.loggedIn);
+    if (this.#session) this.#watcher?.loginChanged(this.#session.loggedIn);
   }
 
   /**
@@ -174,56 +208,40 @@ export class ControlConnection implements ControlChannel {
       // After AUTH TLS the rest of this chunk was sent in clear text: drop it.
       if (session.closed || this.tls.upgrading) break;
     }
-    // The timer is not re-armed per command (cheap for busy sessions): when it fires it
-    // measures idleness from this timestamp.
+    // Nothing is re-armed per command (cheap for busy sessions): the sweep measures
+    // idleness from this timestamp.
     this.#lastLineAt = Date.now();
   }
 
   /**
-   * One timer: the login timeout (counted from the connection, so a client sending NOOPs
-   * without logging in is still dropped) before login, the idle timeout after.
+   * The shared sweep's tick: the login timeout (counted from the connection, or from REIN, so
+   * a client sending NOOPs without logging in is still dropped) before login, the idle
+   * timeout after. Never while a transfer runs (RFC 959 leaves the control connection silent
+   * during transfers): idle time counts from the last command or the end of the last transfer.
    */
-  #armTimer(delayMs?: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    if (this.#closed) return;
-    const loggedIn = this.session.loggedIn;
-    const ms = loggedIn ? this.#options.timers.idleTimeoutMs : this.#options.timers.loginTimeoutMs;
-    if (ms <= 0) return;
-    this.#timer = setTimeout(() => this.#onTimeout(loggedIn, ms), delayMs ?? ms);
-    this.#timer.unref();
-  }
-
-  #onTimeout(loggedIn: boolean, timeoutMs: number): void {
-    const session = this.session;
-    if (loggedIn !== session.loggedIn) {
-      // Logged in (or out, REIN) since the timer was set: switch to the other timer.
-      this.#armTimer();
-      return;
-    }
-    if (session.transferring) {
-      // A transfer is running: the session is not idle (RFC 959 leaves the control
-      // connection silent during transfers).
-      this.#armTimer();
-      return;
-    }
-    if (loggedIn) {
-      // Idle time counts from the last command or the end of the last transfer.
-      const idleMs = Date.now() - Math.max(this.#lastLineAt, session.lastTransferEnd);
-      if (idleMs < timeoutMs) {
-        this.#armTimer(timeoutMs - idleMs);
-        return;
-      }
-    }
-    this.#logger.info({ event: loggedIn ? 'session.idle-timeout' : 'session.login-timeout' }, 'timeout');
+  sweep(now: number): void {
+    const session = this.#session;
+    if (!session || this.#closed || session.transferring) return;
+    const loggedIn = session.loggedIn;
+    const { loginTimeoutMs, idleTimeoutMs } = this.#settings.timers;
+    const timeoutMs = loggedIn ? idleTimeoutMs : loginTimeoutMs;
+    if (timeoutMs <= 0) return;
+    const from = loggedIn ? Math.max(this.#since, this.#lastLineAt, session.lastTransferEnd) : this.#since;
+    if (now - from < timeoutMs) return;
+    // Once: the connection is closing.
+    this.#settings.sweep.delete(this);
+    this.logger.info({ event: loggedIn ? 'session.idle-timeout' : 'session.login-timeout' }, 'timeout');
     this.closeWith(ReplyCode.ServiceNotAvailable, loggedIn ? 'Idle timeout, closing control connection.' : 'Login timeout, closing control connection.');
   }
 
   #onClose(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#settings.sweep.delete(this);
     this.#session?.dispose();
     this.tls.dispose();
-    for (const handler of this.#closedHandlers) handler();
-    this.#closedHandlers = [];
+    const handlers = this.#closedHandlers ?? [];
+    this.#closedHandlers = null;
+    for (const handler of handlers) handler();
+    this.#watcher?.closed();
   }
 }

@@ -27,19 +27,23 @@ export interface ControlTlsSetup {
   readonly ccc: boolean;
 }
 
+/**
+ * What the TLS layer needs from its connection. Methods, not closures: the control connection
+ * is this object itself, so an idle session holds no functions for it (issue 14).
+ */
 export interface ControlTlsOptions {
   /** The real client address (the scope's owner, for sibling resumption). */
   readonly remoteAddress: string;
   readonly logger: Logger;
   /** Counts control-connection handshakes (metrics). */
-  readonly onHandshake?: (ok: boolean) => void;
+  onHandshake(ok: boolean): void;
   /** The logged-in user, if any (the scope's owner). */
-  readonly user: () => string | undefined;
+  user(): string | undefined;
   /**
    * Lines come from `socket` from now on, read by a fresh line reader: nothing typed before
    * a TLS change survives it (RFC 4217 §4; command injection).
    */
-  readonly readFrom: (socket: net.Socket) => void;
+  readFrom(socket: net.Socket): void;
 }
 
 export class ControlTls implements SessionTls {
@@ -112,10 +116,10 @@ export class ControlTls implements SessionTls {
       await serverHandshake(secured, setup.handshakeTimeoutMs);
       this.#checkClientCertificate(secured, setup.clientCertificates);
     } catch (error) {
-      this.#options.onHandshake?.(false);
+      this.#options.onHandshake(false);
       throw error;
     }
-    this.#options.onHandshake?.(true);
+    this.#options.onHandshake(true);
     this.#transport = secured;
     this.#protected = true;
     this.#upgrading = false;

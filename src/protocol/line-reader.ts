@@ -35,8 +35,12 @@ const INITIAL_CAPACITY = 256;
 export class LineReader {
   readonly #maxLineBytes: number;
   #telnet: TelnetState = TelnetState.Data;
-  /** Data bytes of the line being assembled (Telnet already removed). */
-  #buffer: Buffer;
+  /**
+   * Data bytes of the line being assembled (Telnet already removed). Null while no line is
+   * pending: an idle connection holds no buffer (issue 14: a slice of the pool and its view
+   * per idle session), and one from Buffer's pool costs next to nothing per command.
+   */
+  #buffer: Buffer | null = null;
   #length = 0;
   /** True after a too-long event, until the LF that ends the oversized line. */
   #discarding = false;
@@ -47,8 +51,6 @@ export class LineReader {
       throw new RangeError(`maxLineBytes must be a positive integer, got ${String(max)}`);
     }
     this.#maxLineBytes = max;
-    // Grow on demand so idle connections with a generous limit do not each pin the maximum.
-    this.#buffer = Buffer.allocUnsafe(Math.min(INITIAL_CAPACITY, max + 1));
   }
 
   /** Feed raw bytes from the control socket; returns the complete events they finish, in order. */
@@ -80,6 +82,7 @@ export class LineReader {
           break;
       }
     }
+    if (this.#length === 0) this.#buffer = null;
     return events;
   }
 
@@ -91,9 +94,10 @@ export class LineReader {
     }
     if (byte === LF) {
       // RFC 959 mandates CRLF, but bare LF is accepted because many clients/tools send it.
+      const buffer = this.#buffer;
       let end = this.#length;
-      if (end > 0 && this.#buffer[end - 1] === CR) end--;
-      events.push({ type: 'line', line: this.#buffer.toString('utf8', 0, end) });
+      if (end > 0 && buffer?.[end - 1] === CR) end--;
+      events.push({ type: 'line', line: buffer && end > 0 ? buffer.toString('utf8', 0, end) : '' });
       this.#length = 0;
       return;
     }
@@ -105,14 +109,16 @@ export class LineReader {
       this.#discarding = true;
       return;
     }
-    if (this.#length === this.#buffer.length) this.#grow();
-    this.#buffer[this.#length++] = byte;
+    const buffer = this.#buffer === null || this.#length === this.#buffer.length ? this.#grow() : this.#buffer;
+    buffer[this.#length++] = byte;
   }
 
-  #grow(): void {
-    const capacity = Math.min(this.#buffer.length * 2, this.#maxLineBytes + 1);
-    const next = Buffer.allocUnsafe(capacity);
-    this.#buffer.copy(next, 0, 0, this.#length);
+  /** A first buffer (grown on demand, so a generous limit is not pinned per connection), or one twice as big. */
+  #grow(): Buffer {
+    const old = this.#buffer;
+    const next = Buffer.allocUnsafe(Math.min(old ? old.length * 2 : INITIAL_CAPACITY, this.#maxLineBytes + 1));
+    old?.copy(next, 0, 0, this.#length);
     this.#buffer = next;
+    return next;
   }
 }

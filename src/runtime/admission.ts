@@ -60,6 +60,8 @@ export class Admission {
   /** Connections told to go, still flushing their last words: they no longer count. */
   readonly #dismissed = new Set<AdmittedConnection>();
   #closed = false;
+  /** One function for every slot's leave(), not a closure per connection. */
+  readonly #leaveOf = (connection: AdmittedConnection, remote: string): void => this.#leave(connection, remote);
 
   constructor(config: Readonly<Config>, deps: AdmissionDeps) {
     this.#limits = config.limits;
@@ -100,22 +102,7 @@ export class Admission {
     this.#perAddress.set(remote, (this.#perAddress.get(remote) ?? 0) + 1);
     this.#pending.add(connection, remote);
     metrics.sessions.inc();
-    let left = false;
-    return {
-      ok: true,
-      slot: {
-        loginChanged: (loggedIn) => {
-          if (left) return;
-          if (loggedIn) this.#pending.delete(connection);
-          else this.#pending.add(connection, remote);
-        },
-        leave: () => {
-          if (left) return;
-          left = true;
-          this.#leave(connection, remote);
-        },
-      },
-    };
+    return { ok: true, slot: new Slot(this.#pending, this.#leaveOf, connection, remote) };
   }
 
   /** A new ban also ends the banned address's open connections (ProFTPD's mod_ban does the same). */
@@ -170,5 +157,36 @@ export class Admission {
     this.#deps.metrics.sessionsRejected.inc({ reason: 'pre-login-evicted' });
     this.#deps.logger.info({ event: 'session.evicted', remote: oldest.remoteAddress, reason: 'max-unauthenticated' }, 'closed the connection waiting longest to log in, to make room');
     oldest.dismiss('evicted');
+  }
+}
+
+/**
+ * An admitted connection's slot: one object with methods, held by the connection for its
+ * whole life, rather than two closures and their context (issue 14: idle session memory).
+ */
+class Slot implements AdmissionSlot {
+  readonly #pending: PendingLogins<AdmittedConnection>;
+  readonly #leave: (connection: AdmittedConnection, remote: string) => void;
+  readonly #connection: AdmittedConnection;
+  readonly #remote: string;
+  #left = false;
+
+  constructor(pending: PendingLogins<AdmittedConnection>, leave: (connection: AdmittedConnection, remote: string) => void, connection: AdmittedConnection, remote: string) {
+    this.#pending = pending;
+    this.#leave = leave;
+    this.#connection = connection;
+    this.#remote = remote;
+  }
+
+  loginChanged(loggedIn: boolean): void {
+    if (this.#left) return;
+    if (loggedIn) this.#pending.delete(this.#connection);
+    else this.#pending.add(this.#connection, this.#remote);
+  }
+
+  leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    this.#leave(this.#connection, this.#remote);
   }
 }

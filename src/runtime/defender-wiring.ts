@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionGuard } from '../core/session-guard.js';
+import { BoundGuard } from '../core/bound-guard.js';
 import { Defender, type BanInfo } from '../security/defender.js';
 
 export interface DefenderWiring {
@@ -69,9 +70,5 @@ export function createDefender(config: Readonly<Config>, wiring: DefenderWiring)
 
 /** The defender as one session sees it: every call is about this session's client address. */
 export function sessionGuard(defender: Defender, remoteAddress: string): SessionGuard {
-  return {
-    loginFailed: (user) => defender.loginFailed(remoteAddress, user),
-    loginSucceeded: (user) => defender.loginSucceeded(remoteAddress, user),
-    report: (event) => defender.record(remoteAddress, event),
-  };
+  return new BoundGuard(defender, remoteAddress);
 }

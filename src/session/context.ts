@@ -95,7 +95,8 @@ export interface SessionState {
   renameFrom: string | null;
   data: DataEndpoint;
   epsvAll: boolean;
-  mlstFacts: Set<MlstFact>;
+  /** Replaced (OPTS MLST), never changed in place: sessions share the default set. */
+  mlstFacts: ReadonlySet<MlstFact>;
   failedLogins: number;
   hostName: string | null;
   transfer: TransferProgress | null;

@@ -145,5 +145,5 @@ export interface UserSessions {
    * A release function, or null when the user already has the maximum number of sessions
    * (a promise when the count is shared by replicas: cluster/shared-protection).
    */
-  claim(user: string): (() => void) | null | Promise<(() => void) | null>;
+  claim(user: string, sessionId: string): (() => void) | null | Promise<(() => void) | null>;
 }

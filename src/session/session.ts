@@ -14,15 +14,21 @@ import type { Principal } from '../core/principal.js';
 import type { StorageBackend } from '../storage/types.js';
 import { isFileAccessError } from '../files/file-access-error.js';
 import { UserFiles } from '../files/user-files.js';
-import { audit } from './audit.js';
+import { SessionFileEvents, epochMsOf } from './file-events.js';
 import { COMMANDS } from './command-table.js';
 import type { DataEndpoint, SessionContext, SessionDeps, SessionState, TransferProgress } from './context.js';
 import type { Logger } from './ports.js';
 import { errorCode, mapErrorToReply } from './reply-map.js';
 import { DEFAULT_MLST_FACTS } from './handlers/listing.js';
+import type { MlstFact } from '../protocol/listing.js';
 
 /** Lines queued behind a running command; a client pipelining more than this is hostile. */
 const MAX_QUEUED_LINES = 256;
+
+/** The facts MLST/MLSD send until OPTS MLST picks others: one set for every session (never changed in place). */
+const DEFAULT_MLST_FACT_SET: ReadonlySet<MlstFact> = new Set(DEFAULT_MLST_FACTS);
+
+const NO_DATA_ENDPOINT: DataEndpoint = Object.freeze({ kind: 'none' });
 
 /** Verbs whose argument must never reach a log. */
 const REDACTED_VERBS = new Set(['PASS']);
@@ -34,9 +40,9 @@ function initialState(): SessionState {
     type: 'A', // RFC 959 §3.1.1.1: ASCII is the default representation type
     restOffset: 0,
     renameFrom: null,
-    data: { kind: 'none' },
+    data: NO_DATA_ENDPOINT,
     epsvAll: false,
-    mlstFacts: new Set(DEFAULT_MLST_FACTS),
+    mlstFacts: DEFAULT_MLST_FACT_SET,
     failedLogins: 0,
     hostName: null,
     transfer: null,
@@ -318,7 +324,7 @@ export class Session implements SessionContext {
 
   takeDataEndpoint(): DataEndpoint {
     const endpoint = this.state.data;
-    this.state.data = { kind: 'none' };
+    this.state.data = NO_DATA_ENDPOINT;
     return endpoint;
   }
 
@@ -349,7 +355,7 @@ export class Session implements SessionContext {
     if (!registry) return true;
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
-    const release = await registry.claim(user);
+    const release = await registry.claim(user, this.deps.sessionId);
     // The session may have ended while a shared count was asked: give the slot back.
     if (release && this.#closed) release();
     else this.#releaseUserSlot = release;
@@ -358,17 +364,8 @@ export class Session implements SessionContext {
 
   /** Called by handlers once login succeeds. */
   setLoggedIn(principal: Principal, storage: StorageBackend): void {
-    const { maxPathBytes = 0, maxPathDepth = 0 } = this.deps.settings;
-    const files = new UserFiles(
-      principal,
-      storage,
-      { maxPathBytes, maxPathDepth },
-      {
-        refused: (event, detail) => this.log.warn({ event, ...detail }, event === 'path.refused' ? 'path beyond limits refused' : 'permission denied'),
-        changed: (event, result, detail) => audit(this, event, result, detail),
-      },
-      () => this.deps.clock.now().getTime(),
-    );
+    // The settings (shared) carry the path limits; no closures per session (issue 14).
+    const files = new UserFiles(principal, storage, this.deps.settings, new SessionFileEvents(this), epochMsOf(this.deps.clock));
     this.state.login = { phase: 'logged-in', principal, storage, files };
     this.state.cwd = '/';
     this.log = this.deps.logger.child({ user: principal.name });
