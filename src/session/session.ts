@@ -379,7 +379,7 @@ export class Session implements SessionContext {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
-    this.#transferAbort?.abort(new Error('session closed'));
+    if (this.state.transfer) this.#transferAbort?.abort(new Error('session closed'));
     this.resetDataEndpoint();
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
@@ -390,7 +390,7 @@ export class Session implements SessionContext {
   dispose(): void {
     this.#closed = true;
     this.#queue = [];
-    this.#transferAbort?.abort(new Error('control connection closed'));
+    if (this.state.transfer) this.#transferAbort?.abort(new Error('control connection closed'));
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
     // Held storage resources (directory handles) go with the session, not at the idle sweep.
