@@ -127,9 +127,14 @@ export class UserFiles {
     try {
       existing = await this.storage.stat(path);
     } catch (error) {
-      const parent = await this.storage.stat(parentPath(path)).catch(() => null);
-      if (parent?.type !== 'directory') throw new FileAccessError('NO_SUCH_DIRECTORY', 'no such directory');
-      if (!(error instanceof StorageError && error.code === 'NOT_FOUND')) throw error;
+      // An adapter that reached the parent while looking for the target says so: then no
+      // second look (a thread-pool round trip per new file on local storage).
+      const missing = error instanceof StorageError && error.code === 'NOT_FOUND';
+      if (!(missing && error.parentIsDirectory)) {
+        const parent = await this.storage.stat(parentPath(path)).catch(() => null);
+        if (parent?.type !== 'directory') throw new FileAccessError('NO_SUCH_DIRECTORY', 'no such directory');
+        if (!missing) throw error;
+      }
       existing = null;
     }
     if (existing?.type === 'directory') throw new StorageError('IS_A_DIRECTORY', 'is a directory');

@@ -162,7 +162,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
         if (dataSide.error && spec.direction === 'upload') throw dataSide.error;
-        await spec.finish?.();
+        if (spec.finish) await spec.finish();
         result = 'ok';
         ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);
       } catch (error) {

@@ -259,13 +259,13 @@ export class Session implements SessionContext {
 
   /** Runs a transfer command with an AbortController that ABOR can trigger. */
   async runTransfer<T>(progress: TransferProgress, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
+    // Kept until aborted: transfers run one at a time and every user of the signal removes its listener.
+    const controller = this.#transferAbort?.signal.aborted === false ? this.#transferAbort : new AbortController();
     this.#transferAbort = controller;
     this.state.transfer = progress;
     try {
       return await body(controller.signal);
     } finally {
-      this.#transferAbort = null;
       this.state.transfer = null;
       this.#lastTransferEnd = this.deps.clock.now().getTime();
     }
@@ -274,7 +274,7 @@ export class Session implements SessionContext {
   /** ABOR (RFC 959 §4.1.3): aborts the running transfer; resolves once its reply is sent. */
   async abortTransfer(): Promise<boolean> {
     const controller = this.#transferAbort;
-    if (!controller) return false;
+    if (!controller || !this.state.transfer) return false;
     controller.abort(new Error('ABOR'));
     if (this.#runningCommand) await this.#runningCommand.catch(() => undefined);
     return true;
@@ -376,7 +376,7 @@ export class Session implements SessionContext {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
-    this.#transferAbort?.abort(new Error('session closed'));
+    if (this.state.transfer) this.#transferAbort?.abort(new Error('session closed'));
     this.resetDataEndpoint();
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
@@ -387,7 +387,7 @@ export class Session implements SessionContext {
   dispose(): void {
     this.#closed = true;
     this.#queue = [];
-    this.#transferAbort?.abort(new Error('control connection closed'));
+    if (this.state.transfer) this.#transferAbort?.abort(new Error('control connection closed'));
     this.#releaseUserSlot?.();
     this.#releaseUserSlot = null;
     // Held storage resources (directory handles) go with the session, not at the idle sweep.

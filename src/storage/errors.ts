@@ -20,10 +20,16 @@ export type StorageErrorCode =
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode;
-  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * NOT_FOUND only: the adapter reached the parent directory and only the last component is
+   * missing, so an upload to this path needs no separate look at the parent.
+   */
+  readonly parentIsDirectory: boolean;
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown; parentIsDirectory?: boolean }) {
     super(message, options);
     this.name = 'StorageError';
     this.code = code;
+    this.parentIsDirectory = options?.parentIsDirectory ?? false;
   }
 }
 

@@ -17,7 +17,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { storageError } from '../errors.js';
+import { StorageError, storageError } from '../errors.js';
 import { DirHandleCache, type DirHandle } from './dir-handle-cache.js';
 import { errnoOf, toStorageError } from './errno.js';
 import {
@@ -227,7 +227,8 @@ export class Confinement {
       const st = await lstat(procFdPath(dir.fd, name));
       return st.isSymbolicLink() ? null : st;
     } catch (error) {
-      if (errnoOf(error) === 'ENOENT') throw fail('NOT_FOUND', error);
+      // The held directory (proven a directory) answered: only the name is missing.
+      if (errnoOf(error) === 'ENOENT') throw new StorageError('NOT_FOUND', 'not found', { cause: error, parentIsDirectory: true });
       return null;
     } finally {
       this.#dirs.release(dir);

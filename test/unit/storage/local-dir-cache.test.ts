@@ -148,6 +148,23 @@ describe('LocalStorage directory handle cache', () => {
     assert.equal(await readAll(b, '/r/data.txt'), 'first');
   });
 
+  it('a missing name in a held directory says the parent was seen; a removed directory does not', async () => {
+    // files/user-files skips its parent check for an upload on this flag: it must never be
+    // set when the directory the name is looked up in is not the one the path leads to.
+    await firstTransfer();
+    const missing = async (p: string): Promise<boolean> => {
+      const error = await b.stat(p).then(
+        () => assert.fail(`${p} exists`),
+        (e: unknown) => e,
+      );
+      assert.ok(isStorageError(error) && error.code === 'NOT_FOUND', `expected NOT_FOUND, got ${String(error)}`);
+      return error.parentIsDirectory;
+    };
+    assert.equal(await missing('/q/new.txt'), true);
+    await fsp.rm(path.join(home, 'q'), { recursive: true });
+    assert.equal(await missing('/q/new.txt'), false);
+  });
+
   it('an idle session closes its directory handles', async () => {
     await firstTransfer();
     // The shared sweep closes a cache unused for 2 s, checking every second.
