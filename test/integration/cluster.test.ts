@@ -226,9 +226,9 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
     // Redis returns, empty: A puts its ban back and B learns of it.
     await redis.restart();
     await waitFor(async () => (await metric(a)) === 1 && (await metric(b)) === 1, 10_000, 'store reported up');
-    await waitFor(async () => (await greetingCode(b.port, attacker)) === 421, 5000, 'the ban reached B');
+    await waitFor(async () => (await greetingCode(b.port, attacker)) === 421, 15_000, 'the ban reached B');
     // The ban may reach B through B's own reload before A has logged its reconciliation.
-    await waitFor(async () => a.logs.some((line) => line['event'] === 'cluster.reconciled'), 5000, 'A reconciled');
+    await waitFor(async () => a.logs.some((line) => line['event'] === 'cluster.reconciled'), 15_000, 'A reconciled');
     const keys = await redis.client.keys('{outage}:*');
     assert.ok(keys.includes(`{outage}:b:${attacker}`), 'the ban is in the store again');
     for (const key of keys) assert.ok((await redis.client.pttl(key)) > 0, `${key} carries a TTL`);
