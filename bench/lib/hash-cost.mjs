@@ -56,6 +56,8 @@ export function calibratedLogN() {
   for (const logN of [10, 11, 12]) {
     const scryptMs = scryptCostMs(logN);
     if (!best || Math.abs(scryptMs - sha512Ms) < Math.abs(best.scryptMs - sha512Ms)) best = { logN, scryptMs, sha512Ms };
+    // The cost doubles with each step: once past SHA-512-crypt's, larger N only gets further.
+    if (scryptMs >= sha512Ms) break;
   }
   return (calibration = best);
 }

@@ -175,16 +175,7 @@ const SESSION_TIMEOUT_MS = 15_000;
  * Bounded by `deadlineMs`: sessions not started by then are not run (reported as skipped).
  */
 export async function shortSessions(target, { clients, perClient, deadlineMs, rampMs = 1000, fileBytes = 65536 }) {
-  const latencies = [];
-  const errors = new Map();
-  let failures = 0;
-  let skipped = 0;
-  const baseProcs = treePids(target.pid).length;
-  const cpu0 = treeCpuSeconds(target.pid).seconds;
-  const t0 = now();
-  const deadline = Date.now() + deadlineMs;
-  const one = async () => {
-    const s0 = now();
+  return sessionLoad(target, { clients, perClient, deadlineMs, rampMs }, async () => {
     const client = await FtpClient.connect({ host: HOST, port: target.port, timeoutMs: SESSION_TIMEOUT_MS });
     try {
       await client.login(target.user, target.password);
@@ -196,8 +187,25 @@ export async function shortSessions(target, { clients, perClient, deadlineMs, ra
     } finally {
       client.destroy();
     }
-    return now() - s0;
-  };
+  });
+}
+
+/**
+ * The short-session driver the FTP and SFTP metrics share: `clients` concurrent clients, each
+ * running `perClient` sessions (`one()`) one after another, started spread over `rampMs`.
+ * Bounded by `deadlineMs`: sessions not started by then are not run (reported as skipped).
+ * Server CPU is the server tree's; client CPU this process's.
+ */
+export async function sessionLoad(target, { clients, perClient, deadlineMs, rampMs = 1000 }, one) {
+  const latencies = [];
+  const errors = new Map();
+  let failures = 0;
+  let skipped = 0;
+  const baseProcs = treePids(target.pid).length;
+  const cpu0 = treeCpuSeconds(target.pid).seconds;
+  const u0 = process.cpuUsage();
+  const t0 = now();
+  const deadline = Date.now() + deadlineMs;
   // Clients start spread over `rampMs`, as arrivals would be: a burst of simultaneous SYNs
   // would measure each server's listen backlog (vsftpd's is 32) rather than its throughput.
   const worker = async (w) => {
@@ -207,8 +215,10 @@ export async function shortSessions(target, { clients, perClient, deadlineMs, ra
         skipped += perClient - i;
         return;
       }
+      const s0 = now();
       try {
-        latencies.push(await one());
+        await one();
+        latencies.push(now() - s0);
       } catch (error) {
         failures++;
         const key = String(error.message).replace(/\d+/g, 'N').slice(0, 80);
@@ -218,6 +228,7 @@ export async function shortSessions(target, { clients, perClient, deadlineMs, ra
   };
   await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
   const seconds = (now() - t0) / 1000;
+  const u = process.cpuUsage(u0);
   await settleProcesses(target.pid, baseProcs);
   const cpu = treeCpuSeconds(target.pid).seconds - cpu0;
   return {
@@ -229,6 +240,7 @@ export async function shortSessions(target, { clients, perClient, deadlineMs, ra
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     cpu,
+    clientCpu: (u.user + u.system) / 1e6,
     errors: Object.fromEntries(errors),
   };
 }

@@ -15,9 +15,8 @@ import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { withTimeout } from './ftp-client.mjs';
-import { settleProcesses } from './load.mjs';
-import { treeCpuSeconds, treePids } from './proc.mjs';
-import { percentile } from './stats.mjs';
+import { sessionLoad } from './load.mjs';
+import { treeCpuSeconds } from './proc.mjs';
 
 const HOST = '127.0.0.1';
 const now = () => performance.now();
@@ -164,52 +163,8 @@ function oneSession(target, fileBytes) {
 
 /**
  * `clients` concurrent clients each running `perClient` short SFTP sessions one after another
- * (connect, key login, SFTP, read 64 KiB, close), started spread over `rampMs`. Bounded by
- * `deadlineMs` (sessions not started by then are not run).
+ * (connect, key login, SFTP, read 64 KiB, close), through the FTP metric's driver (load.mjs).
  */
 export async function sftpSessions(target, { clients, perClient, deadlineMs, rampMs = 1000, fileBytes = 65536 }) {
-  const latencies = [];
-  const errors = new Map();
-  let failures = 0;
-  let skipped = 0;
-  const baseProcs = treePids(target.pid).length;
-  const cpu0 = treeCpuSeconds(target.pid).seconds;
-  const u0 = process.cpuUsage();
-  const t0 = now();
-  const deadline = Date.now() + deadlineMs;
-  const worker = async (w) => {
-    await sleep((w * rampMs) / clients);
-    for (let i = 0; i < perClient; i++) {
-      if (Date.now() > deadline) {
-        skipped += perClient - i;
-        return;
-      }
-      const s0 = now();
-      try {
-        await oneSession(target, fileBytes);
-        latencies.push(now() - s0);
-      } catch (error) {
-        failures++;
-        const key = String(error.message).replace(/\d+/g, 'N').slice(0, 80);
-        errors.set(key, (errors.get(key) ?? 0) + 1);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
-  const seconds = (now() - t0) / 1000;
-  const u = process.cpuUsage(u0);
-  await settleProcesses(target.pid, baseProcs);
-  const cpu = treeCpuSeconds(target.pid).seconds - cpu0;
-  return {
-    sessions: latencies.length,
-    failures,
-    skipped,
-    seconds,
-    rate: latencies.length / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    cpu,
-    clientCpu: (u.user + u.system) / 1e6,
-    errors: Object.fromEntries(errors),
-  };
+  return sessionLoad(target, { clients, perClient, deadlineMs, rampMs }, () => oneSession(target, fileBytes));
 }

@@ -7,7 +7,7 @@
  * metric runs: nothing else logs in more than a few times.
  */
 import { calibratedLogN } from '../lib/hash-cost.mjs';
-import kftpd from './kftpd.mjs';
+import kftpd, { launchingWith } from './kftpd.mjs';
 
 export default {
   name: 'kftpd-hash',
@@ -24,9 +24,6 @@ export default {
   },
 
   async start(env, ports) {
-    const launch = env.launch.bind(env);
-    const everyLogin = Object.create(env);
-    everyLogin.launch = (spec) => launch({ ...spec, name: 'kftpd-hash', args: [...spec.args, '--users.verificationCache=false'] });
-    return kftpd.start.call(this, everyLogin, ports);
+    return kftpd.start.call(this, launchingWith(env, 'kftpd-hash', ['--users.verificationCache=false']), ports);
   },
 };

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import kftpd from './kftpd.mjs';
+import kftpd, { launchingWith } from './kftpd.mjs';
 
 const REDIS_PORT = 9399;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -51,9 +51,7 @@ export default {
       await exited;
     };
     for (let i = 0; i < 100 && !(await ping()); i++) await sleep(50);
-    const launch = env.launch.bind(env);
-    const withStore = Object.create(env);
-    withStore.launch = (spec) => launch({ ...spec, name: 'kftpd-redis', args: [...spec.args, `--cluster.redis.url=redis://127.0.0.1:${REDIS_PORT}/0`, '--limits.maxSessionsPerUser=1000000'] });
+    const withStore = launchingWith(env, 'kftpd-redis', [`--cluster.redis.url=redis://127.0.0.1:${REDIS_PORT}/0`, '--limits.maxSessionsPerUser=1000000']);
     try {
       const instance = await kftpd.start.call(this, withStore, ports);
       return { ...instance, stop: async () => {

@@ -15,6 +15,14 @@ import { waitSshBanner } from '../lib/sftp-load.mjs';
 
 const MAIN = path.join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
 
+/** `env` whose launch() starts the server as `name` with `extra` flags after kftpd's own: the kftpd variants' start. */
+export function launchingWith(env, name, extra) {
+  const launch = env.launch.bind(env);
+  const variant = Object.create(env);
+  variant.launch = (spec) => launch({ ...spec, name, args: [...spec.args, ...extra] });
+  return variant;
+}
+
 export default {
   name: 'kftpd',
   role: 'subject',
