@@ -85,6 +85,14 @@ export default {
         `--sftp.port=${sftpPort}`,
       ],
       port,
+      // BENCH_KFTPD_ENV: "NAME=value ..." added to the kftpd process's environment only (an A/B of
+      // libuv settings such as UV_USE_IO_URING=1 or UV_THREADPOOL_SIZE).
+      env: Object.fromEntries(
+        (process.env.BENCH_KFTPD_ENV ?? '')
+          .split(/\s+/)
+          .filter((pair) => pair.includes('='))
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
     });
     try {
       await waitSshBanner(sftpPort, 15_000);

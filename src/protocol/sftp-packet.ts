@@ -41,7 +41,8 @@ export type SftpRequest =
   | { readonly type: 'open'; readonly id: number; readonly path: Buffer; readonly flags: number; readonly attrs: Attrs }
   | { readonly type: 'close' | 'fstat' | 'readdir'; readonly id: number; readonly handle: Buffer }
   | { readonly type: 'read'; readonly id: number; readonly handle: Buffer; readonly offset: number; readonly length: number }
-  | { readonly type: 'write'; readonly id: number; readonly handle: Buffer; readonly offset: number; readonly data: Buffer }
+  /** `data`: the payload as views of the packet's buffers (a 255 KiB WRITE spans eight channel chunks; it is never joined). */
+  | { readonly type: 'write'; readonly id: number; readonly handle: Buffer; readonly offset: number; readonly data: readonly Buffer[] }
   | { readonly type: 'lstat' | 'stat' | 'opendir' | 'remove' | 'rmdir' | 'realpath' | 'readlink'; readonly id: number; readonly path: Buffer }
   | { readonly type: 'setstat' | 'mkdir'; readonly id: number; readonly path: Buffer; readonly attrs: Attrs }
   | { readonly type: 'fsetstat'; readonly id: number; readonly handle: Buffer; readonly attrs: Attrs }
@@ -112,8 +113,78 @@ export class SftpReader {
   }
 }
 
-/** Parses one packet (type byte and body, without the length). Never throws. */
-export function parseRequest(packet: Buffer): SftpRequest {
+/**
+ * One framed packet (type byte and body, without the length): one Buffer, or the views of the
+ * channel chunks it spans, in order.
+ */
+export type SftpPacket = Buffer | readonly Buffer[];
+
+/** Longest handle a WRITE may carry to be parsed without joining (draft-02 §3: at most 256 bytes). */
+const MAX_HANDLE_BYTES = 256;
+
+/**
+ * Parses one packet. Never throws. A WRITE that spans several chunks keeps its payload as views
+ * of them (only its header is copied); any other packet that spans chunks is joined once.
+ */
+export function parseRequest(packet: SftpPacket): SftpRequest {
+  if (Buffer.isBuffer(packet)) return parseJoined(packet);
+  if (packet[0]?.[0] === FXP.WRITE) {
+    const write = parseSplitWrite(packet);
+    if (write) return write;
+  }
+  return parseJoined(Buffer.concat(packet));
+}
+
+/** A WRITE spread over `pieces`, or null to parse it joined (a header too short or too odd to split). */
+function parseSplitWrite(pieces: readonly Buffer[]): SftpRequest | null {
+  const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  // type, id, handle length
+  if (total < 9) return null;
+  const handleLength = prefix(pieces, 9).readUInt32BE(5);
+  if (handleLength > MAX_HANDLE_BYTES) return null;
+  const headerLength = 9 + handleLength + 8 + 4;
+  if (total < headerLength) return null;
+  const header = new SftpReader(prefix(pieces, headerLength).subarray(1));
+  const id = header.uint32();
+  const handle = header.string();
+  let offset: number;
+  try {
+    offset = header.uint64();
+  } catch {
+    return { type: 'malformed', id, packetType: FXP.WRITE };
+  }
+  const length = header.uint32();
+  if (headerLength + length > total) return { type: 'malformed', id, packetType: FXP.WRITE };
+  return { type: 'write', id, handle, offset, data: slice(pieces, headerLength, length) };
+}
+
+/** The first `n` bytes of `pieces` as one Buffer (a copy: n is a header's size). */
+function prefix(pieces: readonly Buffer[], n: number): Buffer {
+  const first = pieces[0] as Buffer;
+  if (first.length >= n) return first.subarray(0, n);
+  return Buffer.concat(pieces, n);
+}
+
+/** Views of `length` bytes of `pieces` from byte `start` on (no copy). */
+function slice(pieces: readonly Buffer[], start: number, length: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = start;
+  let left = length;
+  for (const piece of pieces) {
+    if (left === 0) break;
+    if (skip >= piece.length) {
+      skip -= piece.length;
+      continue;
+    }
+    const part = piece.subarray(skip, skip + Math.min(left, piece.length - skip));
+    skip = 0;
+    left -= part.length;
+    if (part.length > 0) out.push(part);
+  }
+  return out;
+}
+
+function parseJoined(packet: Buffer): SftpRequest {
   const packetType = packet.length > 0 ? (packet[0] as number) : -1;
   const r = new SftpReader(packet.subarray(1));
   let id: number | null = null;
@@ -126,7 +197,7 @@ export function parseRequest(packet: Buffer): SftpRequest {
       case FXP.FSTAT: return { type: 'fstat', id, handle: r.string() };
       case FXP.READDIR: return { type: 'readdir', id, handle: r.string() };
       case FXP.READ: return { type: 'read', id, handle: r.string(), offset: r.uint64(), length: r.uint32() };
-      case FXP.WRITE: return { type: 'write', id, handle: r.string(), offset: r.uint64(), data: r.string() };
+      case FXP.WRITE: return { type: 'write', id, handle: r.string(), offset: r.uint64(), data: [r.string()] };
       case FXP.LSTAT: return { type: 'lstat', id, path: r.string() };
       case FXP.STAT: return { type: 'stat', id, path: r.string() };
       case FXP.OPENDIR: return { type: 'opendir', id, path: r.string() };
@@ -152,8 +223,9 @@ export function parseRequest(packet: Buffer): SftpRequest {
 /**
  * Splits a subsystem byte stream into packets; refuses any packet over `maxPacketBytes`.
  * The SSH channel delivers at most its packet size (32 KiB from OpenSSH) per chunk, so a
- * 255 KiB WRITE arrives in 8 pieces: they are kept as a list and joined once, when the packet
- * is complete (joining on every chunk copied each byte about four times).
+ * 255 KiB WRITE arrives in 8 pieces: a packet that spans chunks is handed on as the list of
+ * their views, never copied here (parseRequest joins what is not a WRITE; a WRITE's payload
+ * goes to storage as those views).
  */
 export class SftpFramer {
   readonly #chunks: Buffer[] = [];
@@ -163,12 +235,12 @@ export class SftpFramer {
   constructor(readonly maxPacketBytes: number) {}
 
   /** Appends bytes and returns the complete packets; throws RangeError on an oversized length. */
-  push(chunk: Buffer): Buffer[] {
+  push(chunk: Buffer): SftpPacket[] {
     if (chunk.length > 0) {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
     }
-    const packets: Buffer[] = [];
+    const packets: SftpPacket[] = [];
     for (;;) {
       if (this.#need < 0) {
         if (this.#buffered < 4) break;
@@ -177,13 +249,35 @@ export class SftpFramer {
         this.#need = length;
       }
       if (this.#buffered < this.#need) break;
-      packets.push(this.#take(this.#need));
+      packets.push(this.#takePacket(this.#need));
       this.#need = -1;
     }
     return packets;
   }
 
-  /** The next `n` buffered bytes: a view when they lie in one chunk, else one copy. */
+  /** The next `n` buffered bytes as views: one Buffer when they lie in one chunk, else a view of each chunk. */
+  #takePacket(n: number): SftpPacket {
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= n) return this.#take(n);
+    this.#buffered -= n;
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const chunk = this.#chunks[0] as Buffer;
+      if (chunk.length <= left) {
+        parts.push(chunk);
+        this.#chunks.shift();
+        left -= chunk.length;
+      } else {
+        parts.push(chunk.subarray(0, left));
+        this.#chunks[0] = chunk.subarray(left);
+        left = 0;
+      }
+    }
+    return parts;
+  }
+
+  /** The next `n` buffered bytes: a view when they lie in one chunk, else one copy (a length prefix split across chunks). */
   #take(n: number): Buffer {
     this.#buffered -= n;
     const first = this.#chunks[0] as Buffer;

@@ -8,7 +8,7 @@
  * sends exit-status 0 and EOF before the close: OpenSSH's scp exits 1 without them.
  */
 import type { Duplex } from 'node:stream';
-import { SftpFramer, parseRequest } from '../protocol/sftp-packet.js';
+import { SftpFramer, parseRequest, type SftpPacket } from '../protocol/sftp-packet.js';
 import type { SftpSession } from './sftp-session.js';
 import { firstOf } from './sftp-handles.js';
 
@@ -43,7 +43,7 @@ export class SftpChannel {
   readonly #session: SftpSession;
   readonly #options: SftpChannelOptions;
   readonly #framer: SftpFramer;
-  readonly #queue: Buffer[] = [];
+  readonly #queue: SftpPacket[] = [];
   #running = false;
   #closed = false;
   #idleMs: number;
@@ -108,7 +108,7 @@ export class SftpChannel {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    let packets: Buffer[];
+    let packets: SftpPacket[];
     try {
       packets = this.#framer.push(chunk);
     } catch (error) {

@@ -182,7 +182,8 @@ export class WriteCursor {
     this.#handle = handle;
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  /** `data`: the payload as one or more views (of the SSH channel's chunks; the stream keeps them until written). */
+  async write(offset: number, data: readonly Buffer[]): Promise<void> {
     if (this.#error) throw this.#error;
     if (this.#handle === null) {
       const open = await this.files.prepareUpload(this.path, 'resume', offset);
@@ -193,10 +194,14 @@ export class WriteCursor {
     }
     this.#wrote = true;
     if (this.firstOffset < 0) this.firstOffset = offset;
-    this.bytes += data.length;
     const stream = (this.#handle as WriteHandle).stream;
-    this.#position += data.length;
-    if (!stream.write(data)) await firstOf(stream, ['drain', 'close']);
+    let flowing = true;
+    for (const piece of data) {
+      this.bytes += piece.length;
+      this.#position += piece.length;
+      flowing = stream.write(piece);
+    }
+    if (!flowing) await firstOf(stream, ['drain', 'close']);
     this.#throwIfFailed();
   }
 

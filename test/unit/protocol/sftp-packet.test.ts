@@ -8,12 +8,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encodeStatvfs, parseExtended, STATVFS_FLAG } from '../../../src/protocol/sftp-extended.js';
-import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest } from '../../../src/protocol/sftp-packet.js';
+import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest, type SftpPacket, type SftpRequest } from '../../../src/protocol/sftp-packet.js';
 
 function packet(type: number, build: (w: SftpWriter) => void, id?: number): Buffer {
   const w = new SftpWriter(type, id);
   build(w);
   return w.finish();
+}
+
+/** A framed packet as one Buffer, whether the framer returned a view or the views of several chunks. */
+function joined(packet: SftpPacket): Buffer {
+  return Buffer.isBuffer(packet) ? packet : Buffer.concat(packet);
+}
+
+/** A WRITE's payload as one Buffer. */
+function payload(request: SftpRequest): Buffer {
+  assert.equal(request.type, 'write');
+  return Buffer.concat(request.type === 'write' ? request.data : []);
 }
 
 describe('SFTP framing', () => {
@@ -29,19 +40,53 @@ describe('SFTP framing', () => {
     }
   });
 
-  it('joins a 255 KiB WRITE sent in SSH-sized pieces (32 KiB, the length prefix split too) byte-exact', () => {
+  it('parses a 255 KiB WRITE sent in SSH-sized pieces (32 KiB, the length prefix split too) byte-exact, its payload as views of the pieces', () => {
     const data = Buffer.alloc(255 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
     const write = packet(FXP.WRITE, (w) => w.string('h').uint64(0).string(data), 5);
     const stream = Buffer.concat([write, packet(FXP.CLOSE, (w) => w.string('h'), 6)]);
     const framer = new SftpFramer(300 * 1024);
-    const out: Buffer[] = [framer.push(stream.subarray(0, 2)), framer.push(stream.subarray(2, 3))].flat();
-    for (let at = 3; at < stream.length; at += 32 * 1024) out.push(...framer.push(stream.subarray(at, Math.min(stream.length, at + 32 * 1024))));
+    const pieces = [stream.subarray(0, 2), stream.subarray(2, 3)];
+    for (let at = 3; at < stream.length; at += 32 * 1024) pieces.push(stream.subarray(at, Math.min(stream.length, at + 32 * 1024)));
+    const out = pieces.flatMap((piece) => framer.push(piece));
     assert.equal(out.length, 2);
-    const parsed = parseRequest(out[0] as Buffer);
-    assert.ok(parsed.type === 'write' && parsed.id === 5 && parsed.data.equals(data));
-    assert.equal(parseRequest(out[1] as Buffer).type, 'close');
+    const parsed = parseRequest(out[0] as SftpPacket);
+    assert.ok(parsed.type === 'write' && parsed.id === 5 && parsed.data.length > 1);
+    assert.ok(payload(parsed).equals(data));
+    // No copy: every piece of the payload is a view of the stream the pieces were cut from.
+    for (const view of parsed.data) assert.equal(view.buffer, stream.buffer);
+    assert.equal(parseRequest(out[1] as SftpPacket).type, 'close');
     assert.equal(framer.buffered, 0);
+  });
+
+  it('a WRITE cut anywhere (inside the header too) parses as the whole one; a short or odd one as the whole one does', () => {
+    const cases = [
+      packet(FXP.WRITE, (w) => w.string('handle-1').uint64(2 ** 40).string('payload bytes'), 11),
+      packet(FXP.WRITE, (w) => w.string('h').uint64(0).string(''), 12),
+      // data length beyond the packet: malformed either way
+      packet(FXP.WRITE, (w) => w.string('h').uint64(0).uint32(99).byte(0x61).byte(0x62).byte(0x63), 13),
+      // offset beyond 2^53: malformed either way
+      packet(FXP.WRITE, (w) => w.string('h').uint64(2 ** 53 + 2).string('x'), 14),
+      // a handle longer than any server hands out: parsed joined
+      packet(FXP.WRITE, (w) => w.string(Buffer.alloc(300, 1)).uint64(5).string('x'), 15),
+    ].map((p) => p.subarray(4));
+    for (const body of cases) {
+      const whole = parseRequest(body);
+      for (let cut = 1; cut < body.length; cut++) {
+        for (const second of [cut + 1, body.length]) {
+          const split = parseRequest([body.subarray(0, cut), body.subarray(cut, second), body.subarray(second)].filter((b) => b.length > 0));
+          assert.equal(split.type, whole.type, `cut at ${cut}/${second}`);
+          if (whole.type === 'write' && split.type === 'write') {
+            assert.equal(split.id, whole.id);
+            assert.equal(split.offset, whole.offset);
+            assert.ok(split.handle.equals(whole.handle));
+            assert.ok(payload(split).equals(payload(whole)));
+          } else {
+            assert.deepEqual(split, whole);
+          }
+        }
+      }
+    }
   });
 
   it('refuses a packet over the cap and a zero length before buffering it', () => {
@@ -62,7 +107,7 @@ describe('SFTP requests', () => {
     const read = parseRequest(packet(FXP.READ, (w) => w.string(Buffer.from([1, 2])).uint64(big).uint32(32768), 8).subarray(4));
     assert.ok(read.type === 'read' && read.offset === big && read.length === 32768);
     const write = parseRequest(packet(FXP.WRITE, (w) => w.string('h').uint64(big).string(Buffer.from('data')), 9).subarray(4));
-    assert.ok(write.type === 'write' && write.offset === big && write.data.toString() === 'data');
+    assert.ok(write.type === 'write' && write.offset === big && payload(write).toString() === 'data');
   });
 
   it('keeps path bytes exact (not UTF-8 is not rewritten)', () => {
@@ -168,7 +213,7 @@ describe('SFTP parser fuzz (fast-check)', () => {
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 5 }), (bytes, cuts) => {
         const whole = (() => {
           try {
-            return new SftpFramer(64).push(Buffer.from(bytes)).map((p) => p.toString('hex'));
+            return new SftpFramer(64).push(Buffer.from(bytes)).map((p) => joined(p).toString('hex'));
           } catch {
             return 'refused';
           }
@@ -179,7 +224,7 @@ describe('SFTP parser fuzz (fast-check)', () => {
         let from = 0;
         try {
           for (const to of [...points, bytes.length]) {
-            out.push(...framer.push(Buffer.from(bytes.subarray(from, to))).map((p) => p.toString('hex')));
+            out.push(...framer.push(Buffer.from(bytes.subarray(from, to))).map((p) => joined(p).toString('hex')));
             from = to;
           }
         } catch {
