@@ -8,7 +8,8 @@
  * sends exit-status 0 and EOF before the close: OpenSSH's scp exits 1 without them.
  */
 import type { Duplex } from 'node:stream';
-import { SftpFramer, parseRequest, type SftpPacket } from '../protocol/sftp-packet.js';
+import { SftpFramer, type SftpPacket } from '../protocol/sftp-framer.js';
+import { parseRequest } from '../protocol/sftp-packet.js';
 import type { SftpSession } from './sftp-session.js';
 import { firstOf } from './sftp-handles.js';
 

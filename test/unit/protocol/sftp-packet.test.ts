@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encodeStatvfs, parseExtended, STATVFS_FLAG } from '../../../src/protocol/sftp-extended.js';
-import { FXP, FX, SftpFramer, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest, type SftpPacket, type SftpRequest } from '../../../src/protocol/sftp-packet.js';
+import { SftpFramer } from '../../../src/protocol/sftp-framer.js';
+import { FXP, FX, SftpReader, SftpWriter, encodeData, encodeStatus, encodeName, modeString, parseRequest, type SftpPacket, type SftpRequest } from '../../../src/protocol/sftp-packet.js';
 
 function packet(type: number, build: (w: SftpWriter) => void, id?: number): Buffer {
   const w = new SftpWriter(type, id);
