@@ -130,9 +130,9 @@ export class ControlTls implements SessionTls {
     this.#options.readFrom(secured);
   }
 
-  secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData> {
+  secureData(socket: Duplex, signal: AbortSignal, clientReads: boolean): Promise<SecuredData> {
     const setup = this.#required();
-    return secureDataSocket(socket, { registry: setup.registry, scope: this.#tlsScope(setup), handshakeTimeoutMs: setup.handshakeTimeoutMs }, signal);
+    return secureDataSocket(socket, { registry: setup.registry, scope: this.#tlsScope(setup), handshakeTimeoutMs: setup.handshakeTimeoutMs, renewTicket: clientReads }, signal);
   }
 
   async clearControl(): Promise<void> {

@@ -125,6 +125,13 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           result = signal.aborted ? 'aborted' : 'failed';
           return;
         }
+        // A reset of the TCP connection under TLS can reach the TLS socket as a plain end
+        // (Node wraps a socket whose first bytes were read back through a JS stream, which
+        // passes the error to itself, not on): watched here, so an upload cut by a reset
+        // gets 426, never 226 for the bytes that happened to arrive.
+        socket.on('error', (error) => {
+          dataSide.error ??= error;
+        });
         socket = secured;
       }
       const dataSocket = socket;
@@ -227,7 +234,7 @@ function digestOf(sha: Sha256Tap | null): { sha256?: string } {
 async function protect(ctx: SessionContext, raw: Duplex, signal: AbortSignal, direction: DataTransferSpec['direction']): Promise<Duplex | null> {
   let secured;
   try {
-    secured = await ctx.deps.tls.secureData(raw, signal);
+    secured = await ctx.deps.tls.secureData(raw, signal, direction !== 'upload');
     // An empty upload from a client that ends the stream as soon as it believes the
     // handshake done (basic-ftp with a resumed session): nothing was sent, nothing is lost.
     if (secured.endedBeforeHandshake && direction !== 'upload') throw new Error('client closed the data connection during the TLS handshake');

@@ -62,7 +62,12 @@ export interface SessionTls {
   /** Switches the control connection to TLS right after the 234 reply; rejects (and closes) on failure. */
   upgradeControl(): Promise<void>;
   /** Runs the TLS server handshake on a data connection with this session's context. */
-  secureData(socket: Duplex, signal: AbortSignal): Promise<SecuredData>;
+  /**
+   * `clientReads`: the client will read from this connection (a download or a listing), so a
+   * resumed TLS 1.3 session may hand it a fresh ticket; an upload's client never reads, and an
+   * unread ticket turns its close into a reset that can cut the upload's last bytes.
+   */
+  secureData(socket: Duplex, signal: AbortSignal, clientReads: boolean): Promise<SecuredData>;
   /** Subject CN of a verified client certificate on the control connection, if any. */
   peerCommonName(): string | undefined;
   /** CCC can be used now (enabled, and the control connection is protected). */

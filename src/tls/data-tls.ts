@@ -89,6 +89,8 @@ export interface SecureDataOptions {
   readonly registry: TlsResumptionRegistry;
   readonly scope: TlsScope;
   readonly handshakeTimeoutMs: number;
+  /** A resumed session hands the client a new ticket (only where the client reads: see tls/session-context). */
+  readonly renewTicket: boolean;
 }
 
 /** Runs the server handshake on a data connection of `scope`. */
@@ -98,11 +100,11 @@ export async function secureDataSocket(raw: Duplex, options: SecureDataOptions, 
   // One handshake budget for the whole set-up: the ClientHello, a sibling's login, the handshake.
   const remainingMs = () => Math.max(1, options.handshakeTimeoutMs - (Date.now() - started));
   const hello = raw instanceof net.Socket ? await peekClientHello(raw, options.handshakeTimeoutMs, signal) : null;
-  let choice = registry.chooseForData(scope, hello);
+  let choice = registry.chooseForData(scope, hello, options.renewTicket);
   if (choice.pendingIssuer) {
     await choice.pendingIssuer.loginSettled(remainingMs());
     if (signal.aborted) throw new Error('aborted');
-    choice = registry.chooseForData(scope, hello);
+    choice = registry.chooseForData(scope, hello, options.renewTicket);
   }
   const secured = new tls.TLSSocket(raw, {
     isServer: true,

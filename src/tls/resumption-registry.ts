@@ -58,6 +58,8 @@ export class TlsScope {
   readonly ticketKeys: Buffer;
   /** Set while the control connection is open; a closed scope rebuilds one from its keys. */
   context: tls.SecureContext | null;
+  /** The same keys, renewing every resumed ticket: made for the first data connection a client reads from. */
+  renewingContext: tls.SecureContext | null = null;
   readonly sessionIds = new Map<string, Buffer>();
   closedAt = 0;
   #user: string | undefined;
@@ -103,6 +105,7 @@ export class TlsScope {
 
   markClosed(at: number): void {
     this.context = null;
+    this.renewingContext = null;
     this.closedAt = at;
     this.#settle();
   }
@@ -191,9 +194,9 @@ export class TlsResumptionRegistry {
    * ticket of an allowed scope gets that scope's context (only it can open the ticket);
    * anything else gets `own`'s context, where the offered session cannot resume.
    */
-  chooseForData(own: TlsScope, hello: ClientHelloResumption | null): DataTlsChoice {
+  chooseForData(own: TlsScope, hello: ClientHelloResumption | null, renewTicket = false): DataTlsChoice {
     this.#expire();
-    const ownContext = own.context ?? this.#context(own.ticketKeys);
+    const ownContext = this.#contextOf(own, renewTicket);
     if (!hello) return { context: ownContext, sibling: false, refusal: 'fresh-handshake' };
     let refusal: ReuseRefusal | undefined;
     for (const name of offeredTicketKeyNames(hello)) {
@@ -211,7 +214,7 @@ export class TlsResumptionRegistry {
         refusal = why;
         continue;
       }
-      return { context: issuer.context ?? this.#context(issuer.ticketKeys), sibling: true };
+      return { context: this.#contextOf(issuer, renewTicket), sibling: true };
     }
     if (refusal) return { context: ownContext, sibling: false, refusal };
     // No ticket: resumption by session ID, decided by resumeSessionId during the handshake.
@@ -230,8 +233,15 @@ export class TlsResumptionRegistry {
     return undefined;
   }
 
-  #context(ticketKeys: Buffer): tls.SecureContext {
-    return createSessionContext(this.#options.material(), this.#options.contextOptions, ticketKeys);
+  #context(ticketKeys: Buffer, renewTickets = false): tls.SecureContext {
+    return createSessionContext(this.#options.material(), this.#options.contextOptions, ticketKeys, renewTickets);
+  }
+
+  /** `scope`'s context for a data connection (kept while the scope is open, rebuilt once it closed). */
+  #contextOf(scope: TlsScope, renewTicket: boolean): tls.SecureContext {
+    if (scope.closedAt !== 0 || scope.context === null) return this.#context(scope.ticketKeys, renewTicket);
+    if (!renewTicket) return scope.context;
+    return (scope.renewingContext ??= this.#context(scope.ticketKeys, true));
   }
 
   #expire(): void {

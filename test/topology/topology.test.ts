@@ -289,8 +289,9 @@ describe('kftpd behind HAProxy (TCP, PROXY v2) with three replicas', { timeout: 
     // Eight clients run at 512 KiB/s (a session lasts ~8 s, so the ones on a replica are
     // mid-session when its listeners close, readinessDelayMs after SIGTERM); two at full
     // speed (connection churn through the balancer while replicas come and go).
-    // TLS 1.2: curl (7.88, OpenSSL) cannot resume a TLS 1.3 session on the second data
-    // connection of one control connection (curl issue #4654, also with vsftpd).
+    // TLS 1.2: curl (7.88, OpenSSL) uses a TLS 1.3 ticket once and never reads an upload's
+    // data connection (where kftpd would hand it a fresh one), so the RETR after the STOR has
+    // no ticket left to offer (curl issue #4654; docs/ftps.md).
     const looper = async (w: number): Promise<void> => {
       const rate = w < 8 ? ['--limit-rate', '512K'] : [];
       for (let n = 0; !stop && n < 500; n++) {
