@@ -121,7 +121,9 @@ export class NetDataConnector implements DataConnector {
     if (this.#closed) throw new DataChannelError('PASSIVE_EXHAUSTED', 'server shutting down');
     // With PROXY on, nothing is read before the header has been looked for.
     const pauseOnConnect = this.#options.proxy.mode !== 'off';
-    const bound = await this.#options.pool.bind(host, () => net.createServer({ pauseOnConnect }));
+    // Half-open: the client's end of an upload does not end our side, so the session can still
+    // tell a close from a reset (session/data-transfer, confirmNotReset); it closes the socket itself.
+    const bound = await this.#options.pool.bind(host, () => net.createServer({ pauseOnConnect, allowHalfOpen: true }));
     if (!bound) {
       // While this bind searched, another lease may have freed a listener.
       const freed = this.#take(host, client);
@@ -170,6 +172,7 @@ export class NetDataConnector implements DataConnector {
         host: request.host,
         port: request.port,
         localAddress: normalizeAddress(request.controlLocalAddress),
+        allowHalfOpen: true,
       });
       const timer = setTimeout(() => fail(new DataChannelError('CONNECT_FAILED', 'active connect timed out')), this.#options.connectTimeoutMs);
       const onAbort = () => fail(new DataChannelError('ABORTED', 'aborted while connecting'));

@@ -146,13 +146,17 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       if (spec.direction !== 'upload') {
         // Nothing is expected from the client on a download, but reading is how a close
         // (FIN or reset) is noticed: then the transfer fails with 426 instead of hanging.
-        dataSocket.on('end', () => {
+        const onClientEnd = () => {
           // Once our side has ended (all data written, FIN queued) the client's close is the
           // normal end of a download, however the two crossed on the wire.
           if (dataSocket.writableEnded) return;
           dataSide.error ??= Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
           dataSocket.destroy(dataSide.error);
-        });
+        };
+        // A client that closed before the command came: its end was read already (the socket
+        // is half-open, so nothing ended our side for us).
+        if (dataSocket.readableEnded) onClientEnd();
+        else dataSocket.on('end', onClientEnd);
         dataSocket.resume();
       }
       if (spec.open) {
@@ -169,6 +173,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
         if (dataSide.error && spec.direction === 'upload') throw dataSide.error;
+        if (spec.direction === 'upload') await confirmNotReset(dataSocket);
         if (spec.finish) await spec.finish();
         result = 'ok';
         ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);
@@ -218,6 +223,25 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         { endedAt: ctx.deps.clock.now(), ...(failureCode ? { code: failureCode } : {}), ...(spec.direction !== 'list' ? digestOf(sha) : {}) },
       );
     }
+  });
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * An upload's end of stream on a connection whose sending side is still open (plain data
+ * connections are half-open): a zero-length write tells the client's close (FIN: the write
+ * succeeds) from a reset (RST: it fails), which libuv reports as the same end of stream after
+ * a partial read. A reset is a broken upload: 426, never 226 for the bytes that happened to
+ * arrive. Over TLS Node has already ended the socket (nothing to probe: docs/security.md, Known limits).
+ */
+function confirmNotReset(socket: Duplex): Promise<void> {
+  if (socket.destroyed || socket.writableEnded) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    socket.write(NOTHING, (error) => {
+      if (error) reject(Object.assign(new Error('data connection reset by the client', { cause: error }), { code: 'ECONNRESET' }));
+      else resolve();
+    });
   });
 }
 

@@ -192,7 +192,9 @@ describe('protection shared through Redis', { skip: REDIS_MISSING() ?? false }, 
   it('Redis killed mid-run: logins keep working, state catches up after the restart', async () => {
     // A command timeout far above the bound below: a login that waited on the dead store would
     // take 10 s, so the bound can be generous (a loaded machine) and still tell the two apart.
-    const [a, b] = await instances(2, 'outage', { cluster: { redis: { commandTimeoutMs: 10_000 } } });
+    // banSyncIntervalMs 2 s: a ban published while B's subscriber was still reconnecting reaches
+    // B through its periodic reload (the documented fallback), within the wait below.
+    const [a, b] = await instances(2, 'outage', { cluster: { banSyncIntervalMs: 2000, redis: { commandTimeoutMs: 10_000 } } });
     assert.ok(a && b);
     const metric = async (t: TestServer) => (await t.server.metrics.registry.getSingleMetric('kftpd_cluster_store_up')?.get())?.values[0]?.value;
     assert.equal(await metric(a), 1);

@@ -139,6 +139,25 @@ describe('edge cases', () => {
     assert.notEqual(log?.result, 'ok');
   });
 
+  it('an upload reset while its bytes are still flowing ends with 426, not 226 (libuv reports that reset as an end of stream)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const c = await login();
+      const data = await c.openPassiveData();
+      data.on('error', () => undefined);
+      const name = `reset-flowing-${round}.bin`;
+      await expectCode(c, `STOR ${name}`, 150);
+      // 16 MiB queued at once: the server is still reading when the reset arrives.
+      const chunk = randomBuffer(MiB);
+      for (let i = 0; i < 16; i++) data.write(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      data.resetAndDestroy();
+      const final = await c.read(10_000);
+      assert.equal(final.code, 426, `round ${round}: a reset upload must not be reported complete: ${final.text}`);
+      assert.equal((await c.send('NOOP')).code, 200);
+      c.close();
+    }
+  });
+
   it('stores data the client sent before the STOR command', async () => {
     const c = await login();
     const payload = randomBuffer(3 * MiB);
