@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * @module cli/main
- * The `kftpd` executable. Process-wide V8 settings come first (cli/young-generation.ts: they
- * must precede the allocations of loading the server), then the dispatcher is loaded and run.
+ * The `kftpd` executable. Process-wide V8 settings come first (cli/young-generation.ts,
+ * cli/old-generation-growth.ts: they must precede the allocations of loading the server), then
+ * the dispatcher is loaded and run.
  * The CLI is the only place that owns the process (exit codes, signals, stdin/stdout).
  */
+import { relaxOldGenerationGrowth } from './old-generation-growth.js';
 import { keepYoungGenerationSmall } from './young-generation.js';
 
 keepYoungGenerationSmall();
+relaxOldGenerationGrowth();
 const { main, readStdin } = await import('./dispatch.js');
 
 main(process.argv.slice(2), {
