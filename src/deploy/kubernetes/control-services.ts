@@ -39,80 +39,72 @@ export function headlessService(layout: DeployLayout): KubernetesObject {
   };
 }
 
+/** The two ports whose F5 pools CIS fills from a Service of their own (a pool's members have one port). */
+type CisPortRole = 'implicit' | 'sftp';
+
+/** What differs between those two Services: their name, the pool that reads them, the operator's fixed nodePort. */
+const CIS_PORT_SERVICES: Record<CisPortRole, { name: (layout: DeployLayout) => string; pool: () => string; nodePort: (config: Config) => number }> = {
+  implicit: { name: implicitServiceName, pool: f5ImplicitPoolName, nodePort: (config) => config.deploy.kubernetes.service.implicitNodePort },
+  sftp: { name: sftpServiceName, pool: f5SftpPoolName, nodePort: (config) => config.deploy.kubernetes.service.sftpNodePort },
+};
+
 /**
- * The type of the Service CIS fills implicitPool from, or null when there is none (no
- * implicit FTPS, or pools not filled by CIS: the control Service's port 990 then serves
- * everyone). NodePort when the control Service is NodePort, ClusterIP otherwise (CIS in
- * cluster mode reads pod addresses). With BIG-IP in front, NodePort Services are refused by
- * render (deploy/node-address-modes.ts); without it the labels are inert.
+ * The type of the Service CIS fills the `role` pool from, or null when there is none (the port
+ * is off, or pools not filled by CIS: the control Service's port then serves everyone).
+ * NodePort when the control Service is NodePort, ClusterIP otherwise (CIS in cluster mode reads
+ * pod addresses). With BIG-IP in front, NodePort Services are refused by render
+ * (deploy/node-address-modes.ts); without it the labels are inert.
  */
-export function implicitServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
-  if (layout.containerPorts.implicit === null || config.deploy.f5.poolMembers !== 'cis') return null;
+function cisPortServiceType(config: Config, layout: DeployLayout, role: CisPortRole): 'ClusterIP' | 'NodePort' | null {
+  if (layout.containerPorts[role] === null || config.deploy.f5.poolMembers !== 'cis') return null;
   return config.deploy.kubernetes.service.type === 'NodePort' ? 'NodePort' : 'ClusterIP';
+}
+
+function cisPortService(config: Config, layout: DeployLayout, role: CisPortRole): KubernetesObject | null {
+  const type = cisPortServiceType(config, layout, role);
+  const targetPort = layout.containerPorts[role];
+  if (type === null || targetPort === null) return null;
+  const { name, pool, nodePort: fixedNodePort } = CIS_PORT_SERVICES[role];
+  const nodePort = type === 'NodePort';
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(layout, name(layout), { ...serviceRoleLabel(role), ...cisLabels(config, pool()) }, serviceAnnotations(config)),
+    spec: {
+      type,
+      selector: { ...layout.selector },
+      ports: [
+        {
+          name: PORT_NAMES[role],
+          // The AS3 pool member's servicePort is this public port; CIS maps it to targetPort.
+          port: PUBLIC_PORTS[role],
+          targetPort,
+          protocol: 'TCP',
+          // The balancer targets this Service, so the operator's fixed nodePort for the port is here.
+          ...(nodePort && fixedNodePort(config) !== 0 ? { nodePort: fixedNodePort(config) } : {}),
+        },
+      ],
+      ...(nodePort ? { externalTrafficPolicy: config.deploy.kubernetes.service.externalTrafficPolicy } : {}),
+    },
+  };
+}
+
+/** The type of the Service CIS fills implicitPool from (implicit FTPS), or null: see cisPortServiceType. */
+export function implicitServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
+  return cisPortServiceType(config, layout, 'implicit');
 }
 
 export function implicitService(config: Config, layout: DeployLayout): KubernetesObject | null {
-  const type = implicitServiceType(config, layout);
-  if (type === null || layout.containerPorts.implicit === null) return null;
-  const { service } = config.deploy.kubernetes;
-  const nodePort = type === 'NodePort';
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(layout, implicitServiceName(layout), { ...serviceRoleLabel('implicit'), ...cisLabels(config, f5ImplicitPoolName()) }, serviceAnnotations(config)),
-    spec: {
-      type,
-      selector: { ...layout.selector },
-      ports: [
-        {
-          name: PORT_NAMES.implicit,
-          // The AS3 pool member's servicePort is this public port; CIS maps it to targetPort.
-          port: PUBLIC_PORTS.implicit,
-          targetPort: layout.containerPorts.implicit,
-          protocol: 'TCP',
-          // The balancer targets this Service, so the operator's fixed implicit nodePort is here.
-          ...(nodePort && service.implicitNodePort !== 0 ? { nodePort: service.implicitNodePort } : {}),
-        },
-      ],
-      ...(nodePort ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
-    },
-  };
+  return cisPortService(config, layout, 'implicit');
 }
 
-/**
- * The type of the Service CIS fills sftpPool from, or null when there is none (SFTP off, or
- * pools not filled by CIS); as implicitServiceType.
- */
+/** The type of the Service CIS fills sftpPool from, or null: see cisPortServiceType. */
 export function sftpServiceType(config: Config, layout: DeployLayout): 'ClusterIP' | 'NodePort' | null {
-  if (layout.containerPorts.sftp === null || config.deploy.f5.poolMembers !== 'cis') return null;
-  return config.deploy.kubernetes.service.type === 'NodePort' ? 'NodePort' : 'ClusterIP';
+  return cisPortServiceType(config, layout, 'sftp');
 }
 
 export function sftpService(config: Config, layout: DeployLayout): KubernetesObject | null {
-  const type = sftpServiceType(config, layout);
-  if (type === null || layout.containerPorts.sftp === null) return null;
-  const { service } = config.deploy.kubernetes;
-  const nodePort = type === 'NodePort';
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(layout, sftpServiceName(layout), { ...serviceRoleLabel('sftp'), ...cisLabels(config, f5SftpPoolName()) }, serviceAnnotations(config)),
-    spec: {
-      type,
-      selector: { ...layout.selector },
-      ports: [
-        {
-          name: PORT_NAMES.sftp,
-          // The AS3 pool member's servicePort; CIS maps it to the SFTP listener (targetPort).
-          port: PUBLIC_PORTS.sftp,
-          targetPort: layout.containerPorts.sftp,
-          protocol: 'TCP',
-          ...(nodePort && service.sftpNodePort !== 0 ? { nodePort: service.sftpNodePort } : {}),
-        },
-      ],
-      ...(nodePort ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
-    },
-  };
+  return cisPortService(config, layout, 'sftp');
 }
 
 export function controlService(config: Config, layout: DeployLayout): KubernetesObject {
