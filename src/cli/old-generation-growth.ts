@@ -17,10 +17,11 @@
  * reducer still shrinks an idle heap.
  */
 import { setFlagsFromString } from 'node:v8';
+import { nodeFlagGiven } from './node-flags.js';
 
 /** True when the operator chose the old generation's growth factor (a node flag: NODE_OPTIONS refuses V8 flags like it). */
 export function oldGenerationGrowthSet(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag));
+  return nodeFlagGiven(/^--heap[-_]growing[-_]percent\b/, execArgv, nodeOptions);
 }
 
 export function relaxOldGenerationGrowth(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env['NODE_OPTIONS']): boolean {
