@@ -117,6 +117,8 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         }
         return;
       }
+      // The TCP connection itself, under TLS too: where an upload's end is told from a reset.
+      const tcp = socket;
       if (ctx.state.prot === 'P') {
         const secured = await protect(ctx, socket, signal, spec.direction);
         if (!secured) {
@@ -125,11 +127,9 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
           result = signal.aborted ? 'aborted' : 'failed';
           return;
         }
-        // A reset of the TCP connection under TLS can reach the TLS socket as a plain end
-        // (Node wraps a socket whose first bytes were read back through a JS stream, which
-        // passes the error to itself, not on): watched here, so an upload cut by a reset
-        // gets 426, never 226 for the bytes that happened to arrive.
-        socket.on('error', (error) => {
+        // Errors of the TCP connection under the TLS socket (the reset probe's EPIPE among
+        // them) are the data side's, not unhandled ones.
+        tcp.on('error', (error) => {
           dataSide.error ??= error;
         });
         socket = secured;
@@ -173,7 +173,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
         if (dataSide.error && spec.direction === 'upload') throw dataSide.error;
-        if (spec.direction === 'upload') await confirmNotReset(dataSocket);
+        if (spec.direction === 'upload') await confirmNotReset(tcp);
         if (spec.finish) await spec.finish();
         result = 'ok';
         ctx.reply(ReplyCode.ClosingDataSuccess, spec.successText);
@@ -229,11 +229,11 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
 const NOTHING = Buffer.alloc(0);
 
 /**
- * An upload's end of stream on a connection whose sending side is still open (plain data
- * connections are half-open): a zero-length write tells the client's close (FIN: the write
- * succeeds) from a reset (RST: it fails), which libuv reports as the same end of stream after
- * a partial read. A reset is a broken upload: 426, never 226 for the bytes that happened to
- * arrive. Over TLS Node has already ended the socket (nothing to probe: docs/security.md, Known limits).
+ * An upload's end of stream, checked on the TCP connection (half-open: data-connector), under
+ * TLS too: a zero-length write tells the client's close (FIN: the write succeeds) from a reset
+ * (RST: EPIPE or ECONNRESET), which libuv reports as the same end of stream after a partial
+ * read. A reset is a broken upload: 426, never 226 for the bytes that happened to arrive.
+ * Skipped when the connection is already gone (an empty TLS upload closed in the handshake).
  */
 function confirmNotReset(socket: Duplex): Promise<void> {
   if (socket.destroyed || socket.writableEnded) return Promise.resolve();

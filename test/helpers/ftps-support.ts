@@ -151,6 +151,8 @@ export interface TransferOptions {
   readonly passive?: 'EPSV' | 'PASV';
   /** Bytes to send (STOR/APPE); a download when absent. */
   readonly upload?: Buffer;
+  /** Upload only: reset the TCP connection this long after queueing the bytes, instead of ending it (a cut-off upload). */
+  readonly resetAfterMs?: number;
   /** TLS options for the data connection; default: those of the control connection. */
   readonly tls?: ClientTls;
   readonly timeoutMs?: number;
@@ -388,8 +390,13 @@ export class FtpsClient {
     const view = tlsSocket && !handshakeError ? { resumed: tlsSocket.isSessionReused(), protocol: tlsSocket.getProtocol() } : {};
     let data: Buffer = Buffer.alloc(0);
     if (options.upload !== undefined) {
-      if (!handshakeError && !socket.destroyed) socket.end(options.upload);
-      else socket.destroy();
+      if (handshakeError || socket.destroyed) socket.destroy();
+      else if (options.resetAfterMs === undefined) socket.end(options.upload);
+      else {
+        socket.write(options.upload);
+        await new Promise((resolve) => setTimeout(resolve, options.resetAfterMs));
+        tcp.resetAndDestroy();
+      }
     } else if (collected !== null) {
       data = await (collected).done;
     }

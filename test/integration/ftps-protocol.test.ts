@@ -242,6 +242,22 @@ describe('FTPS protocol with a raw client (sessionReuse enforced)', () => {
     }
   });
 
+  for (const version of VERSIONS) {
+    it(`${version}: an upload whose TCP connection is reset while its bytes still arrive gets 426, not 226 (the reset reaches Node as an end of stream)`, async () => {
+      const client = await secureSession(version);
+      const big = randomBuffer(16 * MiB);
+      for (let round = 0; round < 3; round++) {
+        const result = await client.transfer(`STOR reset-${version}-${round}.bin`, { upload: big, resetAfterMs: 5 });
+        assert.equal(result.first.code, 150, result.first.text);
+        assert.equal(result.final?.code, 426, `round ${round}: a reset upload must not be reported complete: ${result.final?.text}`);
+      }
+      // A clean end on the same session still stores the whole file.
+      const whole = await client.transfer(`STOR whole-${version}.bin`, { upload: big });
+      assert.equal(whole.final?.code, 226, whole.final?.text);
+      assert.equal(sha256(await readAll(t.storage, `/whole-${version}.bin`)), sha256(big));
+    });
+  }
+
   it('AUTH TLS-P protects data connections without PBSZ/PROT', async () => {
     const client = await connect();
     await client.expectNext(220);
