@@ -113,8 +113,8 @@ export class UserFiles {
   }
 
   /**
-   * Checks an upload before any byte moves and returns how to open it. Replacing, appending to
-   * or resuming an existing file needs "overwrite" as well as "upload"; the target must be a
+   * Checks an upload before any byte moves and returns how to open it. Replacing, appending to,
+   * resuming or updating an existing file needs "overwrite" as well as "upload"; the target must be a
    * plain file in an existing directory; a resume cannot start past the end. The returned
    * function opens the storage side: a frontend calls it only once its data path is ready, so
    * a refused connection never truncates a file.
@@ -141,6 +141,7 @@ export class UserFiles {
     if (existing && existing.type !== 'file') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
     this.require('upload', path);
     if (existing) this.require('overwrite', path);
+    // 'update' may start past the end (SFTP: the gap reads as zeros, as after pwrite(2)).
     if (mode === 'resume' && offset > (existing?.size ?? 0)) throw new FileAccessError('RESTART_BEYOND_END', 'restart position beyond end of file');
     const options = offset > 0 || mode !== 'resume' ? { mode, offset } : { mode: 'overwrite' as const };
     return () => this.storage.openWrite(path, options);

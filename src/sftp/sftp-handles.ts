@@ -2,8 +2,9 @@
  * @module sftp/sftp-handles
  * What an SFTP handle stands for. SFTP addresses files by offset; the storage port streams.
  * A read handle keeps one read stream open and reopens it only when the client seeks; a write
- * handle accepts the sequential writes every tested client sends (OpenSSH, libssh2, paramiko
- * pipeline writes in offset order) and refuses a gap rather than corrupting a file.
+ * handle keeps one upload stream open and moves its position only when a WRITE's offset is not
+ * where the last one ended (OpenSSH, libssh2 and paramiko pipeline writes in offset order;
+ * sshfs, paramiko's "r+" and multi-part clients do not).
  */
 import { finished } from 'node:stream/promises';
 import type { UserFiles } from '../files/user-files.js';
@@ -166,14 +167,18 @@ export class WriteCursor {
   constructor(
     readonly files: UserFiles,
     readonly path: VirtualPath,
-    /** Truncate on open (SSH_FXF_TRUNC) or append (SSH_FXF_APPEND); otherwise the first write's offset decides (resume). */
-    readonly mode: 'overwrite' | 'append' | 'resume',
+    /**
+     * Truncate on open (SSH_FXF_TRUNC, or a new file), append (SSH_FXF_APPEND: offsets are
+     * ignored, as O_APPEND makes pwrite(2) do), or update: the existing bytes stay and each
+     * WRITE lands at its offset, as in OpenSSH's sftp-server (which opens without O_TRUNC).
+     */
+    readonly mode: 'overwrite' | 'append' | 'update',
     readonly existed: boolean,
   ) {}
 
   /** Opens the storage side now (a truncating open empties the file at once, as open(2) would). */
   async start(): Promise<void> {
-    const open = await this.files.prepareUpload(this.path, this.mode === 'resume' ? 'overwrite' : this.mode, 0);
+    const open = await this.files.prepareUpload(this.path, this.mode === 'update' ? 'overwrite' : this.mode, 0);
     this.#attach(await open());
   }
 
@@ -186,11 +191,15 @@ export class WriteCursor {
   async write(offset: number, data: readonly Buffer[]): Promise<void> {
     if (this.#error) throw this.#error;
     if (this.#handle === null) {
-      const open = await this.files.prepareUpload(this.path, 'resume', offset);
+      // Opened at the first WRITE, so an open and close without writes leaves the file as it was.
+      const open = await this.files.prepareUpload(this.path, 'update', offset);
       this.#attach(await open());
       this.#position = offset;
     } else if (this.mode !== 'append' && offset !== this.#position) {
-      throw new NonSequentialWrite();
+      const handle = this.#handle;
+      if (!handle.seek) throw new NonSequentialWrite();
+      await handle.seek(offset);
+      this.#position = offset;
     }
     this.#wrote = true;
     if (this.firstOffset < 0) this.firstOffset = offset;
@@ -242,6 +251,7 @@ export class WriteCursor {
   }
 }
 
+/** A WRITE away from the position of an upload whose storage can only go forward. */
 export class NonSequentialWrite extends Error {
   constructor() {
     super('non-sequential write');

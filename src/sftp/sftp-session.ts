@@ -262,11 +262,11 @@ export class SftpSession {
       const parent = await this.#files.stat(parentPath(path)).catch(() => null);
       if (parent?.type !== 'directory') return encodeStatus(id, FX.NO_SUCH_FILE, STATUS_TEXT[FX.NO_SUCH_FILE]);
     }
-    const mode = flags & FXF.APPEND ? 'append' : flags & FXF.TRUNC || !existing ? 'overwrite' : 'resume';
+    const mode = flags & FXF.APPEND ? 'append' : flags & FXF.TRUNC || !existing ? 'overwrite' : 'update';
     // Permissions and the target's type are checked now, before the client sends data.
-    await this.#files.prepareUpload(path, mode === 'append' ? 'append' : 'resume', 0);
+    await this.#files.prepareUpload(path, mode === 'append' ? 'append' : 'update', 0);
     const cursor = new WriteCursor(this.#files, path, mode, existing !== null);
-    if (mode !== 'resume') await cursor.start();
+    if (mode !== 'update') await cursor.start();
     return this.#register(id, { kind: 'write', cursor });
   }
 

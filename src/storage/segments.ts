@@ -39,7 +39,7 @@ export function checkOffset(offset: number | undefined): number {
 export function checkWriteRequest(p: VirtualPath, options: OpenWriteOptions): { segments: string[]; offset: number } {
   const segments = splitVirtualPath(p);
   if (segments.length === 0) throw storageError('IS_A_DIRECTORY');
-  const offset = options.mode === 'resume' ? checkOffset(options.offset) : 0;
+  const offset = options.mode === 'resume' || options.mode === 'update' ? checkOffset(options.offset) : 0;
   options.signal?.throwIfAborted();
   return { segments, offset };
 }

@@ -8,7 +8,10 @@
 import { finished } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { StorageError, storageError } from './errors.js';
+import { checkOffset } from './segments.js';
 import type { WriteHandle } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
 
 type WriteState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed';
 
@@ -32,6 +35,18 @@ export abstract class StreamWriteHandle implements WriteHandle {
 
   protected recordError(error: unknown): void {
     this.#streamError ??= error;
+  }
+
+  /**
+   * For seek(): a checked offset, once every chunk written so far has been through the
+   * stream's _write (a zero-length write's callback runs after every earlier one, in order).
+   * Rejects with the stream's error, or when the upload is no longer open.
+   */
+  protected async afterEarlierWrites(offset: number): Promise<number> {
+    const checked = checkOffset(offset);
+    if (this.#state !== 'open') throw storageError('UNAVAILABLE', new Error('upload is no longer open'));
+    await new Promise<void>((resolve, reject) => this.stream.write(EMPTY, (error) => (error ? reject(this.toError(error)) : resolve())));
+    return checked;
   }
 
   /** After every byte is written: make them durable and visible; throw on failure. */

@@ -29,6 +29,7 @@ export interface StorageCapabilities {
   readonly rename: 'atomic' | 'copy' | 'none';
   readonly append: boolean;
   readonly resumeRead: boolean;
+  /** Modes 'resume' and 'update', and WriteHandle.seek. */
   readonly resumeWrite: boolean;
   readonly setModifiedTime: boolean;
 }
@@ -41,11 +42,17 @@ export type WriteMode =
   /** Append at the end, creating the file if missing (APPE). */
   | 'append'
   /** Keep existing bytes up to `offset`, write from there, drop the rest (REST+STOR). */
-  | 'resume';
+  | 'resume'
+  /**
+   * Keep every existing byte (create the file when missing) and write from `offset`, over
+   * the old bytes or past the end (a hole reads as zeros): open(2) without O_TRUNC and
+   * pwrite(2), what SFTP's OPEN without SSH_FXF_TRUNC means.
+   */
+  | 'update';
 
 export interface OpenWriteOptions {
   readonly mode: WriteMode;
-  /** Byte offset for mode 'resume'. */
+  /** Byte offset for modes 'resume' and 'update'. */
   readonly offset?: number;
   readonly signal?: AbortSignal;
 }
@@ -57,6 +64,13 @@ export interface OpenWriteOptions {
  */
 export interface WriteHandle {
   readonly stream: Writable;
+  /**
+   * Optional (absent: the upload is a stream that only goes forward): the bytes written to
+   * `stream` after the returned promise settles go to `offset`; everything written before
+   * lands where it was aimed first. Not for mode 'append'. For SFTP, whose WRITE carries an
+   * offset (draft-ietf-secsh-filexfer-02 §6.4).
+   */
+  seek?(offset: number): Promise<void>;
   commit(): Promise<void>;
   abort(reason: Error): Promise<void>;
 }

@@ -249,6 +249,62 @@ export function runStorageContract(target: ContractTarget): void {
         await rejectsWith(() => b.stat('/missing'), 'NOT_FOUND');
       });
 
+      it("mode 'update' writes over the bytes at the offset and keeps the rest", needs('resumeWrite'), async () => {
+        await writeAll(b, '/u', '0123456789');
+        await writeAll(b, '/u', 'ab', 'update', 2);
+        assert.equal((await readAll(b, '/u')).toString(), '01ab456789');
+        await writeAll(b, '/u', 'XYZ', 'update', 8);
+        assert.equal((await readAll(b, '/u')).toString(), '01ab4567XYZ');
+        // Opened and committed without a byte: nothing changes.
+        await (await b.openWrite('/u', { mode: 'update', offset: 3 })).commit();
+        assert.equal((await readAll(b, '/u')).toString(), '01ab4567XYZ');
+      });
+
+      it("mode 'update' past the end or on a missing file leaves zeros before the offset", needs('resumeWrite'), async () => {
+        await writeAll(b, '/u', 'ab');
+        await writeAll(b, '/u', 'c', 'update', 4);
+        assert.deepEqual(await readAll(b, '/u'), Buffer.from('ab\0\0c', 'binary'));
+        await writeAll(b, '/fresh', 'z', 'update', 3);
+        assert.deepEqual(await readAll(b, '/fresh'), Buffer.from('\0\0\0z', 'binary'));
+      });
+
+      it('seek: later bytes go to the new offset, earlier ones stay where they were aimed', needs('resumeWrite'), async () => {
+        await writeAll(b, '/s', 'tail-kept-here');
+        const handle = await b.openWrite('/s', { mode: 'update', offset: 0 });
+        assert.ok(typeof handle.seek === 'function', 'an adapter with resumeWrite offers seek');
+        // Several chunks written without waiting, then a seek: the seek must not overtake them.
+        handle.stream.write(Buffer.from('AB'));
+        handle.stream.write(Buffer.from('CD'));
+        await handle.seek(16);
+        await writeChunk(handle.stream, Buffer.from('!!'));
+        await handle.seek(1);
+        await writeChunk(handle.stream, Buffer.from('x'));
+        await handle.commit();
+        assert.deepEqual(await readAll(b, '/s'), Buffer.from('AxCD-kept-here\0\0!!', 'binary'));
+        await rejectsWith(async () => {
+          const again = await b.openWrite('/s', { mode: 'overwrite' });
+          try {
+            await again.seek?.(-1);
+          } finally {
+            await again.abort(new Error('test'));
+          }
+        }, 'INVALID_OFFSET');
+      });
+
+      it('seek after a megabyte batch in flight keeps every byte (sha256)', needs('resumeWrite'), async () => {
+        const first = randomBytes(3 * 1024 * 1024 + 5);
+        const second = randomBytes(700_001);
+        const handle = await b.openWrite('/big', { mode: 'overwrite' });
+        assert.ok(typeof handle.seek === 'function');
+        // The second half first, then the first: what an out-of-order SFTP client sends.
+        await handle.seek(first.length);
+        for (let pos = 0; pos < second.length; pos += 65_536) handle.stream.write(second.subarray(pos, pos + 65_536));
+        await handle.seek(0);
+        for (let pos = 0; pos < first.length; pos += 65_536) handle.stream.write(first.subarray(pos, pos + 65_536));
+        await handle.commit();
+        assert.equal(sha256(await readAll(b, '/big')), sha256(Buffer.concat([first, second])));
+      });
+
       it('rejects negative and fractional offsets', needs('resumeWrite', 'resumeRead'), async () => {
         await writeAll(b, '/r', 'abcdef');
         await rejectsWith(() => b.openWrite('/r', { mode: 'resume', offset: -1 }), 'INVALID_OFFSET');

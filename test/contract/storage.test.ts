@@ -33,7 +33,7 @@ describe('storage contract matrix', () => {
     assert.match(String(skipUnless('s3', { ...full, append: false }, 'rename', 'append')), /StorageCapabilities\.append/);
     assert.match(String(skipUnless('s3', { ...full, setModifiedTime: false }, 'setModifiedTime')), /modification time/);
     assert.equal(skipUnless('s3', { ...full, rename: 'copy' }, 'rename'), false, 'a copying rename is a rename');
-    assert.deepEqual(supportedWriteModes(full), ['create', 'overwrite', 'append', 'resume']);
+    assert.deepEqual(supportedWriteModes(full), ['create', 'overwrite', 'append', 'resume', 'update']);
     assert.deepEqual(supportedWriteModes(bare), ['create', 'overwrite']);
   });
 });

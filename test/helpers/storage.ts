@@ -113,7 +113,9 @@ export function skipUnless(adapter: string, capabilities: StorageCapabilities, .
 
 /** The write modes an adapter supports ('append' and 'resume' only when declared). */
 export function supportedWriteModes(capabilities: StorageCapabilities): WriteMode[] {
-  return (['create', 'overwrite', 'append', 'resume'] as const).filter((mode) => (mode === 'append' ? capabilities.append : mode === 'resume' ? capabilities.resumeWrite : true));
+  return (['create', 'overwrite', 'append', 'resume', 'update'] as const).filter((mode) =>
+    mode === 'append' ? capabilities.append : mode === 'resume' || mode === 'update' ? capabilities.resumeWrite : true,
+  );
 }
 
 // --- reading and writing through the port -------------------------------------------------

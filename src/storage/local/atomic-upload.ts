@@ -46,7 +46,9 @@ export async function openAtomicWrite(
   // target must still be inside (the link is an entry of the home the client could read).
   if (existing) await confinement.checkLinkTarget(target, existing);
   if (options.mode === 'create' && existing) throw fail('ALREADY_EXISTS');
-  const continues = options.mode === 'append' || (options.mode === 'resume' && offset > 0);
+  // Update keeps the whole file, so it starts from a copy too (an SFTP client patching bytes
+  // in place: readers see the old file until the handle closes).
+  const continues = options.mode === 'append' || options.mode === 'update' || (options.mode === 'resume' && offset > 0);
   if (continues && existing === null && options.mode === 'resume') throw fail('NOT_FOUND');
   if (options.mode === 'resume' && existing && offset > existing.size) throw fail('INVALID_OFFSET');
 

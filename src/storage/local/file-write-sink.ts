@@ -84,6 +84,33 @@ export class FileWriteSink extends Writable {
     else flushThenClose();
   }
 
+  /**
+   * Moves where the next chunk goes, for SFTP's positioned writes. The caller has seen every
+   * earlier chunk through _write (LocalWriteHandle.seek); what they left gathered is written
+   * at the old position first, then the position moves.
+   */
+  reposition(offset: number): Promise<void> {
+    if (this.#position === null) return Promise.reject(new Error('an O_APPEND upload has no position'));
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        if (this.#error) {
+          reject(this.#error);
+          return;
+        }
+        this.#position = offset;
+        resolve();
+      };
+      this.#whenIdle(() => {
+        if (this.#error || this.#pendingBytes === 0) {
+          settle();
+          return;
+        }
+        this.#flush();
+        this.#whenIdle(settle);
+      });
+    });
+  }
+
   #take(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.#pending.push(chunk);

@@ -343,6 +343,8 @@ function openFlags(mode: OpenWriteOptions['mode'], offset: number): number {
       return O_WRONLY | O_CREAT | O_TRUNC;
     case 'append':
       return O_WRONLY | O_CREAT | O_APPEND;
+    case 'update':
+      return O_WRONLY | O_CREAT;
     case 'resume':
       // Only a fresh upload (offset 0) may create the file; resuming something that does not
       // exist is NOT_FOUND.

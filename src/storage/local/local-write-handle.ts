@@ -46,6 +46,13 @@ export class LocalWriteHandle extends StreamWriteHandle {
     this.watch(sink);
   }
 
+  async seek(offset: number): Promise<void> {
+    const position = await this.afterEarlierWrites(offset);
+    await this.#sink.reposition(position).catch((error: unknown) => {
+      throw toStorageError(error);
+    });
+  }
+
   protected async persist(): Promise<void> {
     if (this.#fsync) await fsync(this.#fd);
     await this.#close();

@@ -2,15 +2,14 @@
  * @module storage/memory/memory-storage
  * An in-memory reference implementation of the storage port, for fast session tests and as
  * the executable statement of the contract (it passes the same contract suite as the local
- * adapter). Owns: a tree of nodes holding Buffers, and an optional capacity to simulate a full
- * disk (NO_SPACE).
+ * adapter). Owns: the port's operations over a tree of nodes holding Buffers (memory-volume,
+ * with an optional capacity to simulate a full disk: NO_SPACE) and uploads (memory-write-handle).
  * Must not: touch the filesystem, or diverge from the local adapter's error semantics
  * (test/contract/storage.contract.ts is the referee).
  */
-import { Readable, Writable, addAbortSignal } from 'node:stream';
-import { StorageError, storageError } from '../errors.js';
+import { Readable, addAbortSignal } from 'node:stream';
+import { storageError } from '../errors.js';
 import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
-import { StreamWriteHandle } from '../stream-write-handle.js';
 import type {
   Entry,
   OpenReadOptions,
@@ -22,65 +21,12 @@ import type {
   VirtualPath,
   WriteHandle,
 } from '../types.js';
+import { Volume, type DirNode, type FileNode, type Node } from './memory-volume.js';
+import { MemoryWriteHandle } from './memory-write-handle.js';
 
 const CHUNK_SIZE = 64 * 1024;
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
 const fail = storageError;
-
-function toStorageError(error: unknown): StorageError {
-  return error instanceof StorageError ? error : fail('UNAVAILABLE', error);
-}
-
-interface FileNode {
-  readonly kind: 'file';
-  readonly id: number;
-  data: Buffer;
-  mtime: Date;
-  mode: number;
-}
-
-interface DirNode {
-  readonly kind: 'directory';
-  readonly id: number;
-  readonly children: Map<string, Node>;
-  mtime: Date;
-  mode: number;
-}
-
-type Node = FileNode | DirNode;
-
-/** The shared tree of one provider; every backend of the provider sees the same files. */
-class Volume {
-  readonly root: DirNode;
-  readonly capacityBytes: number;
-  #nextId = 1;
-
-  constructor(capacityBytes: number) {
-    this.capacityBytes = capacityBytes;
-    this.root = this.newDirectory();
-  }
-
-  newDirectory(): DirNode {
-    return { kind: 'directory', id: this.#nextId++, children: new Map(), mtime: new Date(), mode: 0o755 };
-  }
-
-  newFile(): FileNode {
-    return { kind: 'file', id: this.#nextId++, data: Buffer.alloc(0), mtime: new Date(), mode: 0o644 };
-  }
-
-  /** Bytes held by visible files. A walk, which is fine for test-sized trees. */
-  usedBytes(): number {
-    let total = 0;
-    const stack: DirNode[] = [this.root];
-    for (let dir = stack.pop(); dir; dir = stack.pop()) {
-      for (const child of dir.children.values()) {
-        if (child.kind === 'file') total += child.data.length;
-        else stack.push(child);
-      }
-    }
-    return total;
-  }
-}
 
 const CAPABILITIES: StorageCapabilities = Object.freeze({
   rename: 'atomic',
@@ -212,6 +158,9 @@ export class MemoryStorage implements StorageBackend {
       case 'append':
         node = existing ?? this.#addFile(parent, name);
         break;
+      case 'update':
+        node = existing ?? this.#addFile(parent, name);
+        break;
       case 'resume':
         if (!existing) {
           if (offset > 0) throw fail('NOT_FOUND');
@@ -317,65 +266,6 @@ export class MemoryStorage implements StorageBackend {
  * Collects chunks and applies them to the node on commit (and, like a real fd whose bytes
  * already hit the disk, on abort: partial uploads stay for REST/APPE).
  */
-class MemoryWriteHandle extends StreamWriteHandle {
-  readonly stream: Writable;
-  readonly #volume: Volume;
-  readonly #node: FileNode;
-  readonly #position: number | 'end';
-  readonly #chunks: Buffer[] = [];
-  #pendingBytes = 0;
-
-  constructor(volume: Volume, node: FileNode, position: number | 'end') {
-    super();
-    this.#volume = volume;
-    this.#node = node;
-    this.#position = position;
-    this.stream = new Writable({
-      highWaterMark: STREAM_HIGH_WATER_MARK,
-      write: (chunk: Buffer, _encoding, callback) => {
-        if (this.#volume.usedBytes() + this.#pendingBytes + chunk.length > this.#volume.capacityBytes) {
-          callback(fail('NO_SPACE'));
-          return;
-        }
-        this.#chunks.push(chunk);
-        this.#pendingBytes += chunk.length;
-        callback();
-      },
-    });
-    this.watch(this.stream);
-  }
-
-  protected async persist(): Promise<void> {
-    this.#apply();
-  }
-
-  protected async release(): Promise<void> {
-    this.stream.destroy();
-    this.#apply();
-  }
-
-  protected toError(error: unknown): StorageError {
-    return toStorageError(error);
-  }
-
-  /** Writes the collected bytes at the handle's position (pwrite-like: gaps become zeros). */
-  #apply(): void {
-    if (this.#chunks.length === 0) return;
-    const written = Buffer.concat(this.#chunks);
-    this.#chunks.length = 0;
-    this.#pendingBytes = 0;
-    const data = this.#node.data;
-    if (this.#position === 'end') {
-      this.#node.data = Buffer.concat([data, written]);
-    } else {
-      const start = this.#position;
-      const head = data.length >= start ? data.subarray(0, start) : Buffer.concat([data, Buffer.alloc(start - data.length)]);
-      this.#node.data = Buffer.concat([head, written, data.subarray(Math.min(data.length, start + written.length))]);
-    }
-    this.#node.mtime = new Date();
-  }
-}
-
 export class MemoryStorageProvider implements StorageProvider {
   readonly capabilities: StorageCapabilities = CAPABILITIES;
   readonly #volume: Volume;
