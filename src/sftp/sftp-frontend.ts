@@ -17,6 +17,7 @@ import type { FrontendAddress, ProtocolFrontend } from '../runtime/frontend.js';
 import type { ServerRuntime } from '../runtime/server-runtime.js';
 import type { StorageBackend } from '../storage/types.js';
 import { loadHostKeys, type HostKey } from './host-keys.js';
+import { sshCryptoBindingLoaded } from './ssh-crypto-binding.js';
 import { SshFrontend, type SshAdmission, type SshConnectionHandle, type SshLog, type SshRuntime } from './ssh-frontend.js';
 
 interface SshConnection {
@@ -56,6 +57,12 @@ export class SftpFrontend implements ProtocolFrontend, SshRuntime {
     const { keys, generated } = await loadHostKeys(sftp.hostKeyFiles, config.stateDir);
     this.hostKeys = keys;
     for (const key of keys) logger.info({ event: 'sftp.host-key', file: key.file, type: key.type, fingerprint: key.fingerprint, generated: generated.includes(key.file) }, 'SSH host key');
+    if (!sshCryptoBindingLoaded()) {
+      logger.warn(
+        { event: 'sftp.crypto-binding-missing' },
+        "ssh2's native crypto binding is not built (no C++ toolchain when npm installed it): SFTP runs, at about two thirds of its throughput; reinstall with python3, make and g++ present",
+      );
+    }
     const ssh = new SshFrontend(
       {
         host: sftp.host === '' ? config.listen.host : sftp.host,
