@@ -16,6 +16,15 @@ import { firstOf } from './sftp-handles.js';
 /** Queued requests at which reading pauses (OpenSSH's client keeps up to 64 in flight). */
 const QUEUE_HIGH = 128;
 const QUEUE_LOW = 32;
+/**
+ * Short replies (a WRITE's status, a CLOSE's) are gathered and sent as one channel write, so
+ * the 64 statuses of an upload's 64 WRITEs in flight become a few SSH packets instead of 64,
+ * each encrypted, sent and decrypted by the client on its own (OpenSSH's sftp-server gathers
+ * its replies the same way). Held only while requests are queued, and at most
+ * SHORT_REPLIES_HELD of them, so the client's next requests keep coming.
+ */
+const SHORT_REPLY_BYTES = 1024;
+const SHORT_REPLIES_HELD = 16;
 /** How often a session whose replies wait for the client's window looks again before its idle time starts. */
 const OUTPUT_POLL_MS = 200;
 
@@ -126,22 +135,41 @@ export class SftpChannel {
 
   async #pump(): Promise<void> {
     this.#running = true;
+    let held: Buffer[] = [];
+    let heldBytes = 0;
     try {
       for (let packet = this.#queue.shift(); packet && !this.#closed; packet = this.#queue.shift()) {
         if (this.#queue.length <= QUEUE_LOW && this.#channel.isPaused()) this.#channel.resume();
         const reply = await this.#session.handle(parseRequest(packet));
         if (this.#closed) break;
-        const socket = this.#options.socket;
-        socket?.cork();
-        const flowing = this.#channel.write(reply);
-        socket?.uncork();
-        if (!flowing) await firstOf(this.#channel, ['drain', 'close']);
+        const short = reply.length < SHORT_REPLY_BYTES;
+        if (short) {
+          held.push(reply);
+          heldBytes += reply.length;
+          if (this.#queue.length > 0 && held.length < SHORT_REPLIES_HELD) continue;
+        }
+        const gathered = held.length === 0 ? null : held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
+        held = [];
+        heldBytes = 0;
+        if (!this.#send(gathered, short ? null : reply)) await firstOf(this.#channel, ['drain', 'close']);
       }
+      if (!this.#closed && held.length > 0) this.#send(Buffer.concat(held, heldBytes), null);
     } finally {
       this.#running = false;
       if (this.#channel.isPaused() && !this.#closed) this.#channel.resume();
       this.#armIdle();
     }
+  }
+
+  /** Writes the gathered short replies, then a long one, in one writev of the corked socket. */
+  #send(gathered: Buffer | null, long: Buffer | null): boolean {
+    const socket = this.#options.socket;
+    socket?.cork();
+    let flowing = true;
+    if (gathered) flowing = this.#channel.write(gathered);
+    if (long) flowing = this.#channel.write(long) && flowing;
+    socket?.uncork();
+    return flowing;
   }
 
   /** exit-status 0, EOF, close; then the session's open handles are released. */
