@@ -1,12 +1,12 @@
 /**
  * @module core/audit-event
  * The audit port: one event per security-relevant action (login, upload, download, delete,
- * rename, mkdir, rmdir), as any protocol's session reports it. observability/audit-log.ts
+ * rename, mkdir, rmdir, link, chmod), as any protocol's session reports it. observability/audit-log.ts
  * writes them and documents each field.
  * Must not: hold an implementation beyond the no-op.
  */
 
-export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link';
+export type AuditEventName = 'login' | 'upload' | 'download' | 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link' | 'chmod';
 export type AuditResult = 'success' | 'failure' | 'refused' | 'aborted';
 
 /** One audit event as the session reports it; the AuditLog adds time, session, remote, via, replica. */
@@ -22,6 +22,8 @@ export interface AuditEvent {
   readonly path?: string;
   /** Rename target, or the new name of a hard link. */
   readonly toPath?: string;
+  /** Permission bits set by a chmod, as octal text ("0644"). */
+  readonly mode?: string;
   readonly bytes?: number;
   readonly durationMs?: number;
   /** Stable reason or error code (KFTPD_STORAGE_*, a login refusal reason...). */

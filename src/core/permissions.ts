@@ -11,6 +11,8 @@ export const PERMISSIONS = [
   'rename',
   'mkdir',
   'rmdir',
+  /** Change permission bits (SFTP SETSTAT's mode, FTP SITE CHMOD). */
+  'chmod',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

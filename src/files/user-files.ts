@@ -15,11 +15,13 @@ import type { Entry, ReadSource, SpaceInfo, StorageBackend, VirtualPath, WriteHa
 import { FileAccessError, fileErrorCode } from './file-access-error.js';
 
 /** The audit events a file operation produces (the login service records logins). */
-export type FileEventName = 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link';
+export type FileEventName = 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'link' | 'chmod';
 
 export interface FileEventDetail {
   readonly path: VirtualPath;
   readonly toPath?: VirtualPath;
+  /** The permission bits a chmod set, as octal text ("0644"). */
+  readonly mode?: string;
   readonly durationMs: number;
   /** Stable error code of a failure. */
   readonly code?: string;
@@ -225,6 +227,28 @@ export class UserFiles {
     await this.#audited('link', { path: from, toPath: to }, () => link(from, to));
   }
 
+  /** The storage can change permission bits (SFTP SETSTAT's mode, FTP SITE CHMOD). */
+  get canSetMode(): boolean {
+    return this.storage.setMode !== undefined;
+  }
+
+  /**
+   * Sets the permission bits of a file or directory; needs "chmod". Returns the bits set: the
+   * requested ones (setuid, setgid and sticky dropped) with the owner's read and write (and
+   * search, for a directory) kept, since the server's uid owns what it stores and a file it can
+   * no longer read is one it can no longer serve.
+   */
+  async setMode(path: VirtualPath, mode: number): Promise<number> {
+    const setMode = this.storage.setMode?.bind(this.storage);
+    if (!setMode) throw new StorageError('UNSUPPORTED', 'not supported');
+    this.require('chmod', path);
+    const entry = await this.storage.stat(path);
+    if (entry.type !== 'file' && entry.type !== 'directory') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
+    const applied = (mode & 0o777) | (entry.type === 'directory' ? 0o700 : 0o600);
+    await this.#audited('chmod', { path, mode: `0${applied.toString(8).padStart(3, '0')}` }, () => setMode(path, applied));
+    return applied;
+  }
+
   /** Reports a finished transfer of this user's (a frontend that moves bytes itself calls it). */
   recordTransfer(record: TransferRecord, error?: unknown): void {
     this.#events.transferred?.(record, error === undefined ? undefined : fileErrorCode(error));
@@ -235,7 +259,7 @@ export class UserFiles {
     if (path === '/') throw new FileAccessError('PERMISSION_DENIED', 'the home directory cannot be changed');
   }
 
-  async #audited(event: FileEventName, detail: { path: VirtualPath; toPath?: VirtualPath }, operation: () => Promise<void>): Promise<void> {
+  async #audited(event: FileEventName, detail: { path: VirtualPath; toPath?: VirtualPath; mode?: string }, operation: () => Promise<void>): Promise<void> {
     // Called as a method: a frontend's sink may be an object with methods.
     const events = this.#events;
     if (!events.changed) return operation();

@@ -42,6 +42,7 @@ const FIELD_ORDER: readonly (keyof AuditRecord)[] = [
   'tlsCipher',
   'path',
   'toPath',
+  'mode',
   'bytes',
   'durationMs',
   'code',

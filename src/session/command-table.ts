@@ -14,6 +14,7 @@ import { MISC_COMMANDS } from './handlers/misc.js';
 import { NAVIGATION_COMMANDS } from './handlers/navigation.js';
 import { PARAM_COMMANDS } from './handlers/params.js';
 import { SECURITY_COMMANDS } from './handlers/security.js';
+import { SITE_COMMANDS } from './handlers/site.js';
 import { TRANSFER_COMMANDS } from './handlers/transfer.js';
 
 const table = new Map<string, CommandSpec>(
@@ -28,6 +29,7 @@ const table = new Map<string, CommandSpec>(
     ...TRANSFER_COMMANDS,
     ...LISTING_COMMANDS,
     ...HASH_COMMANDS,
+    ...SITE_COMMANDS,
   ].map((spec) => [spec.verb, spec]),
 );
 // FEAT and HELP describe the table they belong to: they are given it rather than importing

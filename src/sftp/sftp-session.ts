@@ -157,12 +157,14 @@ export class SftpSession {
         const open = request.type === 'fsetstat' ? this.#get(request.handle) : undefined;
         const path = request.type === 'setstat' ? this.#path(request.path) : open?.kind === 'dir' ? open.path : open?.cursor.path;
         if (path === undefined) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
-        // Times are kept (sftp -p, rclone); size, owner and mode are not the storage's to change:
-        // accepted and ignored, as clients send them after every upload.
+        // Times (sftp -p, rclone) and mode (chmod, sftp -p; needs "chmod", where the storage
+        // has modes) are applied; size and owner are accepted and ignored, as clients send
+        // them after every upload. Times first: a refused mode leaves the upload's time set.
         if (request.attrs.mtime !== undefined) {
           const entry = await this.#files.stat(path);
           if (entry.type === 'file') await this.#files.setModifiedTime(path, new Date(request.attrs.mtime * 1000));
         }
+        if (request.attrs.permissions !== undefined && this.#files.canSetMode) await this.#files.setMode(path, request.attrs.permissions);
         return ok();
       }
       case 'mkdir':

@@ -144,6 +144,12 @@ export interface StorageBackend {
    */
   link?(from: VirtualPath, to: VirtualPath): Promise<void>;
   /**
+   * Optional (absent: SFTP ignores modes in SETSTAT and FTP offers no SITE CHMOD): sets the
+   * permission bits (0 to 0o777) of an existing file or directory. Never through a link: a
+   * final component that is a symlink is refused like everywhere else in the root.
+   */
+  setMode?(path: VirtualPath, mode: number): Promise<void>;
+  /**
    * Optional: the session is over, free what the backend keeps between operations (the local
    * adapter's held directory handles) now rather than when it next notices it is idle. The
    * backend stays usable.

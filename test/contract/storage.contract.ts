@@ -587,6 +587,30 @@ export function runStorageContract(target: ContractTarget): void {
       });
     });
 
+    describe('setMode (optional: absent means modes are not the storage\'s)', () => {
+      it('sets the permission bits of files and directories, as stat and list report them', async (t) => {
+        if (!b.setMode) return t.skip(`the ${name} adapter has no setMode()`);
+        await writeAll(b, '/f', 'x');
+        await b.makeDirectory('/d');
+        await b.setMode('/f', 0o640);
+        await b.setMode('/d', 0o750);
+        assert.equal((await b.stat('/f')).mode, 0o640);
+        assert.equal((await b.stat('/d')).mode, 0o750);
+        assert.equal((await collect(b.list('/'))).find((e) => e.name === 'f')?.mode, 0o640);
+        assert.equal((await readAll(b, '/f')).toString(), 'x');
+      });
+
+      it('NOT_FOUND for a missing path; bits beyond 0o777 or a fraction are INVALID_NAME', async (t) => {
+        if (!b.setMode) return t.skip(`the ${name} adapter has no setMode()`);
+        const setMode = b.setMode.bind(b);
+        await writeAll(b, '/f', 'x');
+        await rejectsWith(() => setMode('/missing', 0o644), 'NOT_FOUND');
+        await rejectsWith(() => setMode('/f', 0o4755), 'INVALID_NAME');
+        await rejectsWith(() => setMode('/f', 1.5), 'INVALID_NAME');
+        await rejectsWith(() => setMode('/f', -1), 'INVALID_NAME');
+      });
+    });
+
     describe('space and link (optional methods: absent means not offered)', () => {
       it('space() reports the file system under an existing path; NOT_FOUND for a missing one', async (t) => {
         if (!b.space) return t.skip(`the ${name} adapter has no space()`);

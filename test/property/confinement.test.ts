@@ -635,7 +635,7 @@ describe('(d) a symlink swapped in', () => {
   });
 
   it('final component swapped after the check: STOR/APPE refused, nothing written outside', async () => {
-    for (const mode of ['overwrite', 'append', 'resume'] as const) {
+    for (const mode of ['overwrite', 'append', 'resume', 'update'] as const) {
       await populateHome(l);
       await fsp.writeFile(path.join(l.home, 'victim.txt'), 'victim');
       restore?.();
@@ -649,6 +649,12 @@ describe('(d) a symlink swapped in', () => {
     const victim = path.join(l.home, 'victim.txt');
     restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));
     await assert.rejects(b.setModifiedTime('/victim.txt', new Date(0)), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
+  });
+
+  it('final component swapped after the check: SITE CHMOD / SETSTAT mode does not touch the outside file', async () => {
+    const victim = path.join(l.home, 'victim.txt');
+    restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));
+    await assert.rejects(b.setMode('/victim.txt', 0o777), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
   });
 
   it('final component swapped after the check: SIZE/MDTM do not report the outside file', async () => {

@@ -78,6 +78,10 @@ export function futimes(fd: number, atime: Date, mtime: Date): Promise<void> {
   return new Promise((resolve, reject) => fs.futimes(fd, atime, mtime, (error) => (error ? reject(error) : resolve())));
 }
 
+export function fchmod(fd: number, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fchmod(fd, mode, (error) => (error ? reject(error) : resolve())));
+}
+
 export function close(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
 }

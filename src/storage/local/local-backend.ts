@@ -34,7 +34,7 @@ import { listDirectory, toEntry } from './entries.js';
 import { errnoOf, toStorageError } from './errno.js';
 import { FileReadStream } from './file-read-stream.js';
 import { FileWriteSink } from './file-write-sink.js';
-import { checkDirectory, closeQuietly, fstat, ftruncate, futimes, lstat, openFile, SAFE_OPEN, stat } from './fs-calls.js';
+import { checkDirectory, closeQuietly, fchmod, fstat, ftruncate, futimes, lstat, openFile, SAFE_OPEN, stat } from './fs-calls.js';
 import { LocalWriteHandle } from './local-write-handle.js';
 
 /**
@@ -277,13 +277,28 @@ export class LocalStorage implements StorageBackend {
   async setModifiedTime(p: VirtualPath, time: Date): Promise<void> {
     const segments = splitVirtualPath(p);
     if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw fail('INVALID_NAME');
-    const real = await this.#c.resolveExisting(segments);
-    // Through an fd opened with O_NOFOLLOW, not utimes(path): utimes follows a final component
-    // swapped for a link after the check and would set the time of a file outside the home.
-    const fd = await openFile(real, O_RDONLY | SAFE_OPEN);
-    try {
+    await this.#throughFd(segments, async (fd) => {
       const st = await fstat(fd);
       await futimes(fd, st.atime, time);
+    });
+  }
+
+  async setMode(p: VirtualPath, mode: number): Promise<void> {
+    const segments = splitVirtualPath(p);
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw fail('INVALID_NAME');
+    await this.#throughFd(segments, (fd) => fchmod(fd, mode));
+  }
+
+  /**
+   * Runs `change` on an fd of the confined entry opened with O_NOFOLLOW, not on its path:
+   * utimes(2) and chmod(2) follow a final component swapped for a link after the check, and
+   * would change a file outside the home.
+   */
+  async #throughFd(segments: readonly string[], change: (fd: number) => Promise<void>): Promise<void> {
+    const real = await this.#c.resolveExisting(segments);
+    const fd = await openFile(real, O_RDONLY | SAFE_OPEN);
+    try {
+      await change(fd);
     } catch (error) {
       throw toStorageError(error);
     } finally {

@@ -252,6 +252,11 @@ export class MemoryStorage implements StorageBackend {
     return false;
   }
 
+  async setMode(p: VirtualPath, mode: number): Promise<void> {
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw fail('INVALID_NAME');
+    this.#lookup(splitVirtualPath(p)).mode = mode;
+  }
+
   async setModifiedTime(p: VirtualPath, time: Date): Promise<void> {
     const segments = splitVirtualPath(p);
     if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw fail('INVALID_NAME');

@@ -121,4 +121,28 @@ describe('UserFiles (protocol-neutral file rules)', () => {
     assert.equal(changes.at(-1)?.detail.toPath, '/e');
     for (const change of changes) assert.ok(change.detail.durationMs >= 0);
   });
+
+  it('setMode needs "chmod", keeps the owner\'s bits, drops setuid/setgid/sticky, and is recorded', async () => {
+    const { files, storage, changes, refused } = setup(['list', 'download', 'upload', 'overwrite', 'chmod']);
+    await writeAll(storage, '/f', 'x');
+    await storage.makeDirectory('/d');
+    assert.equal(files.canSetMode, true);
+    assert.equal(await files.setMode('/f', 0o100440), 0o640);
+    assert.equal((await storage.stat('/f')).mode, 0o640);
+    assert.equal(await files.setMode('/d', 0o7055), 0o755);
+    assert.equal((await storage.stat('/d')).mode, 0o755);
+    await assert.rejects(files.setMode('/missing', 0o644), code('NOT_FOUND'));
+    assert.deepEqual(
+      changes.map((c) => [c.event, c.result, c.detail.path, c.detail.mode ?? '']),
+      [
+        ['chmod', 'success', '/f', '0640'],
+        ['chmod', 'success', '/d', '0755'],
+      ],
+    );
+    const readOnly = setup(['list', 'download', 'upload']);
+    await writeAll(readOnly.storage, '/f', 'x');
+    await assert.rejects(readOnly.files.setMode('/f', 0o600), code('PERMISSION_DENIED'));
+    assert.equal(readOnly.refused.length, 1);
+    assert.equal(refused.length, 0);
+  });
 });

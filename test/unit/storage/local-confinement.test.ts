@@ -162,6 +162,14 @@ describe('LocalStorage confinement', () => {
     for (const p of escaping) await rejectsWith(() => b.setModifiedTime(p, new Date(0)), 'OUTSIDE_ROOT');
   });
 
+  it('setMode refuses links that leave the home; the targets keep their modes', async () => {
+    for (const p of escaping) await rejectsWith(() => b.setMode(p, 0o777), 'OUTSIDE_ROOT');
+  });
+
+  it("mode 'update' and seek refuse links that leave the home", async () => {
+    for (const p of escaping) await rejectsWith(() => writeAll(b, p, 'PWNED', 'update', 1), 'OUTSIDE_ROOT');
+  });
+
   it('links that stay inside the home work like their targets', async () => {
     const st = await b.stat('/in-file');
     assert.equal(st.name, 'in-file');
@@ -213,7 +221,7 @@ describe('LocalStorage confinement', () => {
       .map(([relative, segs]) => `${relative && segs.length > 0 ? '' : '/'}${segs.join('/')}`);
     const op = fc.constantFrom(
       'stat', 'list', 'openRead', 'overwrite', 'append', 'create', 'resume', 'remove',
-      'makeDirectory', 'removeDirectory', 'renameFrom', 'renameTo', 'setModifiedTime',
+      'makeDirectory', 'removeDirectory', 'renameFrom', 'renameTo', 'setModifiedTime', 'setMode', 'update',
     );
 
     await fc.assert(
@@ -240,6 +248,12 @@ describe('LocalStorage confinement', () => {
             case 'create':
             case 'resume':
               await writeAll(b, p, 'PWNED', operation);
+              break;
+            case 'update':
+              await writeAll(b, p, 'PWNED', 'update', 3);
+              break;
+            case 'setMode':
+              await b.setMode(p, 0o777);
               break;
             case 'remove':
               await b.remove(p);
