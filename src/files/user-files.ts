@@ -227,6 +227,26 @@ export class UserFiles {
     await this.#audited('link', { path: from, toPath: to }, () => link(from, to));
   }
 
+  /** The storage can change a file's size in place (SFTP SETSTAT with a size). */
+  get canTruncate(): boolean {
+    return this.storage.truncate !== undefined;
+  }
+
+  /**
+   * Cuts a plain file to `size` bytes or extends it with zeros; needs "overwrite" unless the
+   * size is already that (clients that send a file's attributes back after an upload).
+   */
+  async truncate(path: VirtualPath, size: number): Promise<void> {
+    const truncate = this.storage.truncate?.bind(this.storage);
+    if (!truncate) throw new StorageError('UNSUPPORTED', 'not supported');
+    const entry = await this.storage.stat(path);
+    if (entry.type === 'directory') throw new StorageError('IS_A_DIRECTORY', 'is a directory');
+    if (entry.type !== 'file') throw new FileAccessError('NOT_A_FILE', 'not a plain file');
+    if (entry.size === size) return;
+    this.require('overwrite', path);
+    await truncate(path, size);
+  }
+
   /** The storage can change permission bits (SFTP SETSTAT's mode, FTP SITE CHMOD). */
   get canSetMode(): boolean {
     return this.storage.setMode !== undefined;

@@ -8,6 +8,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { UserFiles } from '../files/user-files.js';
+import { StorageError } from '../storage/errors.js';
 import type { Entry, ReadSource, VirtualPath, WriteHandle } from '../storage/types.js';
 
 /** Bytes a read handle keeps buffered ahead of the client before it pauses the file (two storage chunks). */
@@ -212,6 +213,22 @@ export class WriteCursor {
     }
     if (!flowing) await firstOf(stream, ['drain', 'close']);
     this.#throwIfFailed();
+  }
+
+  /**
+   * FSETSTAT with a size on this handle: the file as written so far is cut or extended
+   * (ftruncate(2) on the fd OpenSSH's server holds); the next WRITE's offset is unchanged.
+   */
+  async truncate(size: number): Promise<void> {
+    this.#throwIfFailed();
+    const handle = this.#handle;
+    if (handle === null) {
+      // Opened without TRUNC and not written yet: the file itself.
+      await this.files.truncate(this.path, size);
+      return;
+    }
+    if (!handle.truncate) throw new StorageError('UNSUPPORTED', 'not supported');
+    await handle.truncate(size);
   }
 
   /** A storage error seen by the stream's 'error' listener meanwhile. */

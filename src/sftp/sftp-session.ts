@@ -106,8 +106,16 @@ export class SftpSession {
         if (!open || open.kind === 'dir') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
         return encodeAttrs(id, entryAttrs(await this.#files.stat(open.cursor.path)));
       }
-      case 'open':
-        return this.#open(id, this.#path(request.path), request.flags);
+      case 'open': {
+        const path = this.#path(request.path);
+        // "name/" names a directory (open(2): ENOTDIR for a file, EISDIR for a directory);
+        // the virtual path lost the slash.
+        if (request.path.length > 1 && request.path[request.path.length - 1] === 0x2f) {
+          const entry = await this.#files.stat(path);
+          return encodeStatus(id, entry.type === 'directory' ? FX.FAILURE : FX.NO_SUCH_FILE, STATUS_TEXT[entry.type === 'directory' ? FX.FAILURE : FX.NO_SUCH_FILE]);
+        }
+        return this.#open(id, path, request.flags);
+      }
       case 'read': {
         const open = this.#get(request.handle);
         if (open?.kind !== 'read') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
@@ -157,9 +165,15 @@ export class SftpSession {
         const open = request.type === 'fsetstat' ? this.#get(request.handle) : undefined;
         const path = request.type === 'setstat' ? this.#path(request.path) : open?.kind === 'dir' ? open.path : open?.cursor.path;
         if (path === undefined) return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
-        // Times (sftp -p, rclone) and mode (chmod, sftp -p; needs "chmod", where the storage
-        // has modes) are applied; size and owner are accepted and ignored, as clients send
-        // them after every upload. Times first: a refused mode leaves the upload's time set.
+        // In OpenSSH's order: the size (paramiko truncate; through the handle when it is an
+        // upload under way), the times (sftp -p, rclone), then the mode (chmod, sftp -p; needs
+        // "chmod", where the storage has modes), so a refused mode leaves the time set. Owner
+        // and group are accepted and ignored: the server's uid owns what it stores.
+        const { size } = request.attrs;
+        if (size !== undefined) {
+          if (open?.kind === 'write') await open.cursor.truncate(size);
+          else await this.#files.truncate(path, size);
+        }
         if (request.attrs.mtime !== undefined) {
           const entry = await this.#files.stat(path);
           if (entry.type === 'file') await this.#files.setModifiedTime(path, new Date(request.attrs.mtime * 1000));
@@ -252,6 +266,9 @@ export class SftpSession {
       return encodeStatus(id, FX.FAILURE, `Too many open handles (at most ${this.#settings.maxOpenHandles} per session)`);
     }
     if (!(flags & FXF.WRITE)) {
+      // CREAT and EXCL without WRITE (paramiko's "x"): open(2) still creates, or refuses an
+      // existing file, as OpenSSH's server passes the flags on.
+      if (flags & FXF.CREAT) await this.#createForRead(path, (flags & FXF.EXCL) !== 0);
       const source = await this.#files.stat(path);
       if (source.type !== 'file') return encodeStatus(id, FX.FAILURE, STATUS_TEXT[FX.FAILURE]);
       this.#files.require('download', path);
@@ -270,6 +287,14 @@ export class SftpSession {
     const cursor = new WriteCursor(this.#files, path, mode, existing !== null);
     if (mode !== 'update') await cursor.start();
     return this.#register(id, { kind: 'write', cursor });
+  }
+
+  async #createForRead(path: VirtualPath, exclusive: boolean): Promise<void> {
+    const existing = await this.#files.stat(path).catch(() => null);
+    if (existing && exclusive) throw new StorageError('ALREADY_EXISTS', 'file exists');
+    if (existing) return;
+    const handle = await (await this.#files.prepareUpload(path, 'create', 0))();
+    await handle.commit();
   }
 
   #register(id: number, open: OpenHandle): Buffer {

@@ -71,6 +71,12 @@ export interface WriteHandle {
    * offset (draft-ietf-secsh-filexfer-02 §6.4).
    */
   seek?(offset: number): Promise<void>;
+  /**
+   * Optional: cuts the file being written to `size` bytes or extends it with zeros, after
+   * every byte written so far (SFTP FSETSTAT with a size on an open handle). The position of
+   * the next write does not move.
+   */
+  truncate?(size: number): Promise<void>;
   commit(): Promise<void>;
   abort(reason: Error): Promise<void>;
 }
@@ -143,6 +149,11 @@ export interface StorageBackend {
    * and PERMISSION_DENIED for anything but a plain file; both names stay inside the root.
    */
   link?(from: VirtualPath, to: VirtualPath): Promise<void>;
+  /**
+   * Optional (absent: SFTP refuses a SETSTAT that changes the size): cuts an existing plain
+   * file to `size` bytes, or extends it with zeros, in place (ftruncate(2)).
+   */
+  truncate?(path: VirtualPath, size: number): Promise<void>;
   /**
    * Optional (absent: SFTP ignores modes in SETSTAT and FTP offers no SITE CHMOD): sets the
    * permission bits (0 to 0o777) of an existing file or directory. Never through a link: a

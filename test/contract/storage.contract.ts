@@ -587,6 +587,33 @@ export function runStorageContract(target: ContractTarget): void {
       });
     });
 
+    describe('truncate (optional: absent means SFTP refuses size changes)', () => {
+      it('cuts a file, extends it with zeros, refuses a directory and a missing file', async (t) => {
+        if (!b.truncate) return t.skip(`the ${name} adapter has no truncate()`);
+        const truncate = b.truncate.bind(b);
+        await writeAll(b, '/t', '0123456789');
+        await truncate('/t', 4);
+        assert.equal((await readAll(b, '/t')).toString(), '0123');
+        await truncate('/t', 6);
+        assert.deepEqual(await readAll(b, '/t'), Buffer.from('0123\0\0', 'binary'));
+        await b.makeDirectory('/d');
+        await assert.rejects(truncate('/d', 0), (e: unknown) => isStorageError(e) && ['IS_A_DIRECTORY', 'PERMISSION_DENIED'].includes(e.code));
+        await rejectsWith(() => truncate('/missing', 0), 'NOT_FOUND');
+        await rejectsWith(() => truncate('/t', -1), 'INVALID_OFFSET');
+      });
+
+      it('WriteHandle.truncate applies after the bytes written so far; the next write keeps its position', needs('resumeWrite'), async () => {
+        const handle = await b.openWrite('/h', { mode: 'overwrite' });
+        assert.ok(typeof handle.truncate === 'function', 'an adapter with resumeWrite offers WriteHandle.truncate');
+        handle.stream.write(Buffer.from('abcdef'));
+        await handle.truncate(2);
+        await writeChunk(handle.stream, Buffer.from('XY'));
+        await handle.commit();
+        // "ab", then a hole up to the position after "abcdef", then "XY" (ftruncate keeps the fd's offset).
+        assert.deepEqual(await readAll(b, '/h'), Buffer.from('ab\0\0\0\0XY', 'binary'));
+      });
+    });
+
     describe('setMode (optional: absent means modes are not the storage\'s)', () => {
       it('sets the permission bits of files and directories, as stat and list report them', async (t) => {
         if (!b.setMode) return t.skip(`the ${name} adapter has no setMode()`);

@@ -199,6 +199,41 @@ print("mtime", s.stat("pm.bin").st_mtime)
     assert.equal((await t.storage.stat('/pm.bin')).modifiedAt.getTime(), 1e12);
   });
 
+  it('paramiko: truncate by path and by handle (cut and extend), "x" refuses an existing file and creates a new one, "name/" is not a file', { skip: PARAMIKO_MISSING() ?? false }, async () => {
+    await seedFile(t.storage, '/trunc.txt', '0123456789');
+    const program = `
+def code(f):
+    try:
+        v = f()
+        return "ok" if v is None else "ok " + str(v)
+    except IOError as e:
+        return type(e).__name__ + ":" + str(e)
+s.truncate("trunc.txt", 4)
+print("path", s.stat("trunc.txt").st_size)
+with s.open("trunc.txt", "r+") as f:
+    f.write(b"AB")
+    f.truncate(3)
+print("handle", s.stat("trunc.txt").st_size)
+s.truncate("trunc.txt", 6)
+print("extend", s.stat("trunc.txt").st_size)
+print("xold", code(lambda: s.open("trunc.txt", "x")))
+print("xnew", code(lambda: s.open("fresh.txt", "x").close()))
+print("slash", code(lambda: s.open("trunc.txt/", "r")))
+print("dir", code(lambda: s.truncate("/", 0)))
+`;
+    const r = await paramiko(program, { PORT: String(port), USER: 'alice', PASSWORD });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /^path 4$/m);
+    assert.match(r.stdout, /^handle 3$/m);
+    assert.match(r.stdout, /^extend 6$/m);
+    assert.deepEqual(await readAll(t.storage, '/trunc.txt'), Buffer.from('AB2\0\0\0', 'binary'));
+    assert.match(r.stdout, /^xold (IOError|OSError):.*Failure/m);
+    assert.match(r.stdout, /^xnew ok$/m);
+    assert.equal((await t.storage.stat('/fresh.txt')).size, 0);
+    assert.match(r.stdout, /^slash FileNotFoundError/m);
+    assert.match(r.stdout, /^dir (IOError|OSError)/m);
+  });
+
   it('a read-only user: downloads work, every change is refused with Permission denied', async () => {
     await seedFile(t.storage, '/ro.txt', await readAll(t.storage, '/b.txt'));
     const askpass = await keys.askpass('reader-password');

@@ -85,30 +85,29 @@ export class FileWriteSink extends Writable {
   }
 
   /**
-   * Moves where the next chunk goes, for SFTP's positioned writes. The caller has seen every
-   * earlier chunk through _write (LocalWriteHandle.seek); what they left gathered is written
-   * at the old position first, then the position moves.
+   * Writes what is gathered and resolves once no write is in flight (rejects with the sink's
+   * error). The caller has seen every earlier chunk through _write (LocalWriteHandle's
+   * afterEarlierWrites), so everything written so far is then in the file.
    */
-  reposition(offset: number): Promise<void> {
-    if (this.#position === null) return Promise.reject(new Error('an O_APPEND upload has no position'));
+  settle(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const settle = (): void => {
-        if (this.#error) {
-          reject(this.#error);
-          return;
-        }
-        this.#position = offset;
-        resolve();
-      };
+      const done = (): void => (this.#error ? reject(this.#error) : resolve());
       this.#whenIdle(() => {
         if (this.#error || this.#pendingBytes === 0) {
-          settle();
+          done();
           return;
         }
         this.#flush();
-        this.#whenIdle(settle);
+        this.#whenIdle(done);
       });
     });
+  }
+
+  /** Moves where the next chunk goes, for SFTP's positioned writes: what is gathered is written at the old position first. */
+  async reposition(offset: number): Promise<void> {
+    if (this.#position === null) throw new Error('an O_APPEND upload has no position');
+    await this.settle();
+    this.#position = offset;
   }
 
   #take(chunk: Buffer): void {

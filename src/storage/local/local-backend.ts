@@ -277,26 +277,35 @@ export class LocalStorage implements StorageBackend {
   async setModifiedTime(p: VirtualPath, time: Date): Promise<void> {
     const segments = splitVirtualPath(p);
     if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw fail('INVALID_NAME');
-    await this.#throughFd(segments, async (fd) => {
+    await this.#throughFd(segments, O_RDONLY, async (fd) => {
       const st = await fstat(fd);
       await futimes(fd, st.atime, time);
+    });
+  }
+
+  async truncate(p: VirtualPath, size: number): Promise<void> {
+    const segments = splitVirtualPath(p);
+    const length = checkOffset(size);
+    await this.#throughFd(segments, O_WRONLY, async (fd) => {
+      if (!(await fstat(fd)).isFile()) throw fail('PERMISSION_DENIED');
+      await ftruncate(fd, length);
     });
   }
 
   async setMode(p: VirtualPath, mode: number): Promise<void> {
     const segments = splitVirtualPath(p);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw fail('INVALID_NAME');
-    await this.#throughFd(segments, (fd) => fchmod(fd, mode));
+    await this.#throughFd(segments, O_RDONLY, (fd) => fchmod(fd, mode));
   }
 
   /**
    * Runs `change` on an fd of the confined entry opened with O_NOFOLLOW, not on its path:
-   * utimes(2) and chmod(2) follow a final component swapped for a link after the check, and
-   * would change a file outside the home.
+   * utimes(2), chmod(2) and truncate(2) follow a final component swapped for a link after the
+   * check, and would change a file outside the home.
    */
-  async #throughFd(segments: readonly string[], change: (fd: number) => Promise<void>): Promise<void> {
+  async #throughFd(segments: readonly string[], access: number, change: (fd: number) => Promise<void>): Promise<void> {
     const real = await this.#c.resolveExisting(segments);
-    const fd = await openFile(real, O_RDONLY | SAFE_OPEN);
+    const fd = await openFile(real, access | SAFE_OPEN);
     try {
       await change(fd);
     } catch (error) {

@@ -9,7 +9,7 @@ import type { StorageError } from '../errors.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
 import { toStorageError } from './errno.js';
 import type { FileWriteSink } from './file-write-sink.js';
-import { fsync } from './fs-calls.js';
+import { fsync, ftruncate } from './fs-calls.js';
 
 /** Where an atomic upload's temporary file goes on commit. */
 export interface AtomicTarget {
@@ -51,6 +51,16 @@ export class LocalWriteHandle extends StreamWriteHandle {
     await this.#sink.reposition(position).catch((error: unknown) => {
       throw toStorageError(error);
     });
+  }
+
+  async truncate(size: number): Promise<void> {
+    const length = await this.afterEarlierWrites(size);
+    try {
+      await this.#sink.settle();
+      await ftruncate(this.#fd, length);
+    } catch (error) {
+      throw toStorageError(error);
+    }
   }
 
   protected async persist(): Promise<void> {

@@ -22,7 +22,7 @@ import type {
   WriteHandle,
 } from '../types.js';
 import { Volume, type DirNode, type FileNode, type Node } from './memory-volume.js';
-import { MemoryWriteHandle } from './memory-write-handle.js';
+import { MemoryWriteHandle, resized } from './memory-write-handle.js';
 
 const CHUNK_SIZE = 64 * 1024;
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
@@ -250,6 +250,14 @@ export class MemoryStorage implements StorageBackend {
       if (child.kind === 'directory' && this.#contains(child, needle)) return true;
     }
     return false;
+  }
+
+  async truncate(p: VirtualPath, size: number): Promise<void> {
+    const length = checkOffset(size);
+    const node = this.#lookup(splitVirtualPath(p));
+    if (node.kind === 'directory') throw fail('IS_A_DIRECTORY');
+    node.data = resized(node.data, length);
+    node.mtime = new Date();
   }
 
   async setMode(p: VirtualPath, mode: number): Promise<void> {

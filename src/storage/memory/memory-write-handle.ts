@@ -47,6 +47,13 @@ export class MemoryWriteHandle extends StreamWriteHandle {
     this.#position = position;
   }
 
+  async truncate(size: number): Promise<void> {
+    const length = await this.afterEarlierWrites(size);
+    this.#apply();
+    this.#node.data = resized(this.#node.data, length);
+    this.#node.mtime = new Date();
+  }
+
   protected async persist(): Promise<void> {
     this.#apply();
   }
@@ -73,7 +80,14 @@ export class MemoryWriteHandle extends StreamWriteHandle {
       const start = this.#position;
       const head = data.length >= start ? data.subarray(0, start) : Buffer.concat([data, Buffer.alloc(start - data.length)]);
       this.#node.data = Buffer.concat([head, written, data.subarray(Math.min(data.length, start + written.length))]);
+      // The next bytes follow these (a truncate applies what came before it, then more come).
+      this.#position = start + written.length;
     }
     this.#node.mtime = new Date();
   }
+}
+
+/** `data` cut or zero-extended to `length` bytes (ftruncate(2)). */
+export function resized(data: Buffer, length: number): Buffer {
+  return length <= data.length ? data.subarray(0, length) : Buffer.concat([data, Buffer.alloc(length - data.length)]);
 }
