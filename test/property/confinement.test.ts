@@ -657,6 +657,12 @@ describe('(d) a symlink swapped in', () => {
     await assert.rejects(b.setMode('/victim.txt', 0o777), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
   });
 
+  it('final component swapped after the check: SFTP truncate does not cut the outside file', async () => {
+    const victim = path.join(l.home, 'victim.txt');
+    restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));
+    await assert.rejects(b.truncate('/victim.txt', 0), (e: unknown) => isStorageError(e) && e.code === 'OUTSIDE_ROOT');
+  });
+
   it('final component swapped after the check: SIZE/MDTM do not report the outside file', async () => {
     const victim = path.join(l.home, 'victim.txt');
     restore = swapAfterRealpath(victim, swapToLink('victim.txt', path.join(l.outside, 'secret.txt')));

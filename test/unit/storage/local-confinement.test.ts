@@ -162,8 +162,9 @@ describe('LocalStorage confinement', () => {
     for (const p of escaping) await rejectsWith(() => b.setModifiedTime(p, new Date(0)), 'OUTSIDE_ROOT');
   });
 
-  it('setMode refuses links that leave the home; the targets keep their modes', async () => {
+  it('setMode and truncate refuse links that leave the home; the targets keep their modes and sizes', async () => {
     for (const p of escaping) await rejectsWith(() => b.setMode(p, 0o777), 'OUTSIDE_ROOT');
+    for (const p of escaping) await rejectsWith(() => b.truncate(p, 0), 'OUTSIDE_ROOT');
   });
 
   it("mode 'update' and seek refuse links that leave the home", async () => {
@@ -221,7 +222,7 @@ describe('LocalStorage confinement', () => {
       .map(([relative, segs]) => `${relative && segs.length > 0 ? '' : '/'}${segs.join('/')}`);
     const op = fc.constantFrom(
       'stat', 'list', 'openRead', 'overwrite', 'append', 'create', 'resume', 'remove',
-      'makeDirectory', 'removeDirectory', 'renameFrom', 'renameTo', 'setModifiedTime', 'setMode', 'update',
+      'makeDirectory', 'removeDirectory', 'renameFrom', 'renameTo', 'setModifiedTime', 'setMode', 'update', 'truncate',
     );
 
     await fc.assert(
@@ -254,6 +255,9 @@ describe('LocalStorage confinement', () => {
               break;
             case 'setMode':
               await b.setMode(p, 0o777);
+              break;
+            case 'truncate':
+              await b.truncate(p, 1);
               break;
             case 'remove':
               await b.remove(p);
