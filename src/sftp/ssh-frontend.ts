@@ -87,6 +87,12 @@ export class SshFrontend {
   readonly #runtime: SshRuntime;
   readonly #ssh: ssh2.Server;
   readonly #peers = new WeakMap<net.Socket, { remote: string; via?: string; admission: SshAdmission }>();
+  /**
+   * Admitted sockets whose SSH session has not started, by their TCP peer ("address|port"):
+   * ssh2's 'connection' event names the peer, not the socket, and a peer's address and port
+   * are unique among one listener's live connections.
+   */
+  readonly #unclaimed = new Map<string, net.Socket[]>();
   #listener: net.Server | null = null;
 
   constructor(settings: SshFrontendSettings, runtime: SshRuntime) {
@@ -157,16 +163,36 @@ export class SshFrontend {
       return;
     }
     this.#peers.set(socket, { remote, ...(via ? { via } : {}), admission });
+    const key = peerKey(socket.remoteAddress, socket.remotePort);
+    this.#unclaimed.set(key, [...(this.#unclaimed.get(key) ?? []), socket]);
+    socket.once('close', () => this.#release(key, socket));
     this.#ssh.injectSocket(socket);
   }
 
-  #onClient(client: Connection, info: { ip: string; header: { identRaw: string } }): void {
-    // ssh2 keeps the socket it was given; the PROXY peer was recorded for it in #admit.
-    const socket = (client as unknown as { _sock: net.Socket })._sock;
-    const peer = this.#peers.get(socket);
-    if (!peer) {
+  #release(key: string, socket: net.Socket): void {
+    const rest = (this.#unclaimed.get(key) ?? []).filter((s) => s !== socket);
+    if (rest.length > 0) this.#unclaimed.set(key, rest);
+    else this.#unclaimed.delete(key);
+  }
+
+  /** The admitted socket behind an SSH session that has just started (the PROXY peer was recorded for it in #admit). */
+  #claim(client: Connection, info: { ip?: string; port?: number }): net.Socket | undefined {
+    const key = peerKey(info.ip, info.port);
+    const candidates = this.#unclaimed.get(key) ?? [];
+    // Two live sockets with one peer (a listener on several local addresses): ssh2 1.x's own
+    // reference to its socket tells them apart.
+    const own = (client as unknown as { _sock?: unknown })._sock;
+    const socket = candidates.length > 1 && own instanceof net.Socket ? candidates.find((s) => s === own) : candidates[0];
+    if (socket) this.#release(key, socket);
+    return socket;
+  }
+
+  #onClient(client: Connection, info: { ip: string; port?: number; header: { identRaw: string } }): void {
+    const socket = this.#claim(client, info);
+    const peer = socket ? this.#peers.get(socket) : undefined;
+    if (!socket || !peer) {
       // Not a socket this frontend admitted.
-      socket.destroy();
+      client.end();
       return;
     }
     const { sessionId } = peer.admission;
@@ -316,4 +342,8 @@ export class SshFrontend {
     // "none" (the client asking which methods exist) is not a failed login.
     return {};
   }
+}
+
+function peerKey(address: string | undefined, port: number | undefined): string {
+  return `${address ?? ''}|${port ?? 0}`;
 }
