@@ -44,10 +44,11 @@ function close(sftp: Sftp, handle: Buffer): Promise<void> {
   return new Promise((resolve, reject) => sftp.close(handle, (e) => (e ? reject(e) : resolve())));
 }
 
-const variants: { name: string; options: TestServerOptions }[] = [
-  { name: 'local storage, resumable uploads', options: {} },
-  { name: 'local storage, atomic uploads', options: { config: { storage: { uploadMode: 'atomic' } } } },
-  { name: 'memory storage', options: { storage: () => new MemoryStorageProvider() } },
+const variants: { name: string; options: TestServerOptions; sharedHandles: boolean }[] = [
+  { name: 'local storage, resumable uploads', options: {}, sharedHandles: true },
+  // Each handle writes its own copy: the last one closed wins (docs/sftp.md).
+  { name: 'local storage, atomic uploads', options: { config: { storage: { uploadMode: 'atomic' } } }, sharedHandles: false },
+  { name: 'memory storage', options: { storage: () => new MemoryStorageProvider() }, sharedHandles: true },
 ];
 
 for (const variant of variants) {
@@ -108,6 +109,24 @@ for (const variant of variants) {
       middle.copy(expected, 100_000);
       expected.write('HEAD', 0);
       assert.equal(sha256(await readAll(t.storage, '/patch.bin')), sha256(expected));
+    });
+
+    it('two handles on two connections write the two halves of one file (sha256)', { skip: variant.sharedHandles ? false : 'atomic uploads: each handle has its own copy' }, async () => {
+      const data = randomBytes(1024 * KiB);
+      const half = data.length / 2;
+      const a = await connect(port);
+      const b = await connect(port);
+      try {
+        const first = await open(a.sftp, 'halves.bin', 'w');
+        const second = await open(b.sftp, 'halves.bin', 'r+');
+        await Promise.all([write(b.sftp, second, data.subarray(half), half), write(a.sftp, first, data.subarray(0, half), 0)]);
+        await close(b.sftp, second);
+        await close(a.sftp, first);
+      } finally {
+        a.client.end();
+        b.client.end();
+      }
+      assert.equal(sha256(await readAll(t.storage, '/halves.bin')), sha256(data));
     });
 
     it('paramiko: "r+" seek-and-write in place, "w" written back to front', { skip: PARAMIKO_MISSING() ?? false }, async () => {
