@@ -227,11 +227,6 @@ export class UserFiles {
     await this.#audited('link', { path: from, toPath: to }, () => link(from, to));
   }
 
-  /** The storage can change a file's size in place (SFTP SETSTAT with a size). */
-  get canTruncate(): boolean {
-    return this.storage.truncate !== undefined;
-  }
-
   /**
    * Cuts a plain file to `size` bytes or extends it with zeros; needs "overwrite" unless the
    * size is already that (clients that send a file's attributes back after an upload).

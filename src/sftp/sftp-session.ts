@@ -111,8 +111,8 @@ export class SftpSession {
         // "name/" names a directory (open(2): ENOTDIR for a file, EISDIR for a directory);
         // the virtual path lost the slash.
         if (request.path.length > 1 && request.path[request.path.length - 1] === 0x2f) {
-          const entry = await this.#files.stat(path);
-          return encodeStatus(id, entry.type === 'directory' ? FX.FAILURE : FX.NO_SUCH_FILE, STATUS_TEXT[entry.type === 'directory' ? FX.FAILURE : FX.NO_SUCH_FILE]);
+          const code = (await this.#files.stat(path)).type === 'directory' ? FX.FAILURE : FX.NO_SUCH_FILE;
+          return encodeStatus(id, code, STATUS_TEXT[code]);
         }
         return this.#open(id, path, request.flags);
       }

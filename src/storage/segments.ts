@@ -32,6 +32,12 @@ export function checkOffset(offset: number | undefined): number {
   return value;
 }
 
+/** Permission bits for setMode: an integer from 0 to 0o777, else INVALID_NAME. */
+export function checkMode(mode: number): number {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw storageError('INVALID_NAME');
+  return mode;
+}
+
 /**
  * The checks every adapter's openWrite starts with: a canonical path that is not the root,
  * a valid resume offset, and a signal that has not fired yet.

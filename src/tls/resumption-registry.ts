@@ -239,7 +239,7 @@ export class TlsResumptionRegistry {
 
   /** `scope`'s context for a data connection (kept while the scope is open, rebuilt once it closed). */
   #contextOf(scope: TlsScope, renewTicket: boolean): tls.SecureContext {
-    if (scope.closedAt !== 0 || scope.context === null) return this.#context(scope.ticketKeys, renewTicket);
+    if (scope.context === null) return this.#context(scope.ticketKeys, renewTicket);
     if (!renewTicket) return scope.context;
     return (scope.renewingContext ??= this.#context(scope.ticketKeys, true));
   }

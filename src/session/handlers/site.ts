@@ -5,6 +5,7 @@
  * the file service (permission "chmod", the storage's modes: the same rule as SFTP SETSTAT);
  * SITE HELP lists the subcommands. Any other subcommand gets 500, as vsftpd and ProFTPD answer.
  */
+import { parseCommand } from '../../protocol/command.js';
 import { ReplyCode } from '../../protocol/reply.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
@@ -36,10 +37,11 @@ async function chmod(ctx: SessionContext, rest: string): Promise<void> {
 }
 
 async function site(ctx: SessionContext, arg: string): Promise<void> {
-  const [sub, rest] = splitFirst(arg.trim());
-  switch (sub.toUpperCase()) {
+  // "SITE <subcommand> SP <arg>" is a command line of its own (RFC 959 §5.3 syntax).
+  const sub = parseCommand(arg.trim());
+  switch (sub?.verb ?? '') {
     case 'CHMOD':
-      await chmod(ctx, rest);
+      await chmod(ctx, sub?.arg ?? '');
       return;
     case 'HELP':
       ctx.reply(ReplyCode.HelpMessage, ['SITE commands recognized:', ' CHMOD <octal mode> <path>', ' HELP', 'Help OK.']);

@@ -16,7 +16,7 @@ import { constants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { addAbortSignal } from 'node:stream';
 import { StorageError, storageError } from '../errors.js';
-import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
+import { checkMode, checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
 import type {
   Entry,
   OpenReadOptions,
@@ -294,8 +294,8 @@ export class LocalStorage implements StorageBackend {
 
   async setMode(p: VirtualPath, mode: number): Promise<void> {
     const segments = splitVirtualPath(p);
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw fail('INVALID_NAME');
-    await this.#throughFd(segments, O_RDONLY, (fd) => fchmod(fd, mode));
+    const bits = checkMode(mode);
+    await this.#throughFd(segments, O_RDONLY, (fd) => fchmod(fd, bits));
   }
 
   /**

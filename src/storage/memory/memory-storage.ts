@@ -9,7 +9,7 @@
  */
 import { Readable, addAbortSignal } from 'node:stream';
 import { storageError } from '../errors.js';
-import { checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
+import { checkMode, checkOffset, checkWriteRequest, splitVirtualPath } from '../segments.js';
 import type {
   Entry,
   OpenReadOptions,
@@ -21,11 +21,10 @@ import type {
   VirtualPath,
   WriteHandle,
 } from '../types.js';
-import { Volume, type DirNode, type FileNode, type Node } from './memory-volume.js';
+import { STREAM_HIGH_WATER_MARK, Volume, type DirNode, type FileNode, type Node } from './memory-volume.js';
 import { MemoryWriteHandle, resized } from './memory-write-handle.js';
 
 const CHUNK_SIZE = 64 * 1024;
-const STREAM_HIGH_WATER_MARK = 256 * 1024;
 const fail = storageError;
 
 const CAPABILITIES: StorageCapabilities = Object.freeze({
@@ -156,8 +155,6 @@ export class MemoryStorage implements StorageBackend {
         node.mtime = new Date();
         break;
       case 'append':
-        node = existing ?? this.#addFile(parent, name);
-        break;
       case 'update':
         node = existing ?? this.#addFile(parent, name);
         break;
@@ -261,8 +258,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async setMode(p: VirtualPath, mode: number): Promise<void> {
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw fail('INVALID_NAME');
-    this.#lookup(splitVirtualPath(p)).mode = mode;
+    this.#lookup(splitVirtualPath(p)).mode = checkMode(mode);
   }
 
   async setModifiedTime(p: VirtualPath, time: Date): Promise<void> {
@@ -274,11 +270,6 @@ export class MemoryStorage implements StorageBackend {
   async ping(): Promise<void> {}
 }
 
-
-/**
- * Collects chunks and applies them to the node on commit (and, like a real fd whose bytes
- * already hit the disk, on abort: partial uploads stay for REST/APPE).
- */
 export class MemoryStorageProvider implements StorageProvider {
   readonly capabilities: StorageCapabilities = CAPABILITIES;
   readonly #volume: Volume;

@@ -5,6 +5,9 @@
  */
 import { StorageError, storageError } from '../errors.js';
 
+/** Bytes the adapter's read and upload streams buffer. */
+export const STREAM_HIGH_WATER_MARK = 256 * 1024;
+
 export function toStorageError(error: unknown): StorageError {
   return error instanceof StorageError ? error : storageError('UNAVAILABLE', error);
 }

@@ -7,11 +7,14 @@ import { Writable } from 'node:stream';
 import type { StorageError } from '../errors.js';
 import { storageError } from '../errors.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
-import { toStorageError, type FileNode, type Volume } from './memory-volume.js';
+import { STREAM_HIGH_WATER_MARK, toStorageError, type FileNode, type Volume } from './memory-volume.js';
 
-const STREAM_HIGH_WATER_MARK = 256 * 1024;
 const fail = storageError;
 
+/**
+ * Collects chunks and applies them to the node on commit (and, like a real fd whose bytes
+ * already hit the disk, on abort: partial uploads stay for REST/APPE).
+ */
 export class MemoryWriteHandle extends StreamWriteHandle {
   readonly stream: Writable;
   readonly #volume: Volume;
