@@ -294,7 +294,7 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
   // An adapter may run only some metrics (kftpd+redis: the short sessions; openssh: SFTP);
   // the SFTP rows run on the servers that speak it.
   const runs = (m) => (m === 'sftp' ? Boolean(adapter.sftp) : !adapter.metrics || adapter.metrics.includes(m));
-  const first = metrics.filter((m) => m !== 'idle' && runs(m) && (!isCeiling || m === 'stream' || m === 'ftps'));
+  const first = metrics.filter((m) => m !== 'idle' && runs(m) && (!isCeiling || m !== 'sftp'));
   const say = (line) => log(`  ${name.padEnd(10)} ${line}`);
 
   if (first.length > 0) {
@@ -306,6 +306,8 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
     }
     if (instance) {
       const t = target(instance);
+      // The ceiling answers the FTP loads (small files, short sessions) on a port of their own.
+      const ftp = isCeiling ? { ...t, port: instance.ftpPort } : t;
       const dir = env.uploadDir(name);
       try {
         for (const metric of first) {
@@ -341,7 +343,7 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
           } else if (metric === 'small') {
             try {
               const r = await meter.measure(instance.pid, () =>
-                smallFiles(t, { count: profile.smallCount, size: 4096, dir, phaseDeadlineMs: profile.smallDeadlineMs }),
+                smallFiles(ftp, { count: profile.smallCount, size: 4096, dir, phaseDeadlineMs: profile.smallDeadlineMs }),
               );
               const files = r.stored + r.retrieved;
               results.add(name, 'small.stor.fps', r.stored / r.storeSeconds, r);
@@ -356,7 +358,7 @@ async function runServer(adapter, ports, env, opts, results, meter, round) {
             for (const c of profile.concurrency) {
               try {
                 const r = await meter.measure(instance.pid, () =>
-                  shortSessions(t, { clients: c, perClient: 10, deadlineMs: profile.sessionsDeadlineMs }),
+                  shortSessions(ftp, { clients: c, perClient: 10, deadlineMs: profile.sessionsDeadlineMs }),
                 );
                 const k = `sessions.c${c}`;
                 results.add(name, `${k}.rate`, r.rate, { seconds: r.seconds, sessions: r.sessions, errors: r.errors });

@@ -1,14 +1,16 @@
 /**
- * The ceiling server: usage ceiling-server.mjs PORT TLS_PORT CERT KEY.
+ * The ceiling server: usage ceiling-server.mjs PORT TLS_PORT CERT KEY FTP_PORT ROOT.
  * On each connection (plain on PORT, TLS 1.3 on TLS_PORT) it greets "220", reads one line
  * "RETR <n>" (then sends n bytes from one reused buffer and closes) or "STOR <n>" (then reads
- * and drops n bytes and answers "226").
+ * and drops n bytes and answers "226"). On FTP_PORT it answers the small-file and short-session
+ * loads with the least FTP that can (ceiling-ftp.mjs), serving ROOT.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { serveCeilingFtp } from './ceiling-ftp.mjs';
 
-const [port, tlsPort, cert, key] = process.argv.slice(2);
+const [port, tlsPort, cert, key, ftpPort, root] = process.argv.slice(2);
 const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
 
 function handle(socket) {
@@ -50,3 +52,4 @@ net.createServer(handle).listen(Number(port), '127.0.0.1');
 tls
   .createServer({ cert: readFileSync(cert), key: readFileSync(key), minVersion: 'TLSv1.3' }, handle)
   .listen(Number(tlsPort), '127.0.0.1');
+serveCeilingFtp(Number(ftpPort), root);

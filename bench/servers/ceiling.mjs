@@ -1,7 +1,8 @@
 /**
  * The ceiling: a trivial Node socket source/sink (ceiling-server.mjs), what Node itself can
- * push through one loopback connection on this machine, plain and TLS 1.3. Only the stream
- * metrics apply to it.
+ * push through one loopback connection on this machine, plain and TLS 1.3; and the least FTP
+ * a Node program can answer the small-file and short-session loads with (ceiling-ftp.mjs: no
+ * checks, any login, asynchronous file calls). The idle and SFTP metrics do not apply to it.
  */
 import path from 'node:path';
 import { BENCH_DIR } from '../lib/env.mjs';
@@ -17,12 +18,13 @@ export default {
   },
 
   async start(env, { port, pasvMin }) {
+    const ftpPort = pasvMin + 1;
     const instance = await env.launch({
       name: 'ceiling',
       cmd: process.execPath,
-      args: [path.join(BENCH_DIR, 'servers', 'ceiling-server.mjs'), String(port), String(pasvMin), env.certFile, env.keyFile],
+      args: [path.join(BENCH_DIR, 'servers', 'ceiling-server.mjs'), String(port), String(pasvMin), env.certFile, env.keyFile, String(ftpPort), env.srvDir],
       port,
     });
-    return { ...instance, tlsPort: pasvMin };
+    return { ...instance, tlsPort: pasvMin, ftpPort };
   },
 };
