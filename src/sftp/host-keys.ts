@@ -5,8 +5,8 @@
  * (ed25519, ecdsa-p256 and rsa-3072, like ssh-keygen -A) and reused afterwards. Each key's
  * SHA-256 fingerprint is reported in OpenSSH's notation ("SHA256:...", ssh-keygen -l).
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
@@ -34,7 +34,26 @@ export function describeKey(file: string, pem: Buffer): HostKey {
   return { file, type: key.type, pem, fingerprint };
 }
 
-type GenerateKeyPair = (type: string, opts: object) => Promise<{ private: string; public: string }>;
+export type GenerateKeyPair = (type: string, opts: object) => Promise<{ private: string; public: string }>;
+
+/** Attempts at a key the parser accepts; each fails with a chance of 1 in 256 at most. */
+const GENERATE_ATTEMPTS = 8;
+
+/**
+ * A new key pair that ssh2 itself can read back. ssh2 (1.17) strips leading zero bytes from a
+ * new ed25519 public key, so about one key in 256 comes out 31 bytes long and unreadable
+ * ("Malformed OpenSSH private key": mscdex/ssh2#1390, #1513); a server writing such a key
+ * would fail its first start. Such a pair is thrown away and generated anew.
+ */
+async function generateReadable(generate: GenerateKeyPair, type: string, opts: object): Promise<{ private: string; public: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const pair = await generate(type, opts);
+    const parsed = ssh2.utils.parseKey(pair.private);
+    const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | Error | undefined) : parsed;
+    if (key && !(key instanceof Error)) return pair;
+    if (attempt >= GENERATE_ATTEMPTS) throw new Error(`could not generate a readable ${type} host key`);
+  }
+}
 
 /**
  * Writes the missing keys of the standard set into `dir` (private key 0600, `.pub` beside it)
@@ -42,9 +61,12 @@ type GenerateKeyPair = (type: string, opts: object) => Promise<{ private: string
  * stateDir); `'refuse'` fails instead (`kftpd sftp host-keys generate`: a key meant for a
  * Secret must never be silently replaced nor silently reused).
  */
-export async function generateHostKeys(dir: string, existing: 'keep' | 'refuse'): Promise<{ keys: HostKey[]; generated: string[] }> {
+export async function generateHostKeys(
+  dir: string,
+  existing: 'keep' | 'refuse',
+  generate: GenerateKeyPair = promisify(ssh2.utils.generateKeyPair),
+): Promise<{ keys: HostKey[]; generated: string[] }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const generate = promisify(ssh2.utils.generateKeyPair) as GenerateKeyPair;
   if (existing === 'refuse') {
     // All or nothing: checked before anything is written, so a refusal leaves no new key behind.
     const present = await Promise.all(GENERATED.map(({ file }) => readFile(path.join(dir, file)).then(() => file, () => null)));
@@ -58,9 +80,8 @@ export async function generateHostKeys(dir: string, existing: 'keep' | 'refuse')
       const found = await readFile(full).catch(() => null);
       if (found && existing === 'refuse') throw new Error(`${full} exists: not replaced (move it away, or use another directory)`);
       if (found) return describeKey(full, found);
-      const pair = await generate(type, bits ? { bits } : {});
-      // 'wx': never replace a key another replica or process wrote meanwhile.
-      const written = await writeFile(full, pair.private, { mode: 0o600, flag: 'wx' }).then(() => true, () => false);
+      const pair = await generateReadable(generate, type, bits ? { bits } : {});
+      const written = await publishOnce(full, pair.private);
       if (!written && existing === 'refuse') throw new Error(`${full} appeared while generating: not replaced`);
       await writeFile(`${full}.pub`, `${pair.public}\n`, { mode: 0o644 }).catch(() => undefined);
       generated.push(full);
@@ -68,6 +89,27 @@ export async function generateHostKeys(dir: string, existing: 'keep' | 'refuse')
     }),
   );
   return { keys, generated };
+}
+
+/**
+ * Writes `content` to `file` unless a file of that name exists, so that nobody ever reads it
+ * half written: the key is written in full under a temporary name and then hard-linked to its
+ * name, which fails if another replica or process published one meanwhile (then theirs, whole,
+ * is the key). A plain exclusive create would let a second starter read the first one's key
+ * while it is still being written ("Malformed OpenSSH private key"). False: one was there.
+ */
+async function publishOnce(file: string, content: string): Promise<boolean> {
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, content, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
 }
 
 /** Loads `files`, or (when empty) the keys in `<stateDir>/ssh`, generating the missing ones. */

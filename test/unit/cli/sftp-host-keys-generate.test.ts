@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSftpHostKeysGenerate } from '../../../src/cli/commands/sftp-host-keys-generate.js';
-import { loadHostKeys } from '../../../src/sftp/host-keys.js';
+import ssh2 from 'ssh2';
+import { generateHostKeys, loadHostKeys, type GenerateKeyPair } from '../../../src/sftp/host-keys.js';
 import { runCommand } from '../../helpers/cli.js';
 
 const NAMES = ['ssh_host_ed25519_key', 'ssh_host_ecdsa_key', 'ssh_host_rsa_key'];
@@ -52,4 +53,43 @@ test('usage: --out is required, unknown options refused (exit 2), --help exits 0
   const help = await runCommand(runSftpHostKeysGenerate, ['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: kftpd sftp host-keys generate --out DIR/);
+});
+
+test('replicas starting at once on one state directory agree on one set of keys', async () => {
+  // Each start finds no key and generates its own; one of each type is published (whole, under
+  // its name only once written) and every start serves that one, none replaced.
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-hostkeys-race-'));
+  const starts = await Promise.allSettled(Array.from({ length: 6 }, () => loadHostKeys([], stateDir)));
+  const loaded = starts.map((start) => {
+    assert.equal(start.status, 'fulfilled', start.status === 'rejected' ? String(start.reason) : '');
+    return start.status === 'fulfilled' ? start.value.keys.map((key) => key.fingerprint) : [];
+  });
+  for (const fingerprints of loaded) assert.deepEqual(fingerprints, loaded[0]);
+  const dir = path.join(stateDir, 'ssh');
+  assert.deepEqual((await readdir(dir)).sort(), NAMES.flatMap((name) => [name, `${name}.pub`]).sort(), 'a temporary file was left behind');
+  for (const name of NAMES) assert.equal((await stat(path.join(dir, name))).mode & 0o777, 0o600, name);
+});
+
+test('a generated key ssh2 cannot read back (its ed25519 leading-zero bug) is thrown away and generated anew', async () => {
+  const real = promisify(ssh2.utils.generateKeyPair) as GenerateKeyPair;
+  let ed25519Calls = 0;
+  // What ssh2 returns for about one ed25519 key in 256: a pair whose private key it rejects.
+  const flaky: GenerateKeyPair = async (type, opts) => {
+    const pair = await real(type, opts);
+    if (type !== 'ed25519' || ++ed25519Calls > 2) return pair;
+    const lines = pair.private.split('\n');
+    return { ...pair, private: [lines[0], ...lines.slice(2)].join('\n') };
+  };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kftpd-hostkeys-flaky-'));
+  const { keys } = await generateHostKeys(dir, 'keep', flaky);
+  assert.equal(ed25519Calls, 3);
+  assert.deepEqual(keys.map((key) => key.type), ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']);
+  const reread = await loadHostKeys(NAMES.map((name) => path.join(dir, name)), '/nonexistent');
+  assert.deepEqual(reread.keys.map((key) => key.fingerprint), keys.map((key) => key.fingerprint));
+
+  // A generator that never gives a readable key: a clear error, and no key file written.
+  const broken: GenerateKeyPair = async (type, opts) => ({ ...(await real(type, opts)), private: 'not a key' });
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'kftpd-hostkeys-broken-'));
+  await assert.rejects(() => generateHostKeys(empty, 'keep', broken), /could not generate a readable (ed25519|ecdsa|rsa) host key/);
+  assert.deepEqual(await readdir(empty), []);
 });
