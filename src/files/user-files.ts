@@ -97,6 +97,11 @@ export class UserFiles {
     return this.storage.stat(path);
   }
 
+  /** The session is over: the storage frees what it keeps between operations (held directories). */
+  release(): void {
+    this.storage.release?.();
+  }
+
   /** A directory's entries, streamed; needs "list" (refused synchronously). */
   list(dir: VirtualPath, signal?: AbortSignal): AsyncIterable<Entry> {
     this.require('list', dir);

@@ -246,6 +246,7 @@ export class SshFrontend {
       clearTimeout(loginTimer);
       if (idleTimer) clearTimeout(idleTimer);
       log.info({ event: 'session.close', user: files?.principal.name, durationMs: Date.now() - openedAt }, 'SSH session closed');
+      files?.release();
     });
     client.on('authentication', (ctx) => {
       void this.#authenticate(ctx, peer.remote, sessionId, log).then(

@@ -135,6 +135,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logs,
     async close() {
       await server.close({ drainTimeoutMs: 1000 });
+      // The test's own view of the root holds the home open like a session does.
+      storage.release?.();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -10,9 +10,10 @@
  * (see openConfined). Directory operations (mkdir, rename, delete) still rely on the realpath
  * check alone; racing them needs a concurrent writer on the host.
  *
- * The per-component walk (realpath) is done once per directory and session: proven parent
- * directories are held in a DirHandleCache and the next file is opened relative to them after
- * asking the kernel where the held directory is now (dir-handle-cache.ts).
+ * The per-component walk (realpath) is done once per directory and session: the home (from
+ * login on) and proven parent directories are held in a DirHandleCache and the next file is
+ * opened (or the directory listed) relative to them after asking the kernel where the held
+ * directory is now (dir-handle-cache.ts).
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -43,6 +44,8 @@ export class Confinement {
   readonly #dirs = new DirHandleCache();
   /** Parents being opened for the cache after a download's full resolution. */
   readonly #remembering = new Set<string>();
+  /** The parent of the last download resolved in full: held when the next one is there too. */
+  #resolvedOnce: string | null = null;
 
   /** `home` must be a realpath. */
   constructor(home: string) {
@@ -62,6 +65,22 @@ export class Confinement {
   /** Host path for the segments, before any symlink resolution. */
   join(segments: readonly string[]): string {
     return segments.length === 0 ? this.home : path.join(this.home, ...segments);
+  }
+
+  /** Keeps `fd`, the home proven by the provider (the kernel's name for it is `home`). */
+  holdHome(fd: number): void {
+    this.#dirs.release(this.#dirs.adopt(this.home, fd, this.home));
+  }
+
+  /**
+   * The held directory `segments` names, as a path that reaches exactly it (/proc/self/fd/N),
+   * taken until release(); null when it is not held (the caller resolves it).
+   */
+  acquireHeld(segments: readonly string[]): { path: string; release(): void } | null {
+    if (!PROC_FD_AVAILABLE) return null;
+    const dir = this.#dirs.acquire(this.join(segments));
+    if (dir === null) return null;
+    return { path: procFdPath(dir.fd), release: () => this.#dirs.release(dir) };
   }
 
   /** This session changed directories (rename, rmdir): forget the held ones. */
@@ -179,13 +198,20 @@ export class Confinement {
   }
 
   /**
-   * After a full resolution found `real` for `segments` (a file): when no link was on the way,
-   * open and hold its parent for the next files of the queue. Runs in the background; a
-   * failure only means no cache entry.
+   * After a full resolution found `real` for `segments` (a file): when no link was on the way
+   * and the previous one was in the same directory (a queue, not a session's one download),
+   * open and hold the parent for the next files. Runs in the background; a failure only
+   * means no cache entry.
    */
   rememberParentOf(segments: readonly string[], real: string): void {
     if (!PROC_FD_AVAILABLE || segments.length === 0 || real !== this.join(segments)) return;
     const host = path.dirname(real);
+    if (this.#resolvedOnce !== host) {
+      // A short session fetches one file and leaves: opening and later closing its directory
+      // would be two thread-pool round trips for nothing.
+      this.#resolvedOnce = host;
+      return;
+    }
     if (this.#remembering.has(host)) return;
     this.#remembering.add(host);
     openFile(host, O_RDONLY | O_DIRECTORY | SAFE_OPEN).then(

@@ -19,7 +19,7 @@
  * unused for IDLE_MS. An fd is never closed while an operation uses it (its number could be
  * reused by another open and the operation would then act on a different directory).
  */
-import { closeQuietly, openedPathSync } from './fs-calls.js';
+import { closeDirectorySync, openedPathSync } from './fs-calls.js';
 
 /** A cache unused this long closes its directories. */
 const IDLE_MS = 2_000;
@@ -104,7 +104,7 @@ export class DirHandleCache {
   /** The operation is done with `handle`. */
   release(handle: DirHandle): void {
     handle.users--;
-    if (handle.dropped && handle.users === 0) closeQuietly(handle.fd);
+    if (handle.dropped && handle.users === 0) closeDirectorySync(handle.fd);
   }
 
   /** Drops every held directory (this session changed the tree, or it went idle). */
@@ -121,7 +121,7 @@ export class DirHandleCache {
       }
     }
     entry.dropped = true;
-    if (entry.users === 0) closeQuietly(entry.fd);
+    if (entry.users === 0) closeDirectorySync(entry.fd);
     if (this.#entries.size === 0) holding.delete(this);
   }
 }

@@ -1,15 +1,17 @@
 /**
  * @module storage/local/entries
- * Directory listings and stat results: host Stats as storage Entries, and a directory read in
- * small batches where links out of the home and uploads in progress do not show.
+ * Directory listings and stat results: host Stats as storage Entries, and a directory read
+ * (in one call when a stat just found it small, else in batches; through the session's held
+ * fd when it has one) where links out of the home and uploads in progress do not show.
  */
 import { promises as fsp } from 'node:fs';
-import type { Dir, Dirent, Stats } from 'node:fs';
+import type { Dir, Stats } from 'node:fs';
 import path from 'node:path';
 import type { Entry, EntryType } from '../types.js';
 import { ATOMIC_TEMP_PREFIX } from './atomic-upload.js';
 import type { Confinement } from './confinement.js';
 import { errnoOf, toStorageError } from './errno.js';
+import { lstat, readdir, realpath, stat } from './fs-calls.js';
 
 /** Errors for which a single directory entry is skipped instead of failing the listing. */
 const SKIPPABLE_ENTRY_ERRORS = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM']);
@@ -32,9 +34,88 @@ export function toEntry(name: string, st: Stats): Entry {
   };
 }
 
-/** The entries of the directory `segments` names (resolved and confined), streamed. */
-export async function* listDirectory(confinement: Confinement, segments: readonly string[], signal: AbortSignal | undefined): AsyncGenerator<Entry> {
-  const real = await confinement.resolveExisting(segments);
+/**
+ * A directory whose own size is at most this is read in one readdir call: on ext4 and xfs
+ * that is a few thousand names at most (tmpfs counts 20 bytes a name), so the names in memory
+ * stay bounded, and a short session's LIST costs one thread-pool round trip instead of four
+ * (opendir, a batch, the empty batch that ends it, closedir). Larger ones, and filesystems
+ * that report no size for directories (0), are streamed in batches.
+ */
+export const ONE_CALL_DIRECTORY_BYTES = 64 * 1024;
+
+/** How long a stat's "small directory" stays true for the listing that follows it. */
+const SMALL_DIRECTORY_NOTE_MS = 1_000;
+
+/**
+ * The small directory a session's last stat found (the FTP and SFTP frontends stat a path
+ * before they list it), taken by the listing that follows. Only a fresh note of the very same
+ * path counts: a directory stat'ed by CWD and listed much later may have grown meanwhile, and
+ * a bounded read is the point, not a saved call.
+ */
+export class SmallDirectoryNote {
+  #path: string | null = null;
+  #at = 0;
+
+  note(p: string, st: Stats): void {
+    if (!st.isDirectory() || st.size <= 0 || st.size > ONE_CALL_DIRECTORY_BYTES) return;
+    this.#path = p;
+    this.#at = Date.now();
+  }
+
+  /** Whether `p` was just found small; the note is used up either way. */
+  take(p: string): boolean {
+    const small = this.#path === p && Date.now() - this.#at <= SMALL_DIRECTORY_NOTE_MS;
+    this.#path = null;
+    return small;
+  }
+
+  clear(): void {
+    this.#path = null;
+  }
+}
+
+/**
+ * The entries of the directory `segments` names (resolved and confined), streamed. `small`:
+ * a stat of this directory a moment ago found it at most ONE_CALL_DIRECTORY_BYTES (the FTP
+ * and SFTP frontends stat a path before they list it), so its names are read in one call.
+ */
+export async function* listDirectory(
+  confinement: Confinement,
+  segments: readonly string[],
+  signal: AbortSignal | undefined,
+  small = false,
+): AsyncGenerator<Entry> {
+  // A directory the session holds is read through its fd (the very directory proven inside),
+  // any other is resolved first.
+  const held = confinement.acquireHeld(segments);
+  try {
+    const dir = held ? held.path : await confinement.resolveExisting(segments);
+    for await (const name of directoryNames(dir, small)) {
+      signal?.throwIfAborted();
+      const entry = await listEntry(confinement, dir, name);
+      if (entry) yield entry;
+    }
+  } catch (error) {
+    // The caller's abort reason goes back unchanged; read errors (EIO...) get mapped.
+    if (signal?.aborted && error === signal.reason) throw error;
+    throw toStorageError(error);
+  } finally {
+    held?.release();
+  }
+}
+
+/** The names in `real`: one readdir when `small`, otherwise opendir's batches. */
+async function* directoryNames(real: string, small: boolean): AsyncGenerator<string> {
+  if (small) {
+    let names: string[];
+    try {
+      names = await readdir(real);
+    } catch (error) {
+      throw toStorageError(error);
+    }
+    yield* names;
+    return;
+  }
   let handle: Dir;
   try {
     // opendir reads the directory in small batches, so huge directories are never held in
@@ -43,30 +124,20 @@ export async function* listDirectory(confinement: Confinement, segments: readonl
   } catch (error) {
     throw toStorageError(error);
   }
-  try {
-    for await (const dirent of handle) {
-      signal?.throwIfAborted();
-      const entry = await listEntry(confinement, real, dirent);
-      if (entry) yield entry;
-    }
-  } catch (error) {
-    // The caller's abort reason goes back unchanged; read errors (EIO...) get mapped.
-    if (signal?.aborted && error === signal.reason) throw error;
-    throw toStorageError(error);
-  }
+  for await (const dirent of handle) yield dirent.name;
 }
 
-async function listEntry(confinement: Confinement, dirReal: string, dirent: Dirent): Promise<Entry | undefined> {
+async function listEntry(confinement: Confinement, dirReal: string, name: string): Promise<Entry | undefined> {
   // Uploads in progress in atomic mode are not files yet.
-  if (dirent.name.startsWith(ATOMIC_TEMP_PREFIX)) return undefined;
-  const hostPath = path.join(dirReal, dirent.name);
+  if (name.startsWith(ATOMIC_TEMP_PREFIX)) return undefined;
+  const hostPath = path.join(dirReal, name);
   try {
     // lstat rather than the dirent type: the entry may have been swapped for a link since.
-    const lst = await fsp.lstat(hostPath);
-    if (!lst.isSymbolicLink()) return toEntry(dirent.name, lst);
-    const target = await fsp.realpath(hostPath);
+    const lst = await lstat(hostPath);
+    if (!lst.isSymbolicLink()) return toEntry(name, lst);
+    const target = await realpath(hostPath);
     if (!confinement.inside(target)) return undefined;
-    return toEntry(dirent.name, await fsp.stat(target));
+    return toEntry(name, await stat(target));
   } catch (error) {
     const errno = errnoOf(error);
     if (errno !== undefined && SKIPPABLE_ENTRY_ERRORS.has(errno)) return undefined;

@@ -54,6 +54,10 @@ export function openedPathSync(fd: number): string | null {
   }
 }
 
+export function readdir(hostPath: string): Promise<string[]> {
+  return new Promise((resolve, reject) => fs.readdir(hostPath, (error, names) => (error ? reject(error) : resolve(names))));
+}
+
 export function lstat(hostPath: string): Promise<Stats> {
   return new Promise((resolve, reject) => fs.lstat(hostPath, (error, st) => (error ? reject(error) : resolve(st))));
 }
@@ -82,12 +86,30 @@ export function fchmod(fd: number, mode: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fchmod(fd, mode, (error) => (error ? reject(error) : resolve())));
 }
 
+export function access(hostPath: string, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.access(hostPath, mode, (error) => (error ? reject(error) : resolve())));
+}
+
 export function close(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 export function closeQuietly(fd: number): void {
   fs.close(fd, () => undefined);
+}
+
+/**
+ * Closes a directory fd now. Synchronous on purpose: a directory has no written data to flush
+ * (no NFS commit, no FUSE flush), so its close does not wait on the volume; and a session's
+ * held directories are then closed by the time the session is (a volume can be unmounted
+ * right after the server stops).
+ */
+export function closeDirectorySync(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed or never valid: nothing is held either way.
+  }
 }
 
 /** A directory the adapter can list and enter (readiness probes, a new home). */

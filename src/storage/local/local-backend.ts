@@ -30,7 +30,7 @@ import type {
 } from '../types.js';
 import { openAtomicWrite } from './atomic-upload.js';
 import { Confinement } from './confinement.js';
-import { listDirectory, toEntry } from './entries.js';
+import { listDirectory, SmallDirectoryNote, toEntry } from './entries.js';
 import { errnoOf, toStorageError } from './errno.js';
 import { FileReadStream } from './file-read-stream.js';
 import { FileWriteSink } from './file-write-sink.js';
@@ -65,9 +65,13 @@ export class LocalStorage implements StorageBackend {
   readonly #uploadMode: UploadMode;
   /** The path the last stat found missing: an upload to it usually follows. */
   #lastMissing: string | null = null;
+  /** The small directory the last stat found: a listing of it usually follows. */
+  readonly #smallDirectory = new SmallDirectoryNote();
 
-  constructor(options: { home: string; fsync?: boolean; uploadMode?: UploadMode }) {
+  /** `heldHome`: an fd of the home, proven there by the provider, for the session to keep. */
+  constructor(options: { home: string; fsync?: boolean; uploadMode?: UploadMode; heldHome?: number }) {
     this.#c = new Confinement(options.home);
+    if (options.heldHome !== undefined) this.#c.holdHome(options.heldHome);
     this.#fsync = options.fsync ?? false;
     this.#uploadMode = options.uploadMode ?? 'resumable';
   }
@@ -80,8 +84,12 @@ export class LocalStorage implements StorageBackend {
   async stat(p: VirtualPath): Promise<Entry> {
     const segments = splitVirtualPath(p);
     const name = segments[segments.length - 1] ?? '';
+    this.#smallDirectory.clear();
     const held = await this.#c.statInHeld(segments).catch((error: unknown) => this.#missing(p, error));
-    if (held) return toEntry(name, held);
+    if (held) {
+      this.#smallDirectory.note(p, held);
+      return toEntry(name, held);
+    }
     const real = await this.#c.resolveExisting(segments).catch((error: unknown) => this.#missing(p, error));
     let st: Stats;
     try {
@@ -92,6 +100,7 @@ export class LocalStorage implements StorageBackend {
       throw toStorageError(error);
     }
     if (st.isFile()) this.#c.rememberParentOf(segments, real);
+    else this.#smallDirectory.note(p, st);
     return toEntry(name, st);
   }
 
@@ -102,7 +111,7 @@ export class LocalStorage implements StorageBackend {
   }
 
   list(dir: VirtualPath, options?: { signal?: AbortSignal }): AsyncIterable<Entry> {
-    return listDirectory(this.#c, splitVirtualPath(dir), options?.signal);
+    return listDirectory(this.#c, splitVirtualPath(dir), options?.signal, this.#smallDirectory.take(dir));
   }
 
   async openRead(p: VirtualPath, options?: OpenReadOptions): Promise<ReadSource> {
@@ -175,7 +184,7 @@ export class LocalStorage implements StorageBackend {
     // A failed or aborted upload interrupts the queue: the session gives back the directories
     // it holds, so a client whose transfers keep failing (no data connection, a fuzzer) holds
     // no fd beyond its own connections.
-    return new LocalWriteHandle(sink, fd, this.#fsync, undefined, () => this.#c.forget());
+    return new LocalWriteHandle(sink, fd, this.#fsync, undefined, () => this.#forget());
   }
 
   /** Resolves the target through symlinks (confined), or its parent when it does not exist. */
@@ -236,7 +245,7 @@ export class LocalStorage implements StorageBackend {
     const st = await this.#c.lstat(hostPath);
     await this.#c.checkLinkTarget(hostPath, st);
     if (!st.isDirectory()) throw fail('NOT_A_DIRECTORY');
-    this.#c.forget();
+    this.#forget();
     try {
       await fsp.rmdir(hostPath);
     } catch (error) {
@@ -264,7 +273,7 @@ export class LocalStorage implements StorageBackend {
     }
     // rename(2) would silently replace an empty directory; RNTO onto a directory is refused.
     if (targetStat?.isDirectory()) throw fail('ALREADY_EXISTS');
-    if (sourceStat.isDirectory()) this.#c.forget();
+    if (sourceStat.isDirectory()) this.#forget();
     try {
       await fsp.rename(source, target);
     } catch (error) {
@@ -355,7 +364,13 @@ export class LocalStorage implements StorageBackend {
 
   /** Closes the held directory handles (the session ended). */
   release(): void {
+    this.#forget();
+  }
+
+  /** The tree changed (or the session ended): nothing remembered about it is used again. */
+  #forget(): void {
     this.#c.forget();
+    this.#smallDirectory.clear();
   }
 }
 

@@ -9,17 +9,18 @@
  * and write the moved directory (outside the root) in the second transfer.
  */
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, mock } from 'node:test';
 import { isStorageError } from '../../../src/storage/errors.js';
 import type { StorageErrorCode } from '../../../src/storage/errors.js';
 import { LocalStorageProvider } from '../../../src/storage/local/local-storage.js';
 import type { LocalStorage } from '../../../src/storage/local/local-storage.js';
+import { collect } from '../../helpers/storage.js';
 
 const SECRET = 'OUTSIDE SECRET';
 
@@ -96,6 +97,61 @@ describe('LocalStorage directory handle cache', () => {
     for (let i = 0; i < 20; i++) await writeAll(b, `/q/f${i}.txt`, `file ${i}`);
     for (let i = 0; i < 20; i++) assert.equal(await readAll(b, `/q/f${i}.txt`), `file ${i}`);
     assert.equal(b.heldDirectories, held);
+  });
+
+  it("a session's one download holds no directory; the next one in that directory holds it for the queue", async () => {
+    await fsp.writeFile(path.join(home, 'q', 'one.txt'), 'one');
+    await fsp.writeFile(path.join(home, 'q', 'two.txt'), 'two');
+    const session = await new LocalStorageProvider({ root }).forHome('/alice');
+    try {
+      assert.equal(session.heldDirectories, 1, 'the login holds the home');
+      assert.equal(await readAll(session, '/q/one.txt'), 'one');
+      await sleep(50);
+      assert.equal(session.heldDirectories, 1, 'one download opened its directory for nothing');
+      assert.equal(await readAll(session, '/q/two.txt'), 'two');
+      // The parent is opened in the background after the second full resolution.
+      for (let i = 0; i < 50 && session.heldDirectories === 1; i++) await sleep(10);
+      assert.equal(session.heldDirectories, 2);
+      assert.equal(await readAll(session, '/q/one.txt'), 'one');
+      assert.equal(session.heldDirectories, 2);
+    } finally {
+      session.release();
+    }
+  });
+
+  it("the home held from login serves a session's first stat, LIST and RETR without resolving it again", async () => {
+    await fsp.writeFile(path.join(home, 'top.txt'), 'top');
+    const session = await new LocalStorageProvider({ root }).forHome('/alice');
+    const resolutions = mock.method(fs.realpath, 'native');
+    try {
+      assert.equal((await session.stat('/')).type, 'directory');
+      assert.deepEqual((await collect(session.list('/'))).map((e) => e.name).sort(), ['q', 'top.txt']);
+      assert.equal(await readAll(session, '/top.txt'), 'top');
+      assert.equal(resolutions.mock.callCount(), 0);
+    } finally {
+      mock.restoreAll();
+      session.release();
+    }
+  });
+
+  it('home moved out of the root and a link to outside put in its place after login: nothing outside is served', async () => {
+    const session = await new LocalStorageProvider({ root }).forHome('/alice');
+    const moved = path.join(outside, 'moved-home');
+    await fsp.rename(home, moved);
+    await fsp.symlink(path.join(outside, 'dir'), home);
+    try {
+      const outsideBefore = await contents(outside);
+      await rejectsWith(() => session.stat('/'), 'OUTSIDE_ROOT');
+      await rejectsWith(() => collect(session.list('/')), 'OUTSIDE_ROOT');
+      await rejectsWith(() => readAll(session, '/data.txt'), 'OUTSIDE_ROOT');
+      await rejectsWith(() => writeAll(session, '/data.txt', 'PWNED'), 'OUTSIDE_ROOT');
+      await rejectsWith(() => writeAll(session, '/new.txt', 'PWNED'), 'OUTSIDE_ROOT');
+      assert.deepEqual(await contents(outside), outsideBefore, 'something outside the root was written');
+    } finally {
+      session.release();
+      await fsp.unlink(home);
+      await fsp.rename(moved, home);
+    }
   });
 
   it('directory moved out of the root and a symlink to outside swapped in between two transfers: nothing outside is served', async () => {
