@@ -90,8 +90,17 @@ export async function reuseProbe(target) {
   }
 }
 
-/** The same measurement against the Node ceiling server (its own one-line protocol). */
-export async function ceilingTransfer(target, { direction, bytes, secure }) {
+/**
+ * The same measurement against the Node ceiling server (its own one-line protocol, one
+ * transfer per connection), after the same warm-up transfer on a connection of its own.
+ */
+export async function ceilingTransfer(target, { direction, bytes, secure, remotePath }) {
+  const warmPath = direction === 'RETR' ? 'warm.bin' : remotePath;
+  await oneCeilingTransfer(target, { direction, bytes: WARM_BYTES, secure, remotePath: warmPath });
+  return oneCeilingTransfer(target, { direction, bytes, secure, remotePath: direction === 'RETR' ? 'big.bin' : remotePath });
+}
+
+async function oneCeilingTransfer(target, { direction, bytes, secure, remotePath }) {
   const raw = await tcpConnect({ host: HOST, port: secure ? target.tlsPort : target.port });
   const socket = secure ? tls.connect({ socket: raw, ca: target.ca, servername: 'localhost', minVersion: 'TLSv1.3' }) : raw;
   if (secure) await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
@@ -100,7 +109,7 @@ export async function ceilingTransfer(target, { direction, bytes, secure }) {
     if (!line.startsWith('220')) throw new Error(`ceiling greeting: ${line}`);
     const cpu0 = treeCpuSeconds(target.pid).seconds;
     const t0 = now();
-    socket.write(`${direction} ${bytes}\n`);
+    socket.write(`${direction} ${bytes} ${remotePath}\n`);
     let got = bytes;
     if (direction === 'RETR') got = await sink(socket, 600_000);
     else {
