@@ -551,6 +551,26 @@ async function main() {
       notes.push(`password hash share at C=${c}: kftpd-hash ${hashed.toFixed(2)} ms CPU/session vs kftpd ${cached.toFixed(2)} (the hash: ${(hashed - cached).toFixed(2)} ms, ${(((hashed - cached) / hashed) * 100).toFixed(0)} % of a session at equal login cost)`);
     }
   }
+  // How far the runtime itself gets (issue 14): kftpd against the Node ceiling, and the ceiling
+  // with the references' password check added, against the best reference.
+  const num = (key, server) => {
+    const v = results.summary(key, server);
+    return typeof v === 'number' ? v : null;
+  };
+  if (opts.metrics.includes('small') && num('small.cpu', 'ceiling') !== null && num('small.cpu', 'kftpd') !== null) {
+    const r = (k) => (num(k, 'kftpd') ?? 0) / (num(k, 'ceiling') ?? 1);
+    notes.push(`small files, kftpd ÷ Node ceiling: STOR ${r('small.stor.fps').toFixed(2)}× and RETR ${r('small.retr.fps').toFixed(2)}× the files/s, ${r('small.cpu').toFixed(2)}× the CPU per file`);
+  }
+  if (opts.metrics.includes('sessions')) {
+    const sha = calibratedLogN().sha512Ms;
+    for (const c of opts.profile.concurrency) {
+      const ceilingCpu = num(`sessions.c${c}.cpu`, 'ceiling');
+      const best = references.map((name) => ({ name, rate: num(`sessions.c${c}.rate`, name), cpu: num(`sessions.c${c}.cpu`, name) })).filter((x) => x.rate !== null && x.cpu !== null).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0))[0];
+      if (ceilingCpu === null || sha === null || !best?.cpu) continue;
+      const floor = ceilingCpu + sha;
+      notes.push(`Node ceiling at equal login cost, C=${c} (computed): ${ceilingCpu.toFixed(2)} ms of CPU per session + one SHA-512-crypt check (${sha.toFixed(2)} ms) = ${floor.toFixed(2)} ms, against ${best.name}'s ${best.cpu.toFixed(2)} ms: ${(best.cpu / floor).toFixed(2)}× its sessions per CPU second`);
+    }
+  }
   if (opts.metrics.includes('sessions')) {
     const c = calibratedLogN();
     notes.push(`one password check on this machine (CPU, median of 3 × 100): scrypt N=2^${c.logN} r=8 p=1 ${c.scryptMs.toFixed(2)} ms (the N closest to SHA-512-crypt, used for kftpd's bench user), SHA-512-crypt 5,000 rounds ${c.sha512Ms === null ? 'not measured (no python3 crypt)' : `${c.sha512Ms.toFixed(2)} ms`}`);
