@@ -17,14 +17,18 @@ export default {
     return { version: `node ${process.version}` };
   },
 
-  async start(env, { port, pasvMin }) {
-    const ftpPort = pasvMin + 1;
+  // Its extra listeners take the ports of its own unused SFTP slot (9200 + i) and 100 above,
+  // never one in its passive range: from 32768 up that range lies among the ephemeral ports
+  // the previous server's clients (10,000 idle sessions) may still hold.
+  async start(env, { port, sftpPort }) {
+    const tlsPort = sftpPort;
+    const ftpPort = sftpPort + 100;
     const instance = await env.launch({
       name: 'ceiling',
       cmd: process.execPath,
-      args: [path.join(BENCH_DIR, 'servers', 'ceiling-server.mjs'), String(port), String(pasvMin), env.certFile, env.keyFile, String(ftpPort), env.srvDir],
+      args: [path.join(BENCH_DIR, 'servers', 'ceiling-server.mjs'), String(port), String(tlsPort), env.certFile, env.keyFile, String(ftpPort), env.srvDir],
       port,
     });
-    return { ...instance, tlsPort: pasvMin, ftpPort };
+    return { ...instance, tlsPort, ftpPort };
   },
 };
