@@ -5,7 +5,7 @@
  * fd when it has one) where links out of the home and uploads in progress do not show.
  */
 import { promises as fsp } from 'node:fs';
-import type { Dir, Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Entry, EntryType } from '../types.js';
 import { ATOMIC_TEMP_PREFIX } from './atomic-upload.js';
@@ -104,33 +104,24 @@ export async function* listDirectory(
   }
 }
 
-/** The names in `real`: one readdir when `small`, otherwise opendir's batches. */
-async function* directoryNames(real: string, small: boolean): AsyncGenerator<string> {
+/**
+ * The names in `dir`: one readdir when `small`, otherwise opendir's batches (a huge directory
+ * is never held in memory as a whole; the for-await closes the handle on break or throw).
+ * Errors are mapped by the listing.
+ */
+async function* directoryNames(dir: string, small: boolean): AsyncGenerator<string> {
   if (small) {
-    let names: string[];
-    try {
-      names = await readdir(real);
-    } catch (error) {
-      throw toStorageError(error);
-    }
-    yield* names;
+    yield* await readdir(dir);
     return;
   }
-  let handle: Dir;
-  try {
-    // opendir reads the directory in small batches, so huge directories are never held in
-    // memory as a whole; the for-await below closes the handle on break/throw.
-    handle = await fsp.opendir(real, { bufferSize: 64 });
-  } catch (error) {
-    throw toStorageError(error);
-  }
-  for await (const dirent of handle) yield dirent.name;
+  for await (const dirent of await fsp.opendir(dir, { bufferSize: 64 })) yield dirent.name;
 }
 
-async function listEntry(confinement: Confinement, dirReal: string, name: string): Promise<Entry | undefined> {
+/** `dir`: the directory's resolved path, or the /proc/self/fd path of the session's held fd for it. */
+async function listEntry(confinement: Confinement, dir: string, name: string): Promise<Entry | undefined> {
   // Uploads in progress in atomic mode are not files yet.
   if (name.startsWith(ATOMIC_TEMP_PREFIX)) return undefined;
-  const hostPath = path.join(dirReal, name);
+  const hostPath = path.join(dir, name);
   try {
     // lstat rather than the dirent type: the entry may have been swapped for a link since.
     const lst = await lstat(hostPath);

@@ -115,9 +115,9 @@ export function closeDirectorySync(fd: number): void {
 /** A directory the adapter can list and enter (readiness probes, a new home). */
 export async function checkDirectory(hostPath: string): Promise<void> {
   try {
-    const st = await fs.promises.stat(hostPath);
+    const st = await stat(hostPath);
     if (!st.isDirectory()) throw storageError('NOT_A_DIRECTORY');
-    await fs.promises.access(hostPath, constants.R_OK | constants.X_OK);
+    await access(hostPath, constants.R_OK | constants.X_OK);
   } catch (error) {
     throw toStorageError(error);
   }

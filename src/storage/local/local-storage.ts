@@ -63,7 +63,7 @@ export class LocalStorageProvider implements StorageProvider {
         if (errnoOf(error) !== 'EEXIST') throw toStorageError(error);
       }
       try {
-        current = await fsp.realpath(next);
+        current = await realpath(next);
       } catch (error) {
         throw toStorageError(error);
       }
