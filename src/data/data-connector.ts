@@ -15,12 +15,14 @@ import {
   DataChannelError,
   type ActiveRequest,
   type DataConnector,
+  type HeldUpload,
   type PassiveLease,
   type PassiveRequest,
 } from '../session/ports.js';
 import type { PassiveAddressResolver } from './passive-address.js';
 import { PassiveListenerLease, PortListener, tune, type ListenerHooks, type ListenerOptions } from './passive-listener.js';
 import type { PassivePortPool } from './passive-port-pool.js';
+import type { NativeReceiver } from './native-receive.js';
 
 export interface DataConnectorOptions extends ListenerOptions {
   readonly pool: PassivePortPool;
@@ -31,6 +33,8 @@ export interface DataConnectorOptions extends ListenerOptions {
   /** A listener without a lease for this long is closed; 0: at once (a bind per PASV). */
   readonly listenerIdleMs: number;
   readonly connectTimeoutMs: number;
+  /** Receives plain binary uploads natively (null: every upload streams through JavaScript). */
+  readonly receiver?: NativeReceiver | null;
 }
 
 export class NetDataConnector implements DataConnector {
@@ -164,6 +168,20 @@ export class NetDataConnector implements DataConnector {
       }
     }, every);
     this.#sweep.unref();
+  }
+
+  holdUpload(socket: Duplex): HeldUpload | null {
+    const held = this.#options.receiver?.hold(socket) ?? null;
+    if (!held) return null;
+    const logger = this.#options.logger;
+    return {
+      receive: (target, signal, moved) => {
+        const received = held.receive(target, signal, moved);
+        if (received) logger.debug({ event: 'data.native-receive', position: target.position }, 'upload received by the native receiver');
+        return received;
+      },
+      release: () => held.release(),
+    };
   }
 
   connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex> {

@@ -6,6 +6,7 @@
  * imports no node:net, node:tls or node:fs.
  */
 import type { Duplex } from 'node:stream';
+import type { DirectTarget } from '../storage/types.js';
 
 // The cross-cutting ports (logging, time, audit, metrics, transfer records, abuse defence) are
 // protocol-neutral and live in core/, so observability/ and security/ need nothing from
@@ -120,6 +121,23 @@ export interface DataConnector {
   /** Throws DataChannelError('PASSIVE_EXHAUSTED') when no port of the range is free. */
   listenPassive(request: PassiveRequest): Promise<PassiveLease>;
   connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex>;
+  /**
+   * Optional: stops reading an upload's data connection and holds it for a direct receiver
+   * (the native one) until the file is open, or returns null when it cannot (the caller
+   * then streams the upload). Called as soon as the connection is ready.
+   */
+  holdUpload?(socket: Duplex): HeldUpload | null;
+}
+
+/** An upload's data connection held for a direct receiver (DataConnector.holdUpload). */
+export interface HeldUpload {
+  /**
+   * Receives the whole upload into `target`; settles once every byte received is in the
+   * file, `moved.bytes` counting them. Null: the connection was released to the stream path.
+   */
+  receive(target: DirectTarget, signal: AbortSignal, moved: { bytes: number }): Promise<void> | null;
+  /** Gives the connection back to the stream path; nothing once receive() started. */
+  release(): void;
 }
 
 export type DataChannelErrorCode =

@@ -62,8 +62,24 @@ export interface OpenWriteOptions {
  * the data durable under its name; `abort()` closes and leaves the partial bytes in place
  * (resumable uploads keep partial files so REST/APPE can continue them).
  */
+/**
+ * An upload's file as a descriptor, for a receiver that writes it without going through the
+ * handle's stream (data/native-receive: the bytes never enter JavaScript).
+ */
+export interface DirectTarget {
+  readonly fd: number;
+  /** Offset of the first byte (pwrite); null: the fd appends (O_APPEND). */
+  readonly position: number | null;
+}
+
 export interface WriteHandle {
   readonly stream: Writable;
+  /**
+   * Optional (absent: the adapter's files are not descriptors): the file for a direct
+   * receiver, or null once anything went through `stream`. The writer then writes nothing
+   * to `stream`, and ends with commit() or abort() as usual, only after the receiver stopped.
+   */
+  direct?(): DirectTarget | null;
   /**
    * Optional (absent: the upload is a stream that only goes forward): the bytes written to
    * `stream` after the returned promise settles go to `offset`; everything written before

@@ -116,7 +116,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
       handle = await target.open();
     },
     bytes: () => moved.bytes,
-    pump: async (socket, signal) => {
+    pump: async (socket, signal, held) => {
       const sink = opened().stream;
       if (socket.readableEnded) {
         // The client sent nothing and closed before the file was opened (a 0-byte upload):
@@ -125,7 +125,14 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
         await finished(sink);
         return;
       }
-      if (!ascii) return pump(socket, sink, signal, moved);
+      if (!ascii) {
+        // A plain binary upload to a local file: the native receiver when it holds the connection.
+        const target = held ? opened().direct?.() : null;
+        const direct = target ? held?.receive(target, signal, moved) : null;
+        if (direct) return direct;
+        held?.release();
+        return pump(socket, sink, signal, moved);
+      }
       // TYPE A: the file's bytes, after the CRLF -> LF conversion.
       const convert = createFromNetworkAscii();
       countChunks(convert, moved);

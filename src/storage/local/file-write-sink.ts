@@ -36,6 +36,8 @@ export class FileWriteSink extends Writable {
   #afterFlight: (() => void) | null = null;
   #error: Error | null = null;
   #flushScheduled = false;
+  /** A byte came through the stream: the file is no longer the stream's alone to give away. */
+  #touched = false;
 
   /** `position`: the file offset of the first byte, or null to append (O_APPEND). */
   constructor(fd: number, position: number | null) {
@@ -85,6 +87,15 @@ export class FileWriteSink extends Writable {
   }
 
   /**
+   * The fd and the offset of the first byte, for a receiver that writes the whole upload
+   * itself (WriteHandle.direct); null once a byte went through this stream.
+   */
+  direct(): { fd: number; position: number | null } | null {
+    if (this.#touched || this.#inFlight || this.destroyed || this.writableEnded) return null;
+    return { fd: this.#fd, position: this.#position };
+  }
+
+  /**
    * Writes what is gathered and resolves once no write is in flight (rejects with the sink's
    * error). The caller has seen every earlier chunk through _write (LocalWriteHandle's
    * afterEarlierWrites), so everything written so far is then in the file.
@@ -112,6 +123,7 @@ export class FileWriteSink extends Writable {
 
   #take(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    this.#touched = true;
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
   }

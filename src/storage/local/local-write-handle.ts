@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { StorageError } from '../errors.js';
 import { StreamWriteHandle } from '../stream-write-handle.js';
+import type { DirectTarget } from '../types.js';
 import { toStorageError } from './errno.js';
 import type { FileWriteSink } from './file-write-sink.js';
 import { fsync, ftruncate } from './fs-calls.js';
@@ -44,6 +45,10 @@ export class LocalWriteHandle extends StreamWriteHandle {
     this.#fsync = fsync;
     this.#atomic = atomic;
     this.watch(sink);
+  }
+
+  direct(): DirectTarget | null {
+    return this.#sink.direct();
   }
 
   async seek(offset: number): Promise<void> {
