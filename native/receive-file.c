@@ -14,10 +14,10 @@
  *     The fds are duplicated here, so the caller may close its own at any time; nothing is
  *     read from the socket by anybody else while the job runs (the caller stopped libuv's
  *     reading). position >= 0: pwrite from there; -1: write(2) (an O_APPEND file).
- *     done(errno, bytes, cancelled) runs once on the main thread, after the thread has
- *     written everything it read and closed its fds: errno 0 and cancelled false is the
- *     client's end of stream (EOF); an errno names the failing call's error (read: the data
- *     connection's, write: the storage's).
+ *     done(errno, bytes, cancelled, connection) runs once on the main thread, after the
+ *     thread has written everything it read and closed its fds: errno 0 and cancelled false
+ *     is the client's end of stream (EOF); an errno names the failing call's error, the data
+ *     connection's (read, poll: connection true) or the storage's (write).
  *   cancel(job): the thread writes what it holds and stops (ABOR, session end). Not after done.
  *   bytes(job): bytes written to the file so far. Not after done.
  *
@@ -55,6 +55,8 @@ typedef struct {
   /* The client's end of stream was read: the upload is complete. */
   int ended;
   int error;
+  /* The error is the data connection's (read, poll), not the file's (write). */
+  int connection_error;
   napi_threadsafe_function done;
 } job_t;
 
@@ -96,6 +98,7 @@ static int wait_readable(job_t *job) {
     if (ready >= 0) return fds[1].revents == 0;
     if (errno != EINTR) {
       job->error = errno;
+      job->connection_error = 1;
       return 0;
     }
   }
@@ -132,6 +135,7 @@ static void *receive(void *arg) {
     }
     if (read_error != EAGAIN && read_error != EWOULDBLOCK) {
       job->error = read_error;
+      job->connection_error = 1;
       break;
     }
     if (!wait_readable(job)) break;
@@ -152,12 +156,13 @@ static void call_done(napi_env env, napi_value callback, void *context, void *da
   (void)context;
   job_t *job = data;
   if (env != NULL && callback != NULL) {
-    napi_value undefined, args[3];
+    napi_value undefined, args[4];
     napi_get_undefined(env, &undefined);
     napi_create_int32(env, job->error, &args[0]);
     napi_create_int64(env, atomic_load(&job->written), &args[1]);
     napi_get_boolean(env, job->error == 0 && !job->ended, &args[2]);
-    napi_call_function(env, undefined, callback, 3, args, NULL);
+    napi_get_boolean(env, job->connection_error, &args[3]);
+    napi_call_function(env, undefined, callback, 4, args, NULL);
   }
   close(job->cancel_fd);
   free(job);

@@ -19,7 +19,7 @@ import { getSystemErrorName } from 'node:util';
 
 /** The native module's functions (native/receive-file.c documents the contract). */
 export interface NativeReceiveBinding {
-  start(socketFd: number, fileFd: number, position: number, done: (errno: number, bytes: number, cancelled: boolean) => void): unknown;
+  start(socketFd: number, fileFd: number, position: number, done: (errno: number, bytes: number, cancelled: boolean, connection: boolean) => void): unknown;
   cancel(job: unknown): void;
   bytes(job: unknown): number;
 }
@@ -62,14 +62,14 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** The errno of the failing call as Node reports its own (code ECONNRESET, ENOSPC...). */
-function systemError(errno: number): Error {
+function systemError(errno: number, syscall: 'read' | 'write'): Error {
   let code = 'EIO';
   try {
     code = getSystemErrorName(-errno);
   } catch {
     // an errno Node does not name: reported as an I/O error
   }
-  return Object.assign(new Error(`native upload receiver: ${code}`), { code, errno: -errno });
+  return Object.assign(new Error(`native upload receiver: ${syscall} ${code}`), { code, errno: -errno, syscall });
 }
 
 /**
@@ -140,7 +140,7 @@ export class NativeReceiver {
         release();
         return null;
       }
-      const started = this.#start(handle, target, signal, moved);
+      const started = this.#start(socket, handle, target, signal, moved);
       if (!started) {
         release();
         return null;
@@ -151,17 +151,20 @@ export class NativeReceiver {
     return { receive, release };
   }
 
-  #start(handle: StreamHandle, target: ReceiveTarget, signal: AbortSignal, moved: ReceivedBytes): Promise<void> | null {
+  #start(socket: Duplex, handle: StreamHandle, target: ReceiveTarget, signal: AbortSignal, moved: ReceivedBytes): Promise<void> | null {
     let settle: { resolve: () => void; reject: (error: Error) => void } | null = null;
     let ended: Error | null | undefined;
     let job: unknown;
     const onAbort = () => this.#binding.cancel(job);
     const finish = ({ resolve, reject }: NonNullable<typeof settle>) => (ended ? reject(ended) : resolve());
-    const done = (errno: number, bytes: number, cancelled: boolean) => {
+    const done = (errno: number, bytes: number, cancelled: boolean, connection: boolean) => {
       this.#taken--;
       signal.removeEventListener('abort', onAbort);
       Object.defineProperty(moved, 'bytes', { value: bytes, writable: true, configurable: true, enumerable: true });
-      ended = errno !== 0 ? systemError(errno) : cancelled ? abortError(signal) : null;
+      ended = errno !== 0 ? systemError(errno, connection ? 'read' : 'write') : cancelled ? abortError(signal) : null;
+      // The data connection failed (reset, keepalive timeout, unreachable): the socket errors
+      // as it would have on the stream path, so the transfer answers 426 whatever the errno.
+      if (ended && connection) socket.destroy(ended);
       if (settle) finish(settle);
     };
     try {

@@ -40,6 +40,7 @@ function nativeReceiverOf(runtime: ServerRuntime): NativeReceiver | null {
     );
   }
   const receiver = binding ? new NativeReceiver(binding, threads) : null;
+  if (receiver) runtime.logger.info({ event: 'data.native-receiver', threads }, 'plain FTP uploads are received by the native receiver');
   receivers.set(runtime, receiver);
   return receiver;
 }

@@ -110,7 +110,8 @@ describe('native upload receiver', { skip }, () => {
     client.write(first);
     await waitFor(() => moved.bytes === first.length, 5000, 'first MiB written');
     client.resetAndDestroy();
-    await assert.rejects(received, (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET');
+    await assert.rejects(received, (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET' && error.syscall === 'read');
+    assert.ok(server.destroyed, 'a failed data connection errors as on the stream path (426)');
     closeSync(fd);
     close();
     assert.ok(readFileSync(file).equals(first), 'the bytes before the reset are kept (REST/APPE continue from them)');
@@ -139,7 +140,8 @@ describe('native upload receiver', { skip }, () => {
     const received = receiver().hold(server)?.receive({ fd, position: null }, new AbortController().signal, { bytes: 0 });
     assert.ok(received);
     client.end(randomBytes(64 * 1024));
-    await assert.rejects(received, (error: NodeJS.ErrnoException) => error.code === 'ENOSPC');
+    await assert.rejects(received, (error: NodeJS.ErrnoException) => error.code === 'ENOSPC' && error.syscall === 'write');
+    assert.ok(!server.destroyed, 'a storage failure leaves the data connection to the transfer (452)');
     closeSync(fd);
     close();
   });
