@@ -42,7 +42,7 @@ const compiler = process.env.CC ?? 'cc';
 const temporary = `${output}.${process.pid}.tmp`;
 mkdirSync(path.dirname(output), { recursive: true });
 try {
-  execFileSync(compiler, ['-std=gnu11', '-O2', '-fPIC', '-shared', '-pthread', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden', `-I${headers}`, '-o', temporary, source], {
+  execFileSync(compiler, ['-std=gnu11', '-O2', '-fPIC', '-shared', '-pthread', '-Wall', '-Wextra', '-fvisibility=hidden', `-I${headers}`, '-o', temporary, source], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   renameSync(temporary, output);
