@@ -10,11 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { loadNativeReceive, NativeReceiver, type ReceivedBytes } from '../../src/data/native-receive.js';
@@ -46,6 +48,15 @@ function signal(): AbortSignal {
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
+
+describe('native upload receiver source', { skip }, () => {
+  it('compiles with no warning under -Wall -Wextra -Werror (the install build does not fail on warnings)', () => {
+    const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const headers = ['/usr/include/node', path.resolve(path.dirname(process.execPath), '..', 'include', 'node')].find((dir) => existsSync(path.join(dir, 'node_api.h')));
+    assert.ok(headers, 'the module was built, so the headers are there');
+    execFileSync(process.env.CC ?? 'cc', ['-std=gnu11', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-pthread', `-I${headers}`, path.join(repo, 'native', 'receive-file.c')], { stdio: 'pipe' });
+  });
+});
 
 describe('native upload receiver', { skip }, () => {
   let dir: string;
