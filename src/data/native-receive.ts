@@ -118,18 +118,20 @@ export class NativeReceiver {
     if (this.#taken >= this.#maxThreads) return null;
     const handle = plainSocketHandle(socket);
     if (!handle || socket.readableLength > 0) return null;
-    // What net.Socket itself does under backpressure. Nothing can be read in between the
-    // check above and this: it is one synchronous run of the event loop.
+    // Nothing can be read in between the check above and this: it is one synchronous run of
+    // the event loop. The handle stays marked as reading, so that net.Socket's _read (the
+    // stream asks for more on the next tick after a chunk it just delivered) does not start
+    // libuv again under the native thread.
     handle.readStop?.();
-    handle.reading = false;
+    handle.reading = true;
     this.#taken++;
     let state: 'held' | 'receiving' | 'released' = 'held';
     const release = () => {
       if (state !== 'held') return;
       state = 'released';
       this.#taken--;
-      // The stream may be waiting for a read it asked for before the stop, so reading
-      // restarts here rather than on its next demand.
+      // The stream may be waiting for a read it asked for before the stop (and the handle is
+      // marked as reading), so reading restarts here rather than on its next demand.
       if (socket.destroyed) return;
       handle.readStart?.();
       handle.reading = true;
@@ -157,10 +159,12 @@ export class NativeReceiver {
     let job: unknown;
     const onAbort = () => this.#binding.cancel(job);
     const finish = ({ resolve, reject }: NonNullable<typeof settle>) => (ended ? reject(ended) : resolve());
+    // Bytes the stream path moved before the hand-off: the count goes on from there.
+    const before = moved.bytes;
     const done = (errno: number, bytes: number, cancelled: boolean, connection: boolean) => {
       this.#taken--;
       signal.removeEventListener('abort', onAbort);
-      Object.defineProperty(moved, 'bytes', { value: bytes, writable: true, configurable: true, enumerable: true });
+      Object.defineProperty(moved, 'bytes', { value: before + bytes, writable: true, configurable: true, enumerable: true });
       ended = errno !== 0 ? systemError(errno, connection ? 'read' : 'write') : cancelled ? abortError(signal) : null;
       // The data connection failed (reset, keepalive timeout, unreachable): the socket errors
       // as it would have on the stream path, so the transfer answers 426 whatever the errno.
@@ -174,7 +178,7 @@ export class NativeReceiver {
       return null;
     }
     // STAT and the transfer log read the count while the thread runs.
-    Object.defineProperty(moved, 'bytes', { get: () => this.#binding.bytes(job), set: () => undefined, configurable: true, enumerable: true });
+    Object.defineProperty(moved, 'bytes', { get: () => before + this.#binding.bytes(job), set: () => undefined, configurable: true, enumerable: true });
     signal.addEventListener('abort', onAbort, { once: true });
     return new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };

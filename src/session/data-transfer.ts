@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { ReplyCode } from '../protocol/reply.js';
 import { isStorageError, StorageError } from '../storage/errors.js';
 import type { DataEndpoint, SessionContext } from './context.js';
-import type { HeldUpload, TransferDirection, TransferResult } from './ports.js';
+import type { TransferDirection, TransferResult } from './ports.js';
 import { errorCode, mapErrorToReply } from './reply-map.js';
 import { audit } from './audit.js';
 import { accountTransfer } from '../files/transfer-accounting.js';
@@ -24,11 +24,8 @@ export interface DataTransferSpec {
   readonly openingText: string;
   /** Text of the 226 reply. */
   readonly successText: string;
-  /**
-   * Moves the bytes; resolves when the data is complete on both ends. `held`: an upload's
-   * connection held for the direct receiver (to receive into the file, or release).
-   */
-  pump(socket: Duplex, signal: AbortSignal, held: HeldUpload | null): Promise<void>;
+  /** Moves the bytes; resolves when the data is complete on both ends. */
+  pump(socket: Duplex, signal: AbortSignal): Promise<void>;
   /**
    * Opens the storage side once the data connection is ready (uploads: a refused data
    * connection must not truncate the file). A failure answers with the mapped storage reply.
@@ -92,7 +89,6 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
     const dataSide: { error: Error | null } = { error: null };
     let failureCode: string | undefined;
     let sha: Sha256Tap | null = null;
-    let held: HeldUpload | null = null;
     try {
       if (endpoint.kind === 'none') {
         await spec.cleanup(new Error('no data endpoint'));
@@ -163,10 +159,6 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         else dataSocket.on('end', onClientEnd);
         dataSocket.resume();
       }
-      // A plain binary upload's connection is held for the native receiver before the file
-      // is opened: the client sends right after 150, and what the stream read meanwhile
-      // would have to go through the stream.
-      held = spec.direction === 'upload' && socket === tcp && ctx.state.type === 'I' && sha === null ? (ctx.deps.data.holdUpload?.(dataSocket) ?? null) : null;
       if (spec.open) {
         try {
           await spec.open();
@@ -178,7 +170,7 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
       try {
         // Destroyed after a clean end is a short upload that already arrived; anything else is a loss.
         if (dataSocket.destroyed && (!dataSocket.readableEnded || dataSocket.errored)) throw Object.assign(new Error('data connection closed by the client'), { code: 'ECONNRESET' });
-        await spec.pump(dataSocket, signal, held);
+        await spec.pump(dataSocket, signal);
         // A download is complete once the pump finished; a close seen after that is normal.
         if (dataSide.error && spec.direction === 'upload') throw dataSide.error;
         if (spec.direction === 'upload') await confirmNotReset(tcp);
@@ -204,8 +196,6 @@ export async function runDataTransfer(ctx: SessionContext, spec: DataTransferSpe
         }
       }
     } finally {
-      // Not received (the file did not open, or the stream path ran): the slot goes back.
-      held?.release();
       if (socket) closeDataSocket(socket, result === 'ok');
       const durationMs = ctx.deps.clock.now().getTime() - startedAt.getTime();
       const record = {

@@ -122,9 +122,9 @@ export interface DataConnector {
   listenPassive(request: PassiveRequest): Promise<PassiveLease>;
   connectActive(request: ActiveRequest, signal: AbortSignal): Promise<Duplex>;
   /**
-   * Optional: stops reading an upload's data connection and holds it for a direct receiver
-   * (the native one) until the file is open, or returns null when it cannot (the caller
-   * then streams the upload). Called as soon as the connection is ready.
+   * Optional: stops reading an upload's data connection, synchronously, and holds it for a
+   * direct receiver (the native one), or returns null, having touched nothing, when it
+   * cannot (the stream path goes on).
    */
   holdUpload?(socket: Duplex): HeldUpload | null;
 }
@@ -132,8 +132,8 @@ export interface DataConnector {
 /** An upload's data connection held for a direct receiver (DataConnector.holdUpload). */
 export interface HeldUpload {
   /**
-   * Receives the whole upload into `target`; settles once every byte received is in the
-   * file, `moved.bytes` counting them. Null: the connection was released to the stream path.
+   * Receives the rest of the upload into `target`; settles once every byte received is in
+   * the file, `moved.bytes` counting on. Null: the connection was released to the stream path.
    */
   receive(target: DirectTarget, signal: AbortSignal, moved: { bytes: number }): Promise<void> | null;
   /** Gives the connection back to the stream path; nothing once receive() started. */

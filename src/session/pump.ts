@@ -33,6 +33,20 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
+/**
+ * Offers the rest of the source to another mover once `after` bytes went through the pump
+ * (an upload past its first MiB, to the native receiver): `take` runs once, synchronously,
+ * with the pump's own listeners off; true means it took the source, and the pump then
+ * resolves 'handed-off' without ending the destination (what was written stays written).
+ */
+export interface Handoff {
+  readonly after: number;
+  take(): boolean;
+}
+
+/** How a pump ended: the source's end reached the destination, or the rest was handed off. */
+export type PumpOutcome = 'ended' | 'handed-off';
+
 /** Nothing may turn a late error of a settled transfer into an uncaught exception. */
 function ignore(): void {}
 
@@ -43,9 +57,11 @@ function ignore(): void {}
  * counts every byte handed to `dest` (the transfer's byte count for logs, metrics and STAT:
  * it does not depend on the storage adapter's stream type).
  */
-export function pump(source: Readable & { release?(chunk: Buffer): void }, dest: Writable, signal: AbortSignal, moved?: MovedBytes): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+export function pump(source: Readable & { release?(chunk: Buffer): void }, dest: Writable, signal: AbortSignal, moved?: MovedBytes, handoff?: Handoff): Promise<PumpOutcome> {
+  return new Promise<PumpOutcome>((resolve, reject) => {
     let settled = false;
+    let passed = 0;
+    let offer = handoff;
     const cleanup = () => {
       source.off('data', onData);
       source.off('end', onEnd);
@@ -68,11 +84,25 @@ export function pump(source: Readable & { release?(chunk: Buffer): void }, dest:
     const release = source.release?.bind(source);
     const onData = (chunk: Buffer) => {
       if (moved) moved.bytes += chunk.length;
+      passed += chunk.length;
       const more = release ? dest.write(chunk, () => release(chunk)) : dest.write(chunk);
+      if (offer && passed >= offer.after && handOff(offer)) return;
       if (!more) {
         source.pause();
         dest.once('drain', onDrain);
       }
+    };
+    const handOff = (taker: Handoff): boolean => {
+      offer = undefined;
+      source.off('data', onData);
+      if (!taker.take()) {
+        source.on('data', onData);
+        return false;
+      }
+      settled = true;
+      cleanup();
+      resolve('handed-off');
+      return true;
     };
     const onDrain = () => source.resume();
     const onEnd = () => {
@@ -82,7 +112,7 @@ export function pump(source: Readable & { release?(chunk: Buffer): void }, dest:
       if (settled) return;
       settled = true;
       cleanup();
-      resolve();
+      resolve('ended');
     };
     const onSourceClose = () => {
       if (!source.readableEnded) fail((source.errored) ?? prematureClose());

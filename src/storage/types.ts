@@ -76,10 +76,11 @@ export interface WriteHandle {
   readonly stream: Writable;
   /**
    * Optional (absent: the adapter's files are not descriptors): the file for a direct
-   * receiver, or null once anything went through `stream`. The writer then writes nothing
-   * to `stream`, and ends with commit() or abort() as usual, only after the receiver stopped.
+   * receiver, once every byte written to `stream` so far is in it, with the position of the
+   * next byte; null when the upload is no longer open. The writer then writes nothing more to
+   * `stream`, and ends with commit() or abort() as usual, only after the receiver stopped.
    */
-  direct?(): DirectTarget | null;
+  direct?(): Promise<DirectTarget | null>;
   /**
    * Optional (absent: the upload is a stream that only goes forward): the bytes written to
    * `stream` after the returned promise settles go to `offset`; everything written before

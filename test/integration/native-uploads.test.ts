@@ -1,9 +1,11 @@
 /**
  * @module test/integration/native-uploads.test
  * Plain binary FTP uploads through the native receiver (storage.nativeUploads), over the real
- * server and raw sockets: STOR, REST+STOR and APPE land byte for byte and the log says the
- * native receiver took them; a reset mid-upload is 426 with the bytes that arrived kept; TYPE A
- * and storage.nativeUploads 0 take the JavaScript path with the same result. ABOR, STAT
+ * server and raw sockets: an upload is streamed for its first MiB and the rest is handed to the
+ * receiver; STOR, REST+STOR and APPE land byte for byte and the log says the receiver took
+ * them; a small file never costs a thread; a reset mid-upload is 426 with the bytes that
+ * arrived kept; TYPE A and storage.nativeUploads 0 take the JavaScript path with the same
+ * result. ABOR, STAT
  * progress, atomic uploads and a full disk through this path are covered by edge-cases,
  * upload-modes and disk-full, which now run on it too. Skipped, with the reason, when the
  * module was not built.
@@ -56,11 +58,22 @@ describe('native uploads (storage.nativeUploads)', { skip }, () => {
     assertTransferOk(await rawUpload(c, 'STOR whole.bin', tail), 'REST+STOR');
     assert.ok((await readFile(path.join(t.root, 'whole.bin'))).equals(Buffer.concat([payload.subarray(0, 1000), tail])));
 
-    const more = randomBuffer(4096);
+    const more = randomBuffer(2 * MiB + 5);
     assertTransferOk(await rawUpload(c, 'APPE whole.bin', more), 'APPE');
     assert.ok((await readFile(path.join(t.root, 'whole.bin'))).equals(Buffer.concat([payload.subarray(0, 1000), tail, more])));
-    assert.equal(nativeReceives(t) - before, 3, 'each upload went through the native receiver');
+    assert.equal(nativeReceives(t) - before, 3, 'each upload went through the native receiver past its first MiB');
     assert.match((await c.send('SIZE whole.bin')).text, new RegExp(`\\b${1000 + tail.length + more.length}$`));
+  });
+
+  it('a file smaller than a MiB is streamed: no thread for a queue of small files', async () => {
+    const c = await login(t, clients);
+    const before = nativeReceives(t);
+    for (const size of [0, 4096, MiB - 1]) {
+      const payload = randomBuffer(size);
+      assertTransferOk(await rawUpload(c, `STOR small-${size}.bin`, payload), `STOR ${size}`);
+      assert.ok((await readFile(path.join(t.root, `small-${size}.bin`))).equals(payload));
+    }
+    assert.equal(nativeReceives(t), before);
   });
 
   it('a reset mid-upload is 426, and the bytes that arrived stay for REST/APPE', async () => {
@@ -68,9 +81,10 @@ describe('native uploads (storage.nativeUploads)', { skip }, () => {
     const data = await c.openPassiveData();
     data.on('error', () => undefined);
     await expectCode(c, 'STOR cut.bin', 150);
-    const first = randomBuffer(MiB);
+    const first = randomBuffer(3 * MiB);
     data.write(first);
-    await waitFor(async () => Number(/(\d+) bytes transferred/.exec((await c.send('STAT')).text)?.[1] ?? 0) === first.length, 5000, 'the first MiB received');
+    await waitFor(async () => Number(/(\d+) bytes transferred/.exec((await c.send('STAT')).text)?.[1] ?? 0) === first.length, 5000, 'the first 3 MiB received');
+    assert.ok(nativeReceives(t) > 0, 'past its first MiB, the upload is the native receiver\'s');
     data.resetAndDestroy();
     const reply = await c.read(5000);
     assert.equal(reply.code, 426, reply.text);

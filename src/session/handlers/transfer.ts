@@ -8,13 +8,18 @@ import { finished, pipeline } from 'node:stream/promises';
 import { ReplyCode } from '../../protocol/reply.js';
 import { baseName, joinPath, parentPath } from '../../protocol/virtual-path.js';
 import { StorageError } from '../../storage/errors.js';
+import type { Duplex } from 'node:stream';
 import type { WriteHandle, WriteMode } from '../../storage/types.js';
 import { createFromNetworkAscii, createToNetworkAscii } from '../ascii.js';
 import { storageCapabilities } from '../capabilities.js';
 import type { CommandSpec } from '../command-spec.js';
 import type { SessionContext } from '../context.js';
+import type { HeldUpload } from '../ports.js';
 import { runDataTransfer } from '../data-transfer.js';
 import { countChunks, pump, type MovedBytes } from '../pump.js';
+
+/** Bytes of an upload streamed before the rest is offered to the direct receiver. */
+const DIRECT_AFTER_BYTES = 1024 * 1024;
 
 /** How many candidate names STOU tries before giving up. */
 const MAX_UNIQUE_NAME_ATTEMPTS = 100;
@@ -66,8 +71,11 @@ async function retr(ctx: SessionContext, arg: string): Promise<void> {
     openingText: `Opening ${modeName(ctx)} mode data connection for ${baseName(path)} (${remaining} bytes).`,
     successText: 'Transfer complete.',
     bytes: () => moved.bytes,
-    pump: (socket, signal) => {
-      if (!ascii) return pump(source, socket, signal, moved);
+    pump: async (socket, signal) => {
+      if (!ascii) {
+        await pump(source, socket, signal, moved);
+        return;
+      }
       // TYPE A: the file's bytes, before the LF -> CRLF conversion.
       countChunks(source, moved);
       return pipeline(source, createToNetworkAscii(), socket, { signal });
@@ -116,7 +124,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
       handle = await target.open();
     },
     bytes: () => moved.bytes,
-    pump: async (socket, signal, held) => {
+    pump: async (socket, signal) => {
       const sink = opened().stream;
       if (socket.readableEnded) {
         // The client sent nothing and closed before the file was opened (a 0-byte upload):
@@ -125,14 +133,7 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
         await finished(sink);
         return;
       }
-      if (!ascii) {
-        // A plain binary upload to a local file: the native receiver when it holds the connection.
-        const target = held ? opened().direct?.() : null;
-        const direct = target ? held?.receive(target, signal, moved) : null;
-        if (direct) return direct;
-        held?.release();
-        return pump(socket, sink, signal, moved);
-      }
+      if (!ascii) return receiveBinary(ctx, socket, opened(), signal, moved);
       // TYPE A: the file's bytes, after the CRLF -> LF conversion.
       const convert = createFromNetworkAscii();
       countChunks(convert, moved);
@@ -144,6 +145,34 @@ async function upload(ctx: SessionContext, command: string, target: UploadTarget
       await handle?.abort(reason);
     },
   });
+}
+
+/**
+ * A binary upload: streamed, and once past its first MiB handed to the direct (native)
+ * receiver when the data-channel manager has one and the storage gives its file: a small file
+ * costs no thread, a big one no JavaScript per chunk. Refused (TLS, the audit digest's tap, no
+ * slot left), the stream goes on.
+ */
+async function receiveBinary(ctx: SessionContext, socket: Duplex, handle: WriteHandle, signal: AbortSignal, moved: MovedBytes): Promise<void> {
+  const { data } = ctx.deps;
+  let held: HeldUpload | null = null;
+  const handoff = data.holdUpload && handle.direct ? { after: DIRECT_AFTER_BYTES, take: () => (held = data.holdUpload?.(socket) ?? null) !== null } : undefined;
+  const outcome = await pump(socket, handle.stream, signal, moved, handoff);
+  const taken = held as HeldUpload | null;
+  if (outcome === 'ended' || !taken) return;
+  let target;
+  try {
+    target = await handle.direct?.();
+  } finally {
+    if (!target) taken.release();
+  }
+  const received = target ? taken.receive(target, signal, moved) : null;
+  // No thread after all: the stream takes the rest (release() restarted the socket's reading).
+  if (!received) {
+    await pump(socket, handle.stream, signal, moved);
+    return;
+  }
+  await received;
 }
 
 async function stor(ctx: SessionContext, arg: string): Promise<void> {

@@ -36,8 +36,6 @@ export class FileWriteSink extends Writable {
   #afterFlight: (() => void) | null = null;
   #error: Error | null = null;
   #flushScheduled = false;
-  /** A byte came through the stream: the file is no longer the stream's alone to give away. */
-  #touched = false;
 
   /** `position`: the file offset of the first byte, or null to append (O_APPEND). */
   constructor(fd: number, position: number | null) {
@@ -87,11 +85,11 @@ export class FileWriteSink extends Writable {
   }
 
   /**
-   * The fd and the offset of the first byte, for a receiver that writes the whole upload
-   * itself (WriteHandle.direct); null once a byte went through this stream.
+   * The fd and the offset of the next byte, for a receiver that writes the rest of the upload
+   * itself (WriteHandle.direct): only once settled (nothing gathered, no write in flight).
    */
   direct(): { fd: number; position: number | null } | null {
-    if (this.#touched || this.#inFlight || this.destroyed || this.writableEnded) return null;
+    if (this.#inFlight || this.#pendingBytes > 0 || this.#error || this.destroyed || this.writableEnded) return null;
     return { fd: this.#fd, position: this.#position };
   }
 
@@ -123,7 +121,6 @@ export class FileWriteSink extends Writable {
 
   #take(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.#touched = true;
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
   }

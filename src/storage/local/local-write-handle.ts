@@ -47,7 +47,12 @@ export class LocalWriteHandle extends StreamWriteHandle {
     this.watch(sink);
   }
 
-  direct(): DirectTarget | null {
+  async direct(): Promise<DirectTarget | null> {
+    // Every chunk written so far through _write, then on disk: the receiver goes on from there.
+    await this.afterEarlierWrites(0);
+    await this.#sink.settle().catch((error: unknown) => {
+      throw toStorageError(error);
+    });
     return this.#sink.direct();
   }
 
