@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 
 export const MiB = 1024 * 1024;
 
@@ -259,3 +260,14 @@ export function ftpUrl(host: string, port: number, relativePath: string): string
   return `ftp://${h}:${port}/${encoded}`;
 }
 
+/** A Writable that keeps everything written to it. */
+export function memorySink(): { stream: Writable; data: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  return { stream, data: () => Buffer.concat(chunks) };
+}

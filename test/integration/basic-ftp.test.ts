@@ -14,26 +14,16 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { Client, FileInfo, FTPError, enterPassiveModeIPv4, enterPassiveModeIPv6 } from 'basic-ftp';
-import { AWKWARD_NAMES, MiB, randomBuffer, sha256, sha256File } from '../helpers/integration.js';
+import { AWKWARD_NAMES, memorySink, MiB, randomBuffer, sha256, sha256File } from '../helpers/integration.js';
 import { implicitPort, metricValue } from '../helpers/ftps-support.js';
 import { TRANSPORTS, TRANSPORT_TITLES, assertClientLogs, commandsSeen, useClientFixture, type Transport } from '../helpers/client-suite.js';
 import { exists, makeDirectories, readAll, readText, seedFile } from '../helpers/storage.js';
 
-/** A Writable that keeps everything written to it. */
-function sink(): { stream: Writable; data: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  return { stream, data: () => Buffer.concat(chunks) };
-}
+const sink = memorySink;
 
 describe('basic-ftp client', () => {
   const clients: Client[] = [];

@@ -7,25 +7,15 @@
  * tests of the same path (test/integration/native-uploads.test.ts).
  */
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pump } from '../../../src/session/pump.js';
-
-function collector(): { stream: Writable; data: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  return { stream, data: () => Buffer.concat(chunks) };
-}
+import { memorySink } from '../../helpers/integration.js';
 
 describe('pump hand-off', () => {
   it('offers the rest once, after the given bytes, with its own listener off; taken, it resolves without ending the destination', async () => {
     const source = new PassThrough();
-    const dest = collector();
+    const dest = memorySink();
     const moved = { bytes: 0 };
     const offers: number[] = [];
     const done = pump(source, dest.stream, new AbortController().signal, moved, {
@@ -46,7 +36,7 @@ describe('pump hand-off', () => {
 
   it('refused, it streams on to the end with every byte, and offers no second time', async () => {
     const source = new PassThrough();
-    const dest = collector();
+    const dest = memorySink();
     let offers = 0;
     const done = pump(source, dest.stream, new AbortController().signal, undefined, {
       after: 4,
@@ -64,7 +54,7 @@ describe('pump hand-off', () => {
 
   it('a source that ends before the mark is never offered', async () => {
     const source = new PassThrough();
-    const dest = collector();
+    const dest = memorySink();
     const done = pump(source, dest.stream, new AbortController().signal, undefined, {
       after: 100,
       take: () => assert.fail('offered'),
