@@ -1,11 +1,12 @@
 /**
  * @module data/native-receive
  * Plain binary uploads to a local file received by the native module (native/receive-file.c):
- * a thread per upload moves the bytes from the data connection's socket to the file with
+ * past its first MiB (session/handlers/transfer: a small file costs no thread), a thread per
+ * upload moves the rest of the bytes from the data connection's socket to the file with
  * read(2)/write(2), and the event loop only hears of the end. Used only when nothing else
  * needs to see the bytes: no TLS (the bytes are decrypted in Node), no TYPE A conversion, no
  * audit digest tap (any 'data' listener), and a socket whose libuv reading can be stopped
- * with nothing buffered yet. Anything else takes the JavaScript path (session/pump), and so
+ * with nothing buffered. Anything else stays on the JavaScript path (session/pump), and so
  * does every upload when the module was not built (no C compiler at install).
  *
  * The native side duplicates both fds, so neither the socket nor the file can be closed
@@ -73,10 +74,10 @@ function systemError(errno: number, syscall: 'read' | 'write'): Error {
 }
 
 /**
- * A data connection whose reading is stopped, held for the native receiver from the moment
- * the upload's data connection is there (the client starts sending right after 150, while
- * the file is still being opened): receive() hands it to a native thread, release() gives
- * it back to the stream path. Exactly one of the two takes effect; later calls do nothing.
+ * A data connection whose reading is stopped, held for the native receiver (taken in the
+ * stream's 'data' handler, so nothing more is read while the file catches up with what the
+ * stream wrote): receive() hands it to a native thread, release() gives it back to the
+ * stream path. Exactly one of the two takes effect; later calls do nothing.
  */
 export interface HeldUpload {
   /**
