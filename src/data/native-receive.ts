@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
+import { abortError } from '../session/pump.js';
 
 /** The native module's functions (native/receive-file.c documents the contract). */
 export interface NativeReceiveBinding {
@@ -56,10 +57,6 @@ export function loadNativeReceive(): NativeReceiveBinding | null {
   } catch {
     return null;
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
 /** The errno of the failing call as Node reports its own (code ECONNRESET, ENOSPC...). */
@@ -155,22 +152,26 @@ export class NativeReceiver {
   }
 
   #start(socket: Duplex, handle: StreamHandle, target: ReceiveTarget, signal: AbortSignal, moved: ReceivedBytes): Promise<void> | null {
-    let settle: { resolve: () => void; reject: (error: Error) => void } | null = null;
-    let ended: Error | null | undefined;
+    // done() comes through the threadsafe function, never during start(): the promise's
+    // resolvers are there before it can run.
+    let settle!: { resolve: () => void; reject: (error: Error) => void };
+    const received = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
     let job: unknown;
     const onAbort = () => this.#binding.cancel(job);
-    const finish = ({ resolve, reject }: NonNullable<typeof settle>) => (ended ? reject(ended) : resolve());
     // Bytes the stream path moved before the hand-off: the count goes on from there.
     const before = moved.bytes;
     const done = (errno: number, bytes: number, cancelled: boolean, connection: boolean) => {
       this.#taken--;
       signal.removeEventListener('abort', onAbort);
       Object.defineProperty(moved, 'bytes', { value: before + bytes, writable: true, configurable: true, enumerable: true });
-      ended = errno !== 0 ? systemError(errno, connection ? 'read' : 'write') : cancelled ? abortError(signal) : null;
+      const error = errno !== 0 ? systemError(errno, connection ? 'read' : 'write') : cancelled ? abortError(signal) : null;
       // The data connection failed (reset, keepalive timeout, unreachable): the socket errors
       // as it would have on the stream path, so the transfer answers 426 whatever the errno.
-      if (ended && connection) socket.destroy(ended);
-      if (settle) finish(settle);
+      if (error && connection) socket.destroy(error);
+      if (error) settle.reject(error);
+      else settle.resolve();
     };
     try {
       job = this.#binding.start(handle.fd ?? -1, target.fd, target.position ?? -1, done);
@@ -181,10 +182,7 @@ export class NativeReceiver {
     // STAT and the transfer log read the count while the thread runs.
     Object.defineProperty(moved, 'bytes', { get: () => before + this.#binding.bytes(job), set: () => undefined, configurable: true, enumerable: true });
     signal.addEventListener('abort', onAbort, { once: true });
-    return new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
-      if (ended !== undefined) finish(settle);
-    });
+    return received;
   }
 }
 

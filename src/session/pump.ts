@@ -29,7 +29,8 @@ function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
-function abortError(signal: AbortSignal): Error {
+/** The error a transfer aborted through its signal (ABOR, session end) rejects with. */
+export function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
